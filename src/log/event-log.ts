@@ -1,0 +1,311 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { BehaviorSubject, Observable } from 'rxjs';
+import { decodeRecord, encodeRecord } from './codec.js';
+import { AppendConflictError, CorruptLogError, LogClosedError } from './errors.js';
+import { CheckpointStore } from './checkpoints.js';
+import { nowNs } from './clock.js';
+import {
+  streamKey,
+  type ExpectedVersion,
+  type LogRecord,
+  type NewEvent,
+  type Upcaster,
+} from './record.js';
+
+export interface LogOptions {
+  /** Directory that holds the log's LMDB environment (created if missing). */
+  readonly dir: string;
+  /** Rewrites records of old payload schemas on read. */
+  readonly upcast?: Upcaster;
+  /** Records read from LMDB per step of a replay or a tail. */
+  readonly readBatch?: number;
+}
+
+export interface StreamExpectation {
+  readonly namespace: string;
+  readonly stream: string;
+  readonly version: ExpectedVersion;
+}
+
+export interface AppendOptions {
+  /** Every listed stream must be at the given version, or the whole batch is refused. */
+  readonly expected?: readonly StreamExpectation[];
+}
+
+export interface AppendResult {
+  readonly first: number;
+  readonly last: number;
+  readonly records: readonly LogRecord[];
+}
+
+export interface AppendStats {
+  readonly events: number;
+}
+
+const DATA_FILE = 'events.mdb';
+
+/**
+ * The append-only event log on LMDB. One writer (this process); appends are group-committed by
+ * lmdb-js into shared transactions and resolve only once their transaction is flushed to disk.
+ * Sequence numbers and stream versions are reserved synchronously in `append`, so concurrent
+ * appenders see each other's effect on optimistic concurrency checks before either commits.
+ */
+export class EventLog {
+  /** Highest sequence number that is durable and readable. */
+  readonly head$: BehaviorSubject<number>;
+  /** Every appended batch, once durable: the hook for metrics. */
+  readonly appended$ = new BehaviorSubject<AppendStats>({ events: 0 });
+  readonly checkpoints: CheckpointStore;
+
+  private reservedSeq: number;
+  private readonly pendingVersions = new Map<string, number>();
+  private failure: Error | undefined;
+  private closing = false;
+  private lastTime = 0n;
+
+  private constructor(
+    private readonly env: RootDatabase,
+    private readonly records: Database<Buffer, number>,
+    private readonly streams: Database<number, string>,
+    checkpoints: Database<Buffer, string>,
+    private readonly options: LogOptions,
+    head: number,
+  ) {
+    this.reservedSeq = head;
+    this.head$ = new BehaviorSubject(head);
+    this.checkpoints = new CheckpointStore(checkpoints);
+  }
+
+  static open(options: LogOptions): EventLog {
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    const path = join(options.dir, DATA_FILE);
+    const env = open({ path, maxDbs: 8, separateFlushed: true });
+    try {
+      checkNotTruncated(env, path);
+      const records = env.openDB<Buffer, number>('records', { encoding: 'binary', keyEncoding: 'uint32' });
+      const streams = env.openDB<number, string>('streams', { encoding: 'msgpack' });
+      const checkpoints = env.openDB<Buffer, string>('checkpoints', { encoding: 'binary' });
+      const head = lastSeq(records);
+      const log = new EventLog(env, records, streams, checkpoints, options, head);
+      if (head > 0) log.recordAt(head); // the newest record must decode: a torn tail is detected here
+      return log;
+    } catch (err) {
+      void env.close();
+      throw err;
+    }
+  }
+
+  get head(): number {
+    return this.head$.value;
+  }
+
+  get path(): string {
+    return join(this.options.dir, DATA_FILE);
+  }
+
+  /** Current version of a stream, counting appends that are reserved but not yet durable. */
+  streamVersion(namespace: string, stream: string): number {
+    const key = streamKey(namespace, stream);
+    return this.pendingVersions.get(key) ?? this.streams.get(key) ?? 0;
+  }
+
+  append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    if (this.failure) return Promise.reject(new LogClosedError(this.failure.message));
+    if (this.closing) return Promise.reject(new LogClosedError('shutting down'));
+    if (events.length === 0) return Promise.resolve({ first: this.head + 1, last: this.head, records: [] });
+    for (const expectation of options.expected ?? []) {
+      const actual = this.streamVersion(expectation.namespace, expectation.stream);
+      if (!versionMatches(expectation.version, actual)) {
+        const key = streamKey(expectation.namespace, expectation.stream);
+        return Promise.reject(new AppendConflictError(key, expectation.version, actual));
+      }
+    }
+
+    const time = this.nextTime();
+    const records = events.map((event): LogRecord => {
+      const key = streamKey(event.namespace, event.stream);
+      const version = this.streamVersion(event.namespace, event.stream) + 1;
+      this.pendingVersions.set(key, version);
+      return {
+        seq: ++this.reservedSeq,
+        time,
+        namespace: event.namespace,
+        stream: event.stream,
+        version,
+        type: event.type,
+        schema: event.schema ?? 1,
+        payload: event.payload,
+        meta: event.meta ?? {},
+      };
+    });
+    const encoded = records.map(encodeRecord);
+
+    const written = this.records.transaction(() => {
+      records.forEach((record, i) => {
+        void this.records.put(record.seq, encoded[i]!);
+        void this.streams.put(streamKey(record.namespace, record.stream), record.version);
+      });
+    }) as Promise<unknown> & { flushed?: Promise<unknown> };
+
+    return written
+      .then(() => written.flushed)
+      .then(
+        () => {
+          for (const record of records) {
+            const key = streamKey(record.namespace, record.stream);
+            if (this.pendingVersions.get(key) === record.version) this.pendingVersions.delete(key);
+          }
+          const last = records[records.length - 1]!.seq;
+          if (last > this.head) this.head$.next(last);
+          this.appended$.next({ events: records.length });
+          return { first: records[0]!.seq, last, records };
+        },
+        (err: Error) => {
+          // Sequence numbers after this batch may already be reserved: refuse everything from now on.
+          this.failure ??= err;
+          throw new LogClosedError(`append failed: ${err.message}`);
+        },
+      );
+  }
+
+  /** Records from `from` to `to` (inclusive, default: the head), in order, synchronously. */
+  *read(from: number, to: number = this.head): Generator<LogRecord> {
+    const upcast = this.options.upcast;
+    let expected = Math.max(from, 1);
+    const end = Math.min(to, this.head);
+    if (expected > end) return;
+    for (const { key, value } of this.records.getRange({ start: expected, end: end + 1 })) {
+      if (key !== expected) throw new CorruptLogError(`sequence gap: expected ${expected}, found ${key}`);
+      const record = decodeRecord(value, key);
+      yield upcast ? upcast(record) : record;
+      expected++;
+    }
+    if (expected <= end) throw new CorruptLogError(`sequence gap: records ${expected}..${end} are missing`);
+  }
+
+  recordAt(seq: number): LogRecord {
+    const value = this.records.getBinary(seq);
+    if (!value) throw new CorruptLogError(`record ${seq} is missing`);
+    const record = decodeRecord(value, seq);
+    return this.options.upcast ? this.options.upcast(record) : record;
+  }
+
+  /**
+   * Every record from `from` on: the history first, then new records as they become durable.
+   * Pull-driven: a record is read from LMDB only when the consumer asks for the next one, so a
+   * slow consumer costs the daemon no buffering.
+   */
+  async *follow(from: number, signal?: AbortSignal): AsyncGenerator<LogRecord> {
+    const batch = this.options.readBatch ?? 1024;
+    let next = Math.max(from, 1);
+    while (!signal?.aborted && !this.closing) {
+      const head = this.head;
+      if (next > head) {
+        await this.headReaches(next, signal);
+        continue;
+      }
+      const to = Math.min(head, next + batch - 1);
+      const chunk = [...this.read(next, to)];
+      for (const record of chunk) {
+        if (signal?.aborted) return;
+        yield record;
+      }
+      next = to + 1;
+    }
+  }
+
+  /**
+   * The log as an Observable: replays from `from`, then follows. Records are emitted in batches
+   * read from LMDB; each emission is synchronous, so a consumer that is slow to handle a record
+   * slows the reading, and long replays yield to the event loop between batches.
+   */
+  tail$(from: number): Observable<LogRecord> {
+    return new Observable<LogRecord>((subscriber) => {
+      const batch = this.options.readBatch ?? 1024;
+      let next = Math.max(from, 1);
+      let pumping = false;
+      let immediate: NodeJS.Immediate | undefined;
+      const pump = () => {
+        immediate = undefined;
+        if (pumping || subscriber.closed) return;
+        pumping = true;
+        try {
+          const to = Math.min(this.head, next + batch - 1);
+          if (next <= to) {
+            for (const record of this.read(next, to)) {
+              subscriber.next(record);
+              if (subscriber.closed) return;
+            }
+            next = to + 1;
+          }
+          if (next <= this.head) immediate = setImmediate(pump);
+        } catch (err) {
+          subscriber.error(err);
+        } finally {
+          pumping = false;
+        }
+      };
+      const heads = this.head$.subscribe((head) => {
+        if (head >= next && !immediate) pump();
+      });
+      return () => {
+        heads.unsubscribe();
+        if (immediate) clearImmediate(immediate);
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.env.flushed;
+    this.head$.complete();
+    this.appended$.complete();
+    await this.env.close();
+  }
+
+  private headReaches(seq: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        subscription?.unsubscribe();
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const subscription = this.head$.subscribe({ next: (head) => head >= seq && done(), complete: done });
+      if (subscription.closed) return;
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private nextTime(): bigint {
+    const now = nowNs();
+    this.lastTime = now > this.lastTime ? now : this.lastTime;
+    return this.lastTime;
+  }
+}
+
+function versionMatches(expected: ExpectedVersion, actual: number): boolean {
+  if (expected === 'any') return true;
+  if (expected === 'exists') return actual > 0;
+  return expected === actual;
+}
+
+function lastSeq(records: Database<Buffer, number>): number {
+  for (const key of records.getKeys({ reverse: true, limit: 1 })) return key;
+  return 0;
+}
+
+/**
+ * LMDB maps its file and would fault (SIGBUS) on pages past a truncated end, so compare the size
+ * its meta page promises with the file's real size before reading any record.
+ */
+function checkNotTruncated(env: RootDatabase, path: string): void {
+  const stats = env.getStats() as { pageSize: number; lastPageNumber: number };
+  const needed = (stats.lastPageNumber + 1) * stats.pageSize;
+  const actual = statSync(path).size;
+  if (actual < needed) {
+    throw new CorruptLogError(`${path} is truncated: ${actual} bytes on disk, its last page ends at byte ${needed}`);
+  }
+}
