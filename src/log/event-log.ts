@@ -101,6 +101,11 @@ export class EventLog {
     return this.head$.value;
   }
 
+  /** Highest sequence number handed out, durable or not: wait for projections to reach it. */
+  get lastReserved(): number {
+    return this.reservedSeq;
+  }
+
   get path(): string {
     return join(this.options.dir, DATA_FILE);
   }

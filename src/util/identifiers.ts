@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errdefs/errors.js';
+import { invalidArgument } from './errdefs.js';
 
 /** containerd's identifier rule (identifiers/validate.go): alphanumerics joined by single . _ - */
 const IDENTIFIER = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;

@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errdefs/errors.js';
+import { invalidArgument } from './errdefs.js';
 
 /** containerd's label limit (labels/validate.go): key and value together at most 4096 bytes. */
 export const MAX_LABEL_SIZE = 4096;

@@ -1,0 +1,41 @@
+import { AppendConflictError, type EventLog, type RecordMeta } from '../log/index.js';
+import type { ProjectionSet } from '../projections/index.js';
+import type { TypedEvent } from '../events/index.js';
+
+/** What every command needs: the log to append to and the read models to decide against. */
+export interface CommandContext {
+  readonly log: EventLog;
+  readonly projections: ProjectionSet;
+}
+
+/** Who is asking: carried into every record's meta. */
+export type RequestMeta = RecordMeta;
+
+export interface Decision<R> {
+  readonly events: readonly TypedEvent[];
+  /** Expected version of each stream the decision read, as the read model saw it. */
+  readonly expected: readonly { namespace: string; stream: string; version: number }[];
+  readonly result: R;
+}
+
+const MAX_ATTEMPTS = 5;
+
+/**
+ * Decide against the read models, append with the versions the decision saw, and answer once
+ * the read models hold the new events (read-your-writes). When another command got there first,
+ * the append conflicts: wait until its events are folded in and decide again.
+ */
+export async function decideAndAppend<R>(ctx: CommandContext, decide: () => Decision<R>): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    await ctx.projections.settle();
+    const decision = decide();
+    if (decision.events.length === 0) return decision.result;
+    try {
+      const { last } = await ctx.log.append(decision.events, { expected: decision.expected });
+      await ctx.projections.waitFor(last);
+      return decision.result;
+    } catch (err) {
+      if (!(err instanceof AppendConflictError) || attempt === MAX_ATTEMPTS) throw err;
+    }
+  }
+}

@@ -1,0 +1,21 @@
+import type { NamespaceEvents } from './namespaces.js';
+import type { PublishedEvents } from './published.js';
+
+/** Every event type ledgerd appends, with its current payload shape. */
+export interface EventPayloads extends NamespaceEvents, PublishedEvents {}
+
+export type EventType = keyof EventPayloads;
+
+/** Current schema version of each payload; bump it together with an upcaster in versioning.ts. */
+export const SCHEMA_VERSIONS: Record<EventType, number> = {
+  NamespaceCreated: 1,
+  NamespaceUpdated: 1,
+  NamespaceDeleted: 1,
+  EnvelopePublished: 1,
+};
+
+/**
+ * Writes of these types into a namespace bring it into existence, as a write into a namespace's
+ * bucket does in containerd: the namespace then shows in Namespaces.List without a Create.
+ */
+export const IMPLIES_NAMESPACE: ReadonlySet<string> = new Set<EventType>([]);
