@@ -7,6 +7,7 @@ interface Versioned {
   readonly type: string;
   readonly schema: number;
   readonly payload: unknown;
+  readonly meta: unknown;
 }
 
 /**
@@ -24,5 +25,6 @@ export function upcast<R extends Versioned>(record: R): R {
     if (!step) throw new Error(`no upcaster for ${record.type} schema ${schema}`);
     payload = step(payload);
   }
-  return { ...record, schema: current, payload };
+  // payload and meta may be getters of a stored record: copy them by name
+  return { ...record, meta: record.meta, schema: current, payload };
 }

@@ -1,59 +1,178 @@
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { CorruptLogError } from './errors.js';
-import type { LogRecord } from './record.js';
+import type { LogRecord, RecordMeta } from './record.js';
 
 /**
- * Record encoding on disk: a 4-byte CRC-32 of the body, then the body, a msgpack array
- * [seq, time, namespace, stream, version, type, schema, payload, meta]. The checksum is what lets
- * verify and start-up tell a damaged record from a valid one: LMDB itself has no page checksums.
+ * Record encoding on disk (all integers little-endian):
+ *
+ *   0  u8  format (1)            12 f64 seq
+ *   1  u8  reserved              20 f64 time, whole milliseconds since the epoch
+ *   2  u16 namespace length      28 u32 time, nanoseconds within the millisecond
+ *   4  u16 stream length         32 u32 stream version
+ *   6  u16 type length           36 u16 payload schema
+ *   8  u32 payload length        38 namespace, stream, type (UTF-8), payload, meta (msgpack)
+ *   .. u32 CRC-32 of everything before it
+ *
+ * The header is fixed binary rather than msgpack because replay reads every header and most
+ * projections nothing else: payload and meta are decoded only when read. The CRC is stored
+ * little-endian, so the CRC of a whole record is the constant CRC-32 residue and a record is
+ * checked in place. LMDB has no page checksums: this is what lets verify and start-up tell a
+ * damaged record from a valid one. Decoding works on LMDB's shared read buffer (lmdb-js hands a
+ * custom decoder its own buffer, not a copy), so a replay allocates no buffer per record.
  */
-// int64AsType 'auto': numbers beyond 2^53 (nanosecond times) come back as bigint, the rest as numbers.
+// int64AsType 'auto': integers beyond 2^53 come back as bigint, the rest as numbers.
 const packr = new Packr({ useRecords: false, int64AsType: 'auto', mapsAsObjects: true } as unknown as ConstructorParameters<typeof Packr>[0]);
+const FORMAT = 1;
+const HEADER = 38;
+const CRC_RESIDUE = 0x2144df1c;
 
 export function encodeRecord(record: LogRecord): Buffer {
-  const body = packr.pack([
-    record.seq,
-    record.time,
-    record.namespace,
-    record.stream,
-    record.version,
-    record.type,
-    record.schema,
-    record.payload,
-    record.meta,
-  ]);
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out.writeUInt32BE(crc32(body), 0);
-  body.copy(out, 4);
+  const namespace = Buffer.from(record.namespace);
+  const stream = Buffer.from(record.stream);
+  const type = Buffer.from(record.type);
+  const payload = packr.pack(record.payload);
+  const meta = packr.pack(record.meta);
+  const size = HEADER + namespace.length + stream.length + type.length + payload.length + meta.length + 4;
+  const out = Buffer.alloc(size);
+  out.writeUInt8(FORMAT, 0);
+  out.writeUInt16LE(namespace.length, 2);
+  out.writeUInt16LE(stream.length, 4);
+  out.writeUInt16LE(type.length, 6);
+  out.writeUInt32LE(payload.length, 8);
+  out.writeDoubleLE(record.seq, 12);
+  out.writeDoubleLE(Number(record.time / 1_000_000n), 20);
+  out.writeUInt32LE(Number(record.time % 1_000_000n), 28);
+  out.writeUInt32LE(record.version, 32);
+  out.writeUInt16LE(record.schema, 36);
+  let at = HEADER;
+  for (const part of [namespace, stream, type, payload, meta]) at += part.copy(out, at);
+  out.writeUInt32LE(crc32(out.subarray(0, at)), at);
   return out;
 }
 
-export function decodeRecord(bytes: Uint8Array, expectedSeq: number): LogRecord {
-  if (bytes.length < 5) throw new CorruptLogError(`record ${expectedSeq} is ${bytes.length} bytes long`);
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const body = buf.subarray(4);
-  if (buf.readUInt32BE(0) !== crc32(body)) throw new CorruptLogError(`record ${expectedSeq} fails its checksum`);
-  let fields: unknown[];
-  try {
-    fields = packr.unpack(body) as unknown[];
-  } catch (err) {
-    throw new CorruptLogError(`record ${expectedSeq} does not decode: ${(err as Error).message}`);
-  }
-  const [seq, time, namespace, stream, version, type, schema, payload, meta] = fields;
-  if (seq !== expectedSeq) throw new CorruptLogError(`record stored under ${expectedSeq} says it is ${String(seq)}`);
-  return {
-    seq,
-    time: BigInt(time as number | bigint),
-    namespace: namespace as string,
-    stream: stream as string,
-    version: version as number,
-    type: type as string,
-    schema: schema as number,
-    payload,
-    meta: (meta ?? {}) as LogRecord['meta'],
-  };
+/**
+ * Buffer#utf8Slice: Node's own fast path behind toString('utf8'), without its argument checks
+ * (which cost a third of a replay's header decoding; lmdb-js relies on it too).
+ */
+const utf8 = (bytes: Buffer, start: number, end: number): string =>
+  (bytes as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end);
+
+/** What decoding found instead of a record; the reader turns it into a CorruptLogError with the seq. */
+export class Damage {
+  constructor(readonly reason: string) {}
 }
+
+/** Decodes the first `size` bytes of `bytes` (which may be a larger shared buffer). */
+export function decodeRecord(bytes: Buffer, size: number = bytes.length): LogRecord | Damage {
+  if (size < HEADER + 4) return new Damage(`is ${size} bytes long`);
+  if (crc32(new Uint8Array(bytes.buffer, bytes.byteOffset, size)) !== CRC_RESIDUE) return new Damage('fails its checksum');
+  if (bytes[0] !== FORMAT) return new Damage(`has unknown format ${bytes[0]}`);
+  const namespaceEnd = HEADER + bytes.readUInt16LE(2);
+  const streamEnd = namespaceEnd + bytes.readUInt16LE(4);
+  const typeEnd = streamEnd + bytes.readUInt16LE(6);
+  const body = copyToSlab(bytes, typeEnd, size - 4);
+  return new StoredRecord(
+    bytes.readDoubleLE(12),
+    bytes.readDoubleLE(20),
+    bytes.readUInt32LE(28),
+    utf8(bytes, HEADER, namespaceEnd),
+    utf8(bytes, namespaceEnd, streamEnd),
+    utf8(bytes, streamEnd, typeEnd),
+    bytes.readUInt32LE(32),
+    bytes.readUInt16LE(36),
+    body.slab,
+    body.start,
+    body.start + bytes.readUInt32LE(8),
+    body.end,
+  );
+}
+
+/**
+ * Payload and meta bytes are copied out of LMDB's shared buffer into slabs of many records, so a
+ * replay neither allocates a buffer per record nor decodes payloads nobody reads.
+ */
+const SLAB_SIZE = 64 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabUsed = 0;
+
+function copyToSlab(bytes: Buffer, start: number, end: number): { slab: Buffer; start: number; end: number } {
+  const length = end - start;
+  if (length > SLAB_SIZE / 4) return { slab: Buffer.from(bytes.subarray(start, end)), start: 0, end: length };
+  if (slabUsed + length > SLAB_SIZE) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  bytes.copy(slab, slabUsed, start, end);
+  const at = slabUsed;
+  slabUsed += length;
+  return { slab, start: at, end: at + length };
+}
+
+const NOT_DECODED = Symbol('not decoded');
+
+/** A decoded record whose payload and meta are decoded on first access. */
+class StoredRecord implements LogRecord {
+  // ES private fields: invisible to spreads and JSON, so a record copies as its public fields.
+  #millis: number;
+  #nanos: number;
+  #time: bigint | undefined;
+  #slab: Buffer;
+  #payloadStart: number;
+  #payloadEnd: number;
+  #metaEnd: number;
+  #payload: unknown = NOT_DECODED;
+  #meta: unknown = NOT_DECODED;
+
+  constructor(
+    readonly seq: number,
+    millis: number,
+    nanos: number,
+    readonly namespace: string,
+    readonly stream: string,
+    readonly type: string,
+    readonly version: number,
+    readonly schema: number,
+    slab: Buffer,
+    payloadStart: number,
+    payloadEnd: number,
+    metaEnd: number,
+  ) {
+    this.#millis = millis;
+    this.#nanos = nanos;
+    this.#slab = slab;
+    this.#payloadStart = payloadStart;
+    this.#payloadEnd = payloadEnd;
+    this.#metaEnd = metaEnd;
+  }
+
+  get time(): bigint {
+    this.#time ??= BigInt(this.#millis) * 1_000_000n + BigInt(this.#nanos);
+    return this.#time;
+  }
+
+  get payload(): unknown {
+    if (this.#payload === NOT_DECODED) this.#payload = packr.unpack(this.#slab, { start: this.#payloadStart, end: this.#payloadEnd });
+    return this.#payload;
+  }
+
+  get meta(): RecordMeta {
+    if (this.#meta === NOT_DECODED) this.#meta = packr.unpack(this.#slab, { start: this.#payloadEnd, end: this.#metaEnd }) ?? {};
+    return this.#meta as RecordMeta;
+  }
+
+  toJSON() {
+    const { seq, time, namespace, stream, version, type, schema, payload, meta } = this;
+    return { seq, time, namespace, stream, version, type, schema, payload, meta };
+  }
+}
+
+/** lmdb-js encoder for the records database: records go in pre-encoded, come out decoded. */
+export const recordEncoder = {
+  needsStableBuffer: false,
+  encode: (encoded: Buffer) => encoded,
+  decode: (bytes: Buffer, size?: number) => decodeRecord(bytes, size ?? bytes.length),
+};
 
 /** Checkpoints and other blobs kept beside the records use the same msgpack settings. */
 export function encodeValue(value: unknown): Buffer {

@@ -1,8 +1,8 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { BehaviorSubject, Observable } from 'rxjs';
-import { decodeRecord, encodeRecord } from './codec.js';
+import { Damage, decodeRecord, encodeRecord, recordEncoder } from './codec.js';
 import { AppendConflictError, CorruptLogError, LogClosedError } from './errors.js';
 import { CheckpointStore } from './checkpoints.js';
 import { nowNs } from './clock.js';
@@ -67,7 +67,7 @@ export class EventLog {
 
   private constructor(
     private readonly env: RootDatabase,
-    private readonly records: Database<Buffer, number>,
+    private readonly records: Database<LogRecord | Damage, number>,
     private readonly streams: Database<number, string>,
     checkpoints: Database<Buffer, string>,
     private readonly options: LogOptions,
@@ -81,10 +81,12 @@ export class EventLog {
   static open(options: LogOptions): EventLog {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const path = join(options.dir, DATA_FILE);
-    const env = open({ path, maxDbs: 8, separateFlushed: true });
+    // overlappingSync off: a commit returns once fsync'd (measured faster here than overlapped flushes),
+    // eventTurnBatching on: every write of one event turn lands in one transaction.
+    const env = open({ path, maxDbs: 8, overlappingSync: false, eventTurnBatching: true });
     try {
       checkNotTruncated(env, path);
-      const records = env.openDB<Buffer, number>('records', { encoding: 'binary', keyEncoding: 'uint32' });
+      const records = env.openDB<LogRecord | Damage, number>('records', { encoder: recordEncoder, keyEncoding: 'uint32' } as DatabaseOptions);
       const streams = env.openDB<number, string>('streams', { encoding: 'msgpack' });
       const checkpoints = env.openDB<Buffer, string>('checkpoints', { encoding: 'binary' });
       const head = lastSeq(records);
@@ -147,16 +149,15 @@ export class EventLog {
     });
     const encoded = records.map(encodeRecord);
 
-    const written = this.records.transaction(() => {
-      records.forEach((record, i) => {
-        void this.records.put(record.seq, encoded[i]!);
-        void this.streams.put(streamKey(record.namespace, record.stream), record.version);
-      });
-    }) as Promise<unknown> & { flushed?: Promise<unknown> };
+    // lmdb-js commits every write issued in one event turn in one transaction (its documented
+    // batching), so the whole batch is atomic, and concurrent appenders share the commit.
+    let written: Promise<unknown> = Promise.resolve();
+    records.forEach((record, i) => {
+      void this.records.put(record.seq, encoded[i] as never);
+      written = this.streams.put(streamKey(record.namespace, record.stream), record.version);
+    });
 
-    return written
-      .then(() => written.flushed)
-      .then(
+    return written.then(
         () => {
           for (const record of records) {
             const key = streamKey(record.namespace, record.stream);
@@ -183,7 +184,7 @@ export class EventLog {
     if (expected > end) return;
     for (const { key, value } of this.records.getRange({ start: expected, end: end + 1 })) {
       if (key !== expected) throw new CorruptLogError(`sequence gap: expected ${expected}, found ${key}`);
-      const record = decodeRecord(value, key);
+      const record = checked(value, key);
       yield upcast ? upcast(record) : record;
       expected++;
     }
@@ -193,7 +194,7 @@ export class EventLog {
   recordAt(seq: number): LogRecord {
     const value = this.records.getBinary(seq);
     if (!value) throw new CorruptLogError(`record ${seq} is missing`);
-    const record = decodeRecord(value, seq);
+    const record = checked(decodeRecord(value), seq);
     return this.options.upcast ? this.options.upcast(record) : record;
   }
 
@@ -291,13 +292,19 @@ export class EventLog {
   }
 }
 
+function checked(value: LogRecord | Damage, seq: number): LogRecord {
+  if (value instanceof Damage) throw new CorruptLogError(`record ${seq} ${value.reason}`);
+  if (value.seq !== seq) throw new CorruptLogError(`record stored under ${seq} says it is ${value.seq}`);
+  return value;
+}
+
 function versionMatches(expected: ExpectedVersion, actual: number): boolean {
   if (expected === 'any') return true;
   if (expected === 'exists') return actual > 0;
   return expected === actual;
 }
 
-function lastSeq(records: Database<Buffer, number>): number {
+function lastSeq(records: Database<LogRecord | Damage, number>): number {
   for (const key of records.getKeys({ reverse: true, limit: 1 })) return key;
   return 0;
 }

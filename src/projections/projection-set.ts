@@ -1,10 +1,15 @@
+import type { Subscription } from 'rxjs';
 import type { EventLog } from '../log/index.js';
 import type { Projection } from './projection.js';
 import { ProjectionRunner, type RunnerOptions, type StartReport } from './runner.js';
 
-/** All read models of the daemon, started together; `waitFor` waits for every one of them. */
+/**
+ * All read models of the daemon. Start-up loads each checkpoint and replays the log once, from
+ * the oldest checkpoint, into all of them; then one tail of the log feeds them all.
+ */
 export class ProjectionSet {
   private readonly runners: ProjectionRunner<unknown>[] = [];
+  private subscription: Subscription | undefined;
 
   constructor(
     private readonly log: EventLog,
@@ -12,13 +17,36 @@ export class ProjectionSet {
   ) {}
 
   add<S>(projection: Projection<S>): ProjectionRunner<S> {
+    if (this.subscription) throw new Error(`projection ${projection.name} added after start`);
     const runner = new ProjectionRunner(this.log, projection, this.options);
     this.runners.push(runner as ProjectionRunner<unknown>);
     return runner;
   }
 
   start(): StartReport[] {
-    return this.runners.map((runner) => runner.start());
+    const checkpoints = this.runners.map((runner) => runner.load());
+    const from = Math.min(...checkpoints, this.log.head);
+    let head = from;
+    for (const record of this.log.read(from + 1)) {
+      for (const runner of this.runners) runner.apply(record);
+      head = record.seq;
+    }
+    for (const runner of this.runners) runner.publish();
+
+    this.subscription = this.log.tail$(head + 1).subscribe({
+      next: (record) => {
+        for (const runner of this.runners) {
+          runner.apply(record);
+          runner.publish();
+        }
+      },
+      error: (err: Error) => this.runners.forEach((runner) => runner.fail(err)),
+    });
+    return this.runners.map((runner, i) => ({
+      name: runner.name,
+      checkpointSeq: checkpoints[i]!,
+      replayed: head - checkpoints[i]!,
+    }));
   }
 
   all(): readonly ProjectionRunner<unknown>[] {
@@ -34,7 +62,10 @@ export class ProjectionSet {
     return this.waitFor(this.log.lastReserved);
   }
 
+  /** Stops following the log and checkpoints every projection. */
   async stop(): Promise<void> {
-    await Promise.all(this.runners.map((runner) => runner.stop()));
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    await Promise.all(this.runners.map((runner) => runner.checkpoint()));
   }
 }

@@ -1,7 +1,6 @@
-import { BehaviorSubject, type Subscription } from 'rxjs';
-import type { EventLog } from '../log/index.js';
+import { BehaviorSubject } from 'rxjs';
+import type { EventLog, LogRecord } from '../log/index.js';
 import type { Projection } from './projection.js';
-import { after, foldInto } from './rxutils.js';
 
 export interface RunnerOptions {
   /** Write a checkpoint after this many applied records (0 = only on stop). */
@@ -20,14 +19,15 @@ export interface StartReport {
 }
 
 /**
- * Runs one projection over the log: start-up loads its checkpoint and replays the tail
- * synchronously, then follows `tail$`. `waitFor(seq)` gives commands read-your-writes.
+ * One projection's state and progress. A ProjectionSet feeds it records (the replay at start-up,
+ * then the live tail); it folds each in once, in order, checkpoints every K records, and
+ * `waitFor(seq)` gives commands read-your-writes.
  */
 export class ProjectionRunner<S> {
-  readonly applied$: BehaviorSubject<number>;
+  readonly applied$ = new BehaviorSubject(0);
   state: S;
-  private subscription: Subscription | undefined;
-  private lastCheckpoint = 0;
+  private appliedSeq = 0;
+  private checkpointSeq = 0;
   private checkpointing: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
 
@@ -37,7 +37,6 @@ export class ProjectionRunner<S> {
     private readonly options: RunnerOptions = {},
   ) {
     this.state = projection.initial();
-    this.applied$ = new BehaviorSubject(0);
   }
 
   get name(): string {
@@ -45,44 +44,44 @@ export class ProjectionRunner<S> {
   }
 
   get applied(): number {
-    return this.applied$.value;
+    return this.appliedSeq;
   }
 
-  start(): StartReport {
+  /** Loads the checkpoint (if it is of this projection's version) and returns its seq. */
+  load(): number {
     const checkpoint = this.log.checkpoints.get<StoredCheckpoint<S>>(this.name);
-    let from = 0;
     if (checkpoint && checkpoint.state.version === this.projection.version && checkpoint.seq <= this.log.head) {
       this.state = checkpoint.state.state;
-      from = checkpoint.seq;
+      this.appliedSeq = this.checkpointSeq = checkpoint.seq;
     }
-    this.lastCheckpoint = from;
-    let applied = from;
-    for (const record of this.log.read(from + 1)) {
-      this.state = this.projection.evolve(this.state, record);
-      applied = record.seq;
-    }
-    this.applied$.next(applied);
+    return this.appliedSeq;
+  }
 
-    this.subscription = this.log
-      .tail$(applied + 1)
-      .pipe(after(() => this.applied), foldInto(this.projection, this))
-      .subscribe({
-        next: (seq) => {
-          this.applied$.next(seq);
-          this.maybeCheckpoint();
-        },
-        error: (err: Error) => {
-          this.failure = new Error(`projection ${this.name} stopped at ${this.applied}: ${err.message}`);
-          this.applied$.error(this.failure);
-        },
-      });
-    return { name: this.name, checkpointSeq: from, replayed: applied - from };
+  /** Folds one record in, unless it is already part of the state. */
+  apply(record: LogRecord): void {
+    if (record.seq <= this.appliedSeq) return;
+    this.state = this.projection.evolve(this.state, record);
+    this.appliedSeq = record.seq;
+  }
+
+  /** Tells waiters how far the state goes, and checkpoints when K records have gone by. */
+  publish(): void {
+    if (this.applied$.value !== this.appliedSeq) this.applied$.next(this.appliedSeq);
+    const every = this.options.checkpointEvery ?? 0;
+    if (every > 0 && this.appliedSeq - this.checkpointSeq >= every) {
+      this.checkpoint().catch((err: Error) => this.fail(new Error(`checkpoint failed: ${err.message}`)));
+    }
+  }
+
+  fail(err: Error): void {
+    this.failure ??= new Error(`projection ${this.name} stopped at ${this.appliedSeq}: ${err.message}`);
+    this.applied$.error(this.failure);
   }
 
   /** Resolves once every record up to `seq` is folded into the state. */
   waitFor(seq: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.applied >= seq) return Promise.resolve();
+    if (this.applied$.value >= seq) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const subscription = this.applied$.subscribe({
         next: (applied) => {
@@ -96,31 +95,16 @@ export class ProjectionRunner<S> {
     });
   }
 
-  /** Writes the state as of now; the state is encoded synchronously, so later records do not leak in. */
+  /** Writes the state as of now; it is encoded synchronously, so later records do not leak in. */
   checkpoint(): Promise<void> {
-    const seq = this.applied;
-    if (seq === this.lastCheckpoint) return this.checkpointing;
-    this.lastCheckpoint = seq;
+    const seq = this.appliedSeq;
+    if (seq === this.checkpointSeq || this.failure) return this.checkpointing;
+    this.checkpointSeq = seq;
     const write = this.log.checkpoints.put<StoredCheckpoint<S>>(this.name, {
       seq,
       state: { version: this.projection.version, state: this.state },
     });
     this.checkpointing = this.checkpointing.then(() => write);
     return this.checkpointing;
-  }
-
-  async stop(): Promise<void> {
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
-    if (!this.failure) await this.checkpoint();
-  }
-
-  private maybeCheckpoint(): void {
-    const every = this.options.checkpointEvery ?? 0;
-    if (every > 0 && this.applied - this.lastCheckpoint >= every) {
-      this.checkpoint().catch((err: Error) => {
-        this.failure ??= new Error(`projection ${this.name}: checkpoint failed: ${err.message}`);
-      });
-    }
   }
 }
