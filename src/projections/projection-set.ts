@@ -68,4 +68,9 @@ export class ProjectionSet {
     this.subscription = undefined;
     await Promise.all(this.runners.map((runner) => runner.checkpoint()));
   }
+
+  /** The plugin host's name for stop(). */
+  close(): Promise<void> {
+    return this.stop();
+  }
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what ledgerd needs on a fresh Debian 12 machine (as root) and builds it.
+#   scripts/install.sh          runtime: runc, ctr (Debian's containerd package), Node packages
+#   scripts/install.sh --test   also what the test suite uses: registry, busybox-static, jq, curl
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(runc containerd iproute2 ca-certificates)
+if [ "${1:-}" = --test ]; then
+  packages+=(docker-registry busybox-static jq curl skopeo)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d keeps the packages' own daemons (containerd, docker-registry) from starting
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v node >/dev/null || { echo "install: Node.js 20 or newer is required" >&2; exit 1; }
+npm ci --no-audit --no-fund --loglevel=error
+npm run build --silent

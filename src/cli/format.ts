@@ -1,0 +1,16 @@
+import { unpackAny, fromTimestamp } from '../services/proto.js';
+
+/** RFC 3339 with nanoseconds, UTC; "-" for an unset time. */
+export function formatTimestamp(ts: { seconds?: number; nanos?: number } | undefined): string {
+  const ns = fromTimestamp(ts);
+  if (ns === undefined) return '-';
+  const iso = new Date(Number(ns / 1_000_000n)).toISOString();
+  return `${iso.slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, '0')}Z`;
+}
+
+/** An event payload as JSON-able data; unknown types show their type URL and size. */
+export function decodeEnvelopeEvent(any: { type_url?: string; value?: Uint8Array } | undefined): unknown {
+  const body = unpackAny(any);
+  if (body) return body;
+  return { type_url: any?.type_url ?? '', bytes: any?.value?.length ?? 0 };
+}

@@ -1,0 +1,48 @@
+import { credentials, Metadata, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { serviceClient } from '../services/proto.js';
+import { NAMESPACE_HEADER } from '../services/request.js';
+
+export const DEFAULT_ADDRESS = '/run/ledgerd/ledgerd.sock';
+
+/** A connection to a daemon's socket with per-call namespace headers, as ctr does. */
+export class Connection {
+  private readonly clients = new Map<string, Client>();
+
+  constructor(
+    readonly address: string,
+    readonly namespace: string | undefined,
+  ) {}
+
+  client(service: string): Client {
+    let client = this.clients.get(service);
+    if (!client) {
+      const Ctor = serviceClient(service) as unknown as new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => Client;
+      client = new Ctor(`unix://${this.address.replace(/^unix:\/\//, '')}`, credentials.createInsecure());
+      this.clients.set(service, client);
+    }
+    return client;
+  }
+
+  metadata(extra: Record<string, string> = {}): Metadata {
+    const metadata = new Metadata();
+    if (this.namespace) metadata.set(NAMESPACE_HEADER, this.namespace);
+    for (const [key, value] of Object.entries(extra)) metadata.set(key, value);
+    return metadata;
+  }
+
+  unary<R = Record<string, unknown>>(service: string, method: string, request: unknown, extra?: Record<string, string>): Promise<R> {
+    const client = this.client(service) as unknown as Record<string, (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: R) => void) => void>;
+    return new Promise((resolve, reject) =>
+      client[method]!.call(client, request, this.metadata(extra), (err, res) => (err ? reject(err) : resolve(res))),
+    );
+  }
+
+  stream<R = Record<string, unknown>>(service: string, method: string, request: unknown, extra?: Record<string, string>): ClientReadableStream<R> {
+    const client = this.client(service) as unknown as Record<string, (req: unknown, md: Metadata) => ClientReadableStream<R>>;
+    return client[method]!.call(client, request, this.metadata(extra));
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+  }
+}

@@ -1,0 +1,76 @@
+import { mkdirSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as GrpcServer } from '@grpc/grpc-js';
+import type { EventLog } from '../log/index.js';
+import type { ProjectionSet } from '../projections/index.js';
+import { PluginHost, PluginType, type DaemonConfig } from '../plugin/index.js';
+import { isGrpcPlugin } from '../services/grpc-service.js';
+import { DaemonMetrics } from '../metrics/registry.js';
+import { serveMetrics } from '../metrics/http.js';
+import { listenGrpc, stopGrpc } from './grpc-server.js';
+import { registrations } from './registrations.js';
+import type { Logger } from './logger.js';
+
+export interface RunningDaemon {
+  readonly config: DaemonConfig;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start-up: plugins in graph order, then the projections (checkpoint + replay of the log's
+ * tail), then the socket. Nothing is served before the read models are current.
+ */
+export async function startDaemon(config: DaemonConfig, logger: Logger): Promise<RunningDaemon> {
+  mkdirSync(config.root, { recursive: true, mode: 0o700 });
+  mkdirSync(config.state, { recursive: true, mode: 0o711 });
+  const started = process.hrtime.bigint();
+  const metrics = new DaemonMetrics();
+  let serving = false;
+  const host: PluginHost = new PluginHost(
+    registrations({ plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers }),
+    config,
+    (message) => logger.warn(message),
+  );
+  let grpcServer: GrpcServer | undefined;
+  let metricsServer: HttpServer | undefined;
+  try {
+    await host.init();
+    const [log] = host.instances(PluginType.Log) as EventLog[];
+    const [projections] = host.instances(PluginType.Projection) as ProjectionSet[];
+    if (!log || !projections) throw new Error('the event log did not load: see the plugin errors above');
+    for (const report of projections.start()) {
+      logger.info(`projection ${report.name}: checkpoint at ${report.checkpointSeq}, replayed ${report.replayed} events`);
+    }
+    metrics.watch(log, projections);
+
+    const services = host.instances(PluginType.Grpc).filter(isGrpcPlugin).flatMap((plugin) => plugin.services);
+    grpcServer = await listenGrpc(services, {
+      address: config.grpc.address,
+      uid: config.grpc.uid,
+      gid: config.grpc.gid,
+      maxRecvMessageSize: config.grpc.max_recv_message_size,
+      maxSendMessageSize: config.grpc.max_send_message_size,
+    });
+    if (config.metrics.address) metricsServer = await serveMetrics(config.metrics.address, metrics.registry);
+    serving = true;
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    logger.info(`ledgerd serving on ${config.grpc.address} (log head ${log.head}, started in ${ms.toFixed(0)} ms)`);
+  } catch (err) {
+    if (grpcServer) await stopGrpc(grpcServer);
+    await host.close();
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    stop: () =>
+      (stopping ??= (async () => {
+        serving = false;
+        if (grpcServer) await stopGrpc(grpcServer);
+        metricsServer?.close();
+        await host.close();
+        logger.info('ledgerd stopped');
+      })()),
+  };
+}

@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { EventLog } from '../log/index.js';
+import { upcast } from '../events/index.js';
+import { ProjectionSet, namespacesProjection } from '../projections/index.js';
+import { NamespaceCommands } from '../commands/namespaces.js';
+import { PluginType, type LoadedPlugin, type Registration } from '../plugin/index.js';
+import { eventsService, EVENTS_SERVICE, type SubscriberGauge } from '../services/events.js';
+import { healthService, HEALTH_SERVICE } from '../services/health.js';
+import { introspectionService, INTROSPECTION_SERVICE, type PluginInfo } from '../services/introspection.js';
+import { logService, LOG_SERVICE } from '../services/log.js';
+import { namespacesService, NAMESPACES_SERVICE } from '../services/namespaces.js';
+import { versionService, VERSION_SERVICE } from '../services/version.js';
+import type { GrpcPlugin } from '../services/grpc-service.js';
+
+/** What the registrations need from the daemon that owns them. */
+export interface DaemonHooks {
+  plugins(): readonly LoadedPlugin[];
+  serving(): boolean;
+  subscribers: SubscriberGauge;
+}
+
+export interface LogConfig {
+  /** Directory of the LMDB environment; "" means <root>/log. */
+  dir: string;
+}
+
+export interface ProjectionConfig {
+  /** A projection writes its checkpoint after this many records. */
+  checkpoint_interval: number;
+}
+
+type AnyRegistration = Registration<never, unknown>;
+const grpc = (...services: GrpcPlugin['services']): GrpcPlugin => ({ services });
+
+/** Every plugin of the daemon, in registration order (which is also `ctr plugins ls` order). */
+export function registrations(hooks: DaemonHooks): AnyRegistration[] {
+  const list: Registration<any, unknown>[] = [
+    {
+      type: PluginType.Log,
+      id: 'lmdb',
+      config: { dir: '' } satisfies LogConfig,
+      init(ctx) {
+        const dir = (ctx.config as LogConfig).dir || join(ctx.daemonRoot, 'log');
+        ctx.meta.exports.dir = dir;
+        return EventLog.open({ dir, upcast });
+      },
+    },
+    {
+      type: PluginType.Projection,
+      id: 'projections',
+      requires: [PluginType.Log],
+      config: { checkpoint_interval: 10_000 } satisfies ProjectionConfig,
+      init(ctx) {
+        const interval = (ctx.config as ProjectionConfig).checkpoint_interval;
+        ctx.meta.exports.checkpoint_interval = String(interval);
+        return new ProjectionSet(ctx.get<EventLog>(PluginType.Log), { checkpointEvery: interval });
+      },
+    },
+    {
+      type: PluginType.Service,
+      id: 'introspection-service',
+      init: () => ({ plugins: () => hooks.plugins().map(pluginInfo) }),
+    },
+    {
+      type: PluginType.Service,
+      id: 'namespaces-service',
+      requires: [PluginType.Log, PluginType.Projection],
+      init(ctx) {
+        const log = ctx.get<EventLog>(PluginType.Log);
+        const projections = ctx.get<ProjectionSet>(PluginType.Projection);
+        return new NamespaceCommands({ log, projections }, projections.add(namespacesProjection));
+      },
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'events',
+      requires: [PluginType.Log],
+      init: (ctx) => grpc({ name: EVENTS_SERVICE, implementation: eventsService(ctx.get<EventLog>(PluginType.Log), hooks.subscribers) }),
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'healthcheck',
+      init: () => grpc({ name: HEALTH_SERVICE, implementation: healthService(hooks.serving) }),
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'introspection',
+      requires: [PluginType.Service],
+      init: (ctx) => {
+        const service = ctx.getById<{ plugins: () => PluginInfo[] }>(PluginType.Service, 'introspection-service');
+        return grpc({ name: INTROSPECTION_SERVICE, implementation: introspectionService(service.plugins, ctx.daemonRoot) });
+      },
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'namespaces',
+      requires: [PluginType.Service],
+      init: (ctx) =>
+        grpc({ name: NAMESPACES_SERVICE, implementation: namespacesService(ctx.getById<NamespaceCommands>(PluginType.Service, 'namespaces-service')) }),
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'version',
+      init: () => grpc({ name: VERSION_SERVICE, implementation: versionService() }),
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'log',
+      requires: [PluginType.Log],
+      init: (ctx) => grpc({ name: LOG_SERVICE, implementation: logService(ctx.get<EventLog>(PluginType.Log), hooks.subscribers) }),
+    },
+  ];
+  return list as AnyRegistration[];
+}
+
+function pluginInfo(plugin: LoadedPlugin): PluginInfo {
+  return {
+    type: plugin.registration.type,
+    id: plugin.registration.id,
+    requires: plugin.registration.requires ?? [],
+    platforms: plugin.meta.platforms,
+    exports: plugin.meta.exports,
+    capabilities: plugin.meta.capabilities,
+    initError: plugin.error,
+  };
+}

@@ -1,0 +1,56 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventLog } from '../log/index.js';
+import type { ProjectionSet } from '../projections/index.js';
+
+/** The daemon's Prometheus metrics, fed from the log's and the projections' observables. */
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  readonly subscribers: Gauge;
+  private readonly appends: Counter;
+  private readonly batchSize: Histogram;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'ledgerd_process_' });
+    this.appends = new Counter({
+      name: 'ledgerd_log_appended_events_total',
+      help: 'Events appended to the log (durable)',
+      registers: [this.registry],
+    });
+    this.batchSize = new Histogram({
+      name: 'ledgerd_log_append_batch_size',
+      help: 'Events per append call',
+      buckets: [1, 2, 4, 8, 16, 64, 256, 1024],
+      registers: [this.registry],
+    });
+    this.subscribers = new Gauge({
+      name: 'ledgerd_event_subscribers',
+      help: 'Open event subscriptions (Events.Subscribe and Log.Subscribe)',
+      registers: [this.registry],
+    });
+  }
+
+  watch(log: EventLog, projections: ProjectionSet): void {
+    log.appended$.subscribe(({ events }) => {
+      if (events === 0) return;
+      this.appends.inc(events);
+      this.batchSize.observe(events);
+    });
+    new Gauge({
+      name: 'ledgerd_log_head_seq',
+      help: 'Highest durable sequence number',
+      registers: [this.registry],
+      collect() {
+        this.set(log.head);
+      },
+    });
+    new Gauge({
+      name: 'ledgerd_projection_lag_events',
+      help: 'Records appended but not yet folded into a projection',
+      labelNames: ['projection'],
+      registers: [this.registry],
+      collect() {
+        for (const runner of projections.all()) this.set({ projection: runner.name }, log.head - runner.applied);
+      },
+    });
+  }
+}

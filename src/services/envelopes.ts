@@ -1,0 +1,95 @@
+import type { LogRecord } from '../log/index.js';
+import { topicOf, type EnvelopePublished, type NamespaceCreated, type NamespaceDeleted } from '../events/index.js';
+import type { Adaptor } from '../filters/index.js';
+import { packAny, timestamp, unpackAny } from './proto.js';
+
+/** A containerd event envelope (containerd.services.events.v1.Envelope) before encoding. */
+export interface Envelope {
+  readonly timestamp: { seconds: number; nanos: number };
+  readonly namespace: string;
+  readonly topic: string;
+  readonly event: { type_url: string; value: Uint8Array };
+}
+
+interface Translation {
+  readonly message: string;
+  readonly body: (payload: never) => Record<string, unknown>;
+  /** The envelope's namespace; containerd publishes namespace create/update in the caller's. */
+  readonly namespace?: (record: LogRecord) => string;
+}
+
+const callersNamespace = (record: LogRecord) => String(record.meta.requestNamespace ?? record.namespace);
+
+/** How each ledgerd event is shown to containerd's clients. */
+const TRANSLATIONS: Record<string, Translation> = {
+  NamespaceCreated: {
+    message: 'containerd.events.NamespaceCreate',
+    body: (p: NamespaceCreated) => ({ name: p.name, labels: p.labels }),
+    namespace: callersNamespace,
+  },
+  NamespaceUpdated: {
+    message: 'containerd.events.NamespaceUpdate',
+    body: (p: NamespaceCreated) => ({ name: p.name, labels: p.labels }),
+    namespace: callersNamespace,
+  },
+  NamespaceDeleted: { message: 'containerd.events.NamespaceDelete', body: (p: NamespaceDeleted) => ({ name: p.name }) },
+};
+
+export interface EnvelopeWithBody {
+  readonly envelope: Envelope;
+  /** The decoded event, for `event.<field>` filters (undefined when its type is unknown). */
+  readonly body: Record<string, unknown> | undefined;
+}
+
+/** The containerd envelope a log record is published as, or undefined when it has no topic. */
+export function toEnvelope(record: LogRecord): EnvelopeWithBody | undefined {
+  if (record.type === 'EnvelopePublished') {
+    const published = record.payload as EnvelopePublished;
+    const event = { type_url: published.typeUrl, value: published.value };
+    return {
+      envelope: { timestamp: timestamp(published.timestamp), namespace: record.namespace, topic: published.topic, event },
+      body: unpackAny(event),
+    };
+  }
+  const topic = topicOf(record.type);
+  const translation = TRANSLATIONS[record.type];
+  if (!topic || !translation) return undefined;
+  const body = translation.body(record.payload as never);
+  return {
+    envelope: {
+      timestamp: timestamp(record.time),
+      namespace: translation.namespace?.(record) ?? record.namespace,
+      topic,
+      event: packAny(translation.message, body),
+    },
+    body,
+  };
+}
+
+/** Filter fields of an envelope: namespace, topic, event.<field…> (strings and label maps). */
+export function envelopeAdaptor({ envelope, body }: EnvelopeWithBody): Adaptor {
+  return {
+    field(path: string[]) {
+      const [head, ...rest] = path;
+      if (rest.length === 0 && head === 'namespace') return envelope.namespace;
+      if (rest.length === 0 && head === 'topic') return envelope.topic;
+      if (head === 'event' && body) return lookup(body, rest);
+      return undefined;
+    },
+  };
+}
+
+function lookup(object: Record<string, unknown>, path: string[]): string | undefined {
+  const [head, ...rest] = path;
+  if (head === undefined) return undefined;
+  const value = object[head];
+  if (rest.length === 0) return typeof value === 'string' ? value : undefined;
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const nested = value as Record<string, unknown>;
+    // a map field (labels) takes the rest of the path, dots included, as its key
+    const joined = nested[rest.join('.')];
+    if (typeof joined === 'string') return joined;
+    return lookup(nested, rest);
+  }
+  return undefined;
+}

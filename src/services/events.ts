@@ -1,0 +1,92 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { EventLog } from '../log/index.js';
+import { newEvent, PUBLISHED_STREAM } from '../events/index.js';
+import { parseFilters } from '../filters/index.js';
+import { invalidArgument } from '../util/errdefs.js';
+import { validateIdentifier } from '../util/identifiers.js';
+import { validateTopic } from '../util/topics.js';
+import { nowNs } from '../log/index.js';
+import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
+import { envelopeAdaptor, toEnvelope, type Envelope } from './envelopes.js';
+import { fromTimestamp } from './proto.js';
+import { FROM_SEQ_HEADER, header, requestMeta, requireNamespace } from './request.js';
+
+export const EVENTS_SERVICE = 'containerd.services.events.v1.Events';
+export const TTRPC_EVENTS_SERVICE = 'containerd.services.events.ttrpc.v1.Events';
+
+export interface SubscriberGauge {
+  inc(): void;
+  dec(): void;
+}
+
+/**
+ * Streams the log as containerd envelopes from `from` on, filtered, with backpressure: a slow
+ * client is fed at its own pace straight from the log, never from a buffer in the daemon.
+ */
+export async function streamEnvelopes(
+  log: EventLog,
+  call: ServerWritableStream<unknown, unknown>,
+  from: number,
+  filters: string[],
+  wrap: (seq: number, envelope: Envelope) => unknown,
+  subscribers?: SubscriberGauge,
+): Promise<void> {
+  const filter = parseFilters(filters);
+  const abort = new AbortController();
+  call.on('cancelled', () => abort.abort());
+  call.on('close', () => abort.abort());
+  subscribers?.inc();
+  try {
+    for await (const record of log.follow(from, abort.signal)) {
+      const translated = toEnvelope(record);
+      if (!translated || !filter.match(envelopeAdaptor(translated))) continue;
+      await writeWithBackpressure(call, wrap(record.seq, translated.envelope));
+    }
+  } finally {
+    subscribers?.dec();
+  }
+}
+
+/** `ledgerd-from-seq: N` resumes a subscription at N; without it a subscription starts now. */
+function subscribeFrom(log: EventLog, value: string | undefined): number {
+  if (value === undefined) return log.head + 1;
+  if (!/^\d+$/.test(value)) throw invalidArgument(`${FROM_SEQ_HEADER} header "${value}": must be a sequence number`);
+  return Number(value);
+}
+
+export function eventsService(log: EventLog, subscribers?: SubscriberGauge): Implementation {
+  const append = (namespace: string, topic: string, event: { type_url?: string; value?: Uint8Array } | undefined, time: bigint, meta: Record<string, unknown>) => {
+    if (!event?.type_url) throw invalidArgument('event: must be set, with a type_url');
+    return log.append([
+      newEvent('EnvelopePublished', namespace, PUBLISHED_STREAM, { topic, typeUrl: event.type_url, value: event.value ?? new Uint8Array(), timestamp: time }, meta),
+    ]);
+  };
+  return {
+    Publish: unary(async (call) => {
+      const namespace = requireNamespace(call);
+      validateTopic(String(call.request.topic ?? ''));
+      await append(namespace, call.request.topic, call.request.event, nowNs(), requestMeta(call));
+      return {};
+    }),
+    Forward: unary(async (call) => {
+      const envelope = call.request.envelope;
+      if (!envelope) throw invalidArgument('envelope: must be set');
+      validateIdentifier(String(envelope.namespace ?? ''), 'envelope.namespace');
+      validateTopic(String(envelope.topic ?? ''));
+      const time = fromTimestamp(envelope.timestamp);
+      if (time === undefined) throw invalidArgument('envelope.timestamp: timestamp must be set on forwarded event');
+      await append(envelope.namespace, envelope.topic, envelope.event, time, requestMeta(call));
+      return {};
+    }),
+    Subscribe: serverStream((call) =>
+      streamEnvelopes(
+        log,
+        call,
+        subscribeFrom(log, header(call.metadata, FROM_SEQ_HEADER)),
+        call.request.filters ?? [],
+        (_seq, envelope) => envelope,
+        subscribers,
+      ),
+    ),
+  };
+}

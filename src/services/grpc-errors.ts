@@ -1,0 +1,27 @@
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { AppendConflictError, CorruptLogError, LogClosedError } from '../log/index.js';
+import { LedgerError, type ErrorKind } from '../util/errdefs.js';
+import { FilterSyntaxError } from '../filters/index.js';
+
+const CODES: Record<ErrorKind, Status> = {
+  'invalid argument': Status.INVALID_ARGUMENT,
+  'not found': Status.NOT_FOUND,
+  'already exists': Status.ALREADY_EXISTS,
+  'failed precondition': Status.FAILED_PRECONDITION,
+  unavailable: Status.UNAVAILABLE,
+  'not implemented': Status.UNIMPLEMENTED,
+  conflict: Status.ABORTED,
+};
+
+/**
+ * containerd's errdefs mapping (errdefs/grpc.go): the class becomes the code and the message
+ * ends in ": <class>", which the Go client strips again, so ctr prints what it prints for containerd.
+ */
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  if (err instanceof LedgerError) return { code: CODES[err.kind], details: `${err.message}: ${err.kind}` };
+  if (err instanceof FilterSyntaxError) return { code: Status.INVALID_ARGUMENT, details: `${err.message}: invalid argument` };
+  if (err instanceof AppendConflictError) return { code: Status.ABORTED, details: err.message };
+  if (err instanceof LogClosedError) return { code: Status.UNAVAILABLE, details: `${err.message}: unavailable` };
+  if (err instanceof CorruptLogError) return { code: Status.DATA_LOSS, details: err.message };
+  return { code: Status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+}

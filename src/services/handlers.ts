@@ -1,0 +1,51 @@
+import type {
+  sendUnaryData,
+  ServerUnaryCall,
+  ServerWritableStream,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { toServiceError } from './grpc-errors.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type Unary = (call: ServerUnaryCall<any, any>) => Promise<unknown> | unknown;
+export type ServerStream = (call: ServerWritableStream<any, any>) => Promise<void>;
+
+/** Adapts an async handler to grpc-js: a thrown error becomes containerd's gRPC status. */
+export function unary(handler: Unary) {
+  return (call: ServerUnaryCall<any, any>, callback: sendUnaryData<any>) => {
+    Promise.resolve()
+      .then(() => handler(call))
+      .then(
+        (reply) => callback(null, reply ?? {}),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+  };
+}
+
+export function serverStream(handler: ServerStream) {
+  return (call: ServerWritableStream<any, any>) => {
+    handler(call).then(
+      () => call.end(),
+      (err: unknown) => {
+        if (!call.cancelled) call.destroy(Object.assign(new Error(String(toServiceError(err).details)), toServiceError(err)));
+      },
+    );
+  };
+}
+
+/** Writes one message, waiting for the transport to drain when its buffer is full. */
+export async function writeWithBackpressure(call: ServerWritableStream<any, any>, message: unknown): Promise<void> {
+  if (!call.write(message)) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        call.off('drain', done);
+        call.off('cancelled', done);
+        resolve();
+      };
+      call.on('drain', done);
+      call.on('cancelled', done);
+    });
+  }
+}
+
+export type Implementation = UntypedServiceImplementation;

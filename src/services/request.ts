@@ -1,0 +1,44 @@
+import type { Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { RecordMeta } from '../log/index.js';
+import { failedPrecondition } from '../util/errdefs.js';
+import { validateIdentifier } from '../util/identifiers.js';
+
+/** gRPC metadata keys containerd's clients send (namespaces/grpc.go, leases/grpc.go). */
+export const NAMESPACE_HEADER = 'containerd-namespace';
+export const LEASE_HEADER = 'containerd-lease';
+/** ledgerd's own: resume an Events.Subscribe stream after this sequence number's predecessor. */
+export const FROM_SEQ_HEADER = 'ledgerd-from-seq';
+
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
+export function header(metadata: Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return value === undefined ? undefined : String(value);
+}
+
+export function optionalNamespace(call: AnyCall): string | undefined {
+  const ns = header(call.metadata, NAMESPACE_HEADER);
+  return ns === undefined || ns === '' ? undefined : ns;
+}
+
+/** The namespace a namespaced call works in: required, and a valid identifier. */
+export function requireNamespace(call: AnyCall): string {
+  const ns = optionalNamespace(call);
+  if (ns === undefined) throw failedPrecondition('namespace is required');
+  validateIdentifier(ns, 'namespace');
+  return ns;
+}
+
+/** Who asked, for the meta of the records a call appends. */
+export function requestMeta(call: AnyCall): RecordMeta {
+  const meta: Record<string, unknown> = {};
+  const userAgent = header(call.metadata, 'user-agent');
+  if (userAgent) meta.userAgent = userAgent;
+  const requestId = header(call.metadata, 'x-request-id');
+  if (requestId) meta.requestId = requestId;
+  const ns = optionalNamespace(call);
+  if (ns) meta.requestNamespace = ns;
+  const peer = call.getPeer();
+  if (peer && peer !== 'unknown') meta.peer = peer;
+  return meta;
+}
