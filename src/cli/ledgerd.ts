@@ -89,7 +89,7 @@ async function run(config: DaemonConfig): Promise<void> {
 }
 
 async function verify(config: DaemonConfig): Promise<void> {
-  const log = EventLog.open({ dir: join(config.root, 'log'), upcast });
+  const log = EventLog.open({ dir: join(config.root, 'log'), upcast, tolerateDamage: true });
   const report = verifyLog(log);
   await log.close();
   for (const problem of report.problems) process.stdout.write(`problem: ${problem}\n`);

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
-import type { EventLog } from '../log/index.js';
+import { verifyLogInBackground, type EventLog } from '../log/index.js';
 import type { ProjectionSet } from '../projections/index.js';
 import { PluginHost, PluginType, type DaemonConfig } from '../plugin/index.js';
 import { isGrpcPlugin } from '../services/grpc-service.js';
@@ -26,6 +26,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const started = process.hrtime.bigint();
   const metrics = new DaemonMetrics();
   let serving = false;
+  const verifying = new AbortController();
   const host: PluginHost = new PluginHost(
     registrations({ plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers }),
     config,
@@ -55,18 +56,36 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     serving = true;
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     logger.info(`ledgerd serving on ${config.grpc.address} (log head ${log.head}, started in ${ms.toFixed(0)} ms)`);
+    void checkIntegrity(log);
   } catch (err) {
     if (grpcServer) await stopGrpc(grpcServer);
     await host.close();
     throw err;
   }
 
+  /**
+   * Start-up reads only the records after the checkpoints; the rest of the log is checked here,
+   * in the background, so damage anywhere is reported without making start-up grow with the log.
+   * A damaged log turns the health check to NOT_SERVING.
+   */
+  async function checkIntegrity(log: EventLog): Promise<void> {
+    const report = await verifyLogInBackground(log, verifying.signal).catch((err: Error) => ({ ok: false, problems: [err.message], records: 0 }));
+    if (!report) return;
+    if (report.ok) {
+      logger.info(`event log verified: ${report.records} records`);
+      return;
+    }
+    serving = false;
+    for (const problem of report.problems) logger.error(problem);
+    logger.error('the event log is damaged: health reports NOT_SERVING; run `ledgerd verify` with the daemon stopped');
+  }
   let stopping: Promise<void> | undefined;
   return {
     config,
     stop: () =>
       (stopping ??= (async () => {
         serving = false;
+        verifying.abort();
         if (grpcServer) await stopGrpc(grpcServer);
         metricsServer?.close();
         await host.close();

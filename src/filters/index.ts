@@ -1,2 +1,3 @@
-export { parseFilter, parseFilters, FilterSyntaxError } from './parser.js';
-export { adaptorFromFields, always, type Adaptor, type Filter } from './filter.js';
+export { parseFilter, parseFilters, FilterSyntaxError, invalidFilterMessage } from './parser.js';
+export { adaptorFromFields, labelsAdaptor, always, type Adaptor, type Filter } from './filter.js';
+export { compileRe2 } from './regexp.js';

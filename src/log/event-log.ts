@@ -21,6 +21,8 @@ export interface LogOptions {
   readonly upcast?: Upcaster;
   /** Records read from LMDB per step of a replay or a tail. */
   readonly readBatch?: number;
+  /** Open even when the newest record is damaged (for verify, which reports it). */
+  readonly tolerateDamage?: boolean;
 }
 
 export interface StreamExpectation {
@@ -91,7 +93,8 @@ export class EventLog {
       const checkpoints = env.openDB<Buffer, string>('checkpoints', { encoding: 'binary' });
       const head = lastSeq(records);
       const log = new EventLog(env, records, streams, checkpoints, options, head);
-      if (head > 0) log.recordAt(head); // the newest record must decode: a torn tail is detected here
+      // the newest record must decode: a torn or damaged tail is detected here
+      if (head > 0 && !options.tolerateDamage) log.recordAt(head);
       return log;
     } catch (err) {
       void env.close();

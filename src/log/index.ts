@@ -1,7 +1,7 @@
 export { EventLog, type LogOptions, type AppendOptions, type AppendResult, type StreamExpectation } from './event-log.js';
 export { AppendConflictError, CorruptLogError, LogClosedError } from './errors.js';
 export { CheckpointStore, type Checkpoint } from './checkpoints.js';
-export { verifyLog, type VerifyReport } from './verify.js';
+export { verifyLog, verifyLogInBackground, type VerifyReport } from './verify.js';
 export { streamKey, type LogRecord, type NewEvent, type RecordMeta, type ExpectedVersion, type Upcaster } from './record.js';
 export { encodeValue, decodeValue } from './codec.js';
 export { nowNs } from './clock.js';

@@ -9,20 +9,22 @@ export interface VerifyReport {
 }
 
 const MAX_PROBLEMS = 100;
+const STEP = 10_000;
 
 /**
  * Reads the whole log: every record must decode and pass its checksum, sequence numbers must be
- * gapless from 1, and each stream's versions must count up by one.
+ * gapless from 1, and each stream's versions must count up by one. Yields after each step of
+ * STEP records so an async caller can give the event loop a turn.
  */
-export function verifyLog(log: EventLog): VerifyReport {
+function* verifySteps(log: EventLog, head: number): Generator<void, VerifyReport> {
   const problems: string[] = [];
   const versions = new Map<string, number>();
   let records = 0;
   let seq = 1;
-  const head = log.head;
   while (seq <= head && problems.length < MAX_PROBLEMS) {
+    const to = Math.min(head, seq + STEP - 1);
     try {
-      for (const record of log.read(seq, head)) {
+      for (const record of log.read(seq, to)) {
         const key = streamKey(record.namespace, record.stream);
         const previous = versions.get(key) ?? 0;
         if (record.version !== previous + 1) {
@@ -34,15 +36,35 @@ export function verifyLog(log: EventLog): VerifyReport {
       }
     } catch (err) {
       problems.push((err as Error).message);
-      seq = skipPast(log, seq);
+      seq = skipPast(log, seq, head);
     }
+    yield;
   }
   return { ok: problems.length === 0, records, head, problems };
 }
 
+export function verifyLog(log: EventLog): VerifyReport {
+  const steps = verifySteps(log, log.head);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** The same check without holding the event loop: for a daemon that is already serving. */
+export async function verifyLogInBackground(log: EventLog, signal?: AbortSignal): Promise<VerifyReport | undefined> {
+  const steps = verifySteps(log, log.head);
+  for (;;) {
+    if (signal?.aborted) return undefined;
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** After a bad record, continue with the next one that exists so one report lists every problem. */
-function skipPast(log: EventLog, bad: number): number {
-  for (let seq = bad + 1; seq <= log.head; seq++) {
+function skipPast(log: EventLog, bad: number, head: number): number {
+  for (let seq = bad + 1; seq <= head; seq++) {
     try {
       log.recordAt(seq);
       return seq;
@@ -50,5 +72,5 @@ function skipPast(log: EventLog, bad: number): number {
       // keep looking
     }
   }
-  return log.head + 1;
+  return head + 1;
 }

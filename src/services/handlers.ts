@@ -26,8 +26,9 @@ export function serverStream(handler: ServerStream) {
   return (call: ServerWritableStream<any, any>) => {
     handler(call).then(
       () => call.end(),
+      // grpc-js turns an 'error' on a server stream into the call's status
       (err: unknown) => {
-        if (!call.cancelled) call.destroy(Object.assign(new Error(String(toServiceError(err).details)), toServiceError(err)));
+        if (!call.cancelled) call.emit('error', toServiceError(err));
       },
     );
   };

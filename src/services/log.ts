@@ -1,5 +1,5 @@
 import type { EventLog, LogRecord } from '../log/index.js';
-import { verifyLog } from '../log/index.js';
+import { verifyLogInBackground } from '../log/index.js';
 import { topicOf } from '../events/index.js';
 import { parseFilters, type Adaptor } from '../filters/index.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
@@ -64,7 +64,7 @@ export function logService(log: EventLog, subscribers?: SubscriberGauge): Implem
       }
     }),
     Head: unary(() => ({ seq: log.head, first_seq: log.head > 0 ? 1 : 0 })),
-    Verify: unary(() => verifyLog(log)),
+    Verify: unary(() => verifyLogInBackground(log)),
     Subscribe: serverStream((call) => {
       const from = Number(call.request.from_seq ?? 0) || log.head + 1;
       return streamEnvelopes(log, call, from, call.request.filters ?? [], (seq, envelope) => ({ seq, envelope }), subscribers);
