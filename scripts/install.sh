@@ -24,5 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v node >/dev/null || { echo "install: Node.js 20 or newer is required" >&2; exit 1; }
-npm ci --no-audit --no-fund --loglevel=error
+# npm install, not npm ci: npm 11 leaves the other platforms' optional packages (msgpackr-extract, lmdb)
+# out of the lock file and ci then refuses it; install still follows the lock.
+npm install --no-audit --no-fund --loglevel=error
 npm run build --silent
