@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import { EventLog } from '../log/index.js';
 import { upcast } from '../events/index.js';
-import { ProjectionSet, namespacesProjection } from '../projections/index.js';
+import { ProjectionSet, imagesProjection, leasesProjection, namespacesProjection } from '../projections/index.js';
 import { NamespaceCommands } from '../commands/namespaces.js';
+import { ImageCommands } from '../commands/images.js';
+import { LeaseCommands } from '../commands/leases.js';
 import { PluginType, type LoadedPlugin, type Registration } from '../plugin/index.js';
 import { eventsService, EVENTS_SERVICE, type SubscriberGauge } from '../services/events.js';
 import { healthService, HEALTH_SERVICE } from '../services/health.js';
@@ -10,6 +12,8 @@ import { introspectionService, INTROSPECTION_SERVICE, type PluginInfo } from '..
 import { logService, LOG_SERVICE } from '../services/log.js';
 import { namespacesService, NAMESPACES_SERVICE } from '../services/namespaces.js';
 import { versionService, VERSION_SERVICE } from '../services/version.js';
+import { imagesService, IMAGES_SERVICE } from '../services/images.js';
+import { leasesService, LEASES_SERVICE } from '../services/leases.js';
 import type { GrpcPlugin } from '../services/grpc-service.js';
 
 /** What the registrations need from the daemon that owns them. */
@@ -63,12 +67,34 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
     },
     {
       type: PluginType.Service,
+      id: 'images-service',
+      requires: [PluginType.Log, PluginType.Projection],
+      init(ctx) {
+        const log = ctx.get<EventLog>(PluginType.Log);
+        const projections = ctx.get<ProjectionSet>(PluginType.Projection);
+        return new ImageCommands({ log, projections }, projections.add(imagesProjection));
+      },
+    },
+    {
+      type: PluginType.Service,
+      id: 'leases-service',
+      requires: [PluginType.Log, PluginType.Projection],
+      init(ctx) {
+        const log = ctx.get<EventLog>(PluginType.Log);
+        const projections = ctx.get<ProjectionSet>(PluginType.Projection);
+        return new LeaseCommands({ log, projections }, projections.add(leasesProjection));
+      },
+    },
+    {
+      type: PluginType.Service,
       id: 'namespaces-service',
       requires: [PluginType.Log, PluginType.Projection],
       init(ctx) {
         const log = ctx.get<EventLog>(PluginType.Log);
         const projections = ctx.get<ProjectionSet>(PluginType.Projection);
-        return new NamespaceCommands({ log, projections }, projections.add(namespacesProjection));
+        const namespaces = new NamespaceCommands({ log, projections }, projections.add(namespacesProjection));
+        namespaces.registerUsage((ns) => ctx.getById<ImageCommands>(PluginType.Service, 'images-service').usage(ns));
+        return namespaces;
       },
     },
     {
@@ -84,12 +110,24 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
     },
     {
       type: PluginType.Grpc,
+      id: 'images',
+      requires: [PluginType.Service],
+      init: (ctx) => grpc({ name: IMAGES_SERVICE, implementation: imagesService(ctx.getById<ImageCommands>(PluginType.Service, 'images-service')) }),
+    },
+    {
+      type: PluginType.Grpc,
       id: 'introspection',
       requires: [PluginType.Service],
       init: (ctx) => {
         const service = ctx.getById<{ plugins: () => PluginInfo[] }>(PluginType.Service, 'introspection-service');
         return grpc({ name: INTROSPECTION_SERVICE, implementation: introspectionService(service.plugins, ctx.daemonRoot) });
       },
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'leases',
+      requires: [PluginType.Service],
+      init: (ctx) => grpc({ name: LEASES_SERVICE, implementation: leasesService(ctx.getById<LeaseCommands>(PluginType.Service, 'leases-service')) }),
     },
     {
       type: PluginType.Grpc,

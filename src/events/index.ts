@@ -1,5 +1,7 @@
 export * from './namespaces.js';
 export * from './published.js';
+export * from './leases.js';
+export * from './images.js';
 export * from './topics.js';
 export * from './vocabulary.js';
 export { upcast } from './versioning.js';

@@ -5,6 +5,9 @@ export const TOPICS: Partial<Record<EventType, string>> = {
   NamespaceCreated: '/namespaces/create',
   NamespaceUpdated: '/namespaces/update',
   NamespaceDeleted: '/namespaces/delete',
+  ImageCreated: '/images/create',
+  ImageUpdated: '/images/update',
+  ImageDeleted: '/images/delete',
 };
 
 export function topicOf(type: string): string | undefined {

@@ -1,8 +1,10 @@
 import type { NamespaceEvents } from './namespaces.js';
 import type { PublishedEvents } from './published.js';
+import type { LeaseEvents } from './leases.js';
+import type { ImageEvents } from './images.js';
 
 /** Every event type ledgerd appends, with its current payload shape. */
-export interface EventPayloads extends NamespaceEvents, PublishedEvents {}
+export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents {}
 
 export type EventType = keyof EventPayloads;
 
@@ -12,10 +14,17 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   NamespaceUpdated: 1,
   NamespaceDeleted: 1,
   EnvelopePublished: 1,
+  LeaseCreated: 1,
+  LeaseDeleted: 1,
+  LeaseResourceAdded: 1,
+  LeaseResourceRemoved: 1,
+  ImageCreated: 1,
+  ImageUpdated: 1,
+  ImageDeleted: 1,
 };
 
 /**
  * Writes of these types into a namespace bring it into existence, as a write into a namespace's
  * bucket does in containerd: the namespace then shows in Namespaces.List without a Create.
  */
-export const IMPLIES_NAMESPACE: ReadonlySet<string> = new Set<EventType>([]);
+export const IMPLIES_NAMESPACE: ReadonlySet<string> = new Set<EventType>(['LeaseCreated', 'ImageCreated']);

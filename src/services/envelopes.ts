@@ -1,5 +1,12 @@
 import type { LogRecord } from '../log/index.js';
-import { topicOf, type EnvelopePublished, type NamespaceCreated, type NamespaceDeleted } from '../events/index.js';
+import {
+  topicOf,
+  type EnvelopePublished,
+  type ImageCreated,
+  type ImageDeleted,
+  type NamespaceCreated,
+  type NamespaceDeleted,
+} from '../events/index.js';
 import type { Adaptor } from '../filters/index.js';
 import { packAny, timestamp, unpackAny } from './proto.js';
 
@@ -33,6 +40,9 @@ const TRANSLATIONS: Record<string, Translation> = {
     namespace: callersNamespace,
   },
   NamespaceDeleted: { message: 'containerd.events.NamespaceDelete', body: (p: NamespaceDeleted) => ({ name: p.name }) },
+  ImageCreated: { message: 'containerd.services.images.v1.ImageCreate', body: (p: ImageCreated) => ({ name: p.name, labels: p.labels }) },
+  ImageUpdated: { message: 'containerd.services.images.v1.ImageUpdate', body: (p: ImageCreated) => ({ name: p.name, labels: p.labels }) },
+  ImageDeleted: { message: 'containerd.services.images.v1.ImageDelete', body: (p: ImageDeleted) => ({ name: p.name }) },
 };
 
 export interface EnvelopeWithBody {

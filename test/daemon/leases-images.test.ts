@@ -1,0 +1,90 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { startTestDaemon } from '../helpers/daemon.js';
+import { decodeMessage } from '../../src/services/proto.js';
+
+const IMAGES = 'containerd.services.images.v1.Images';
+const hasCtr = (() => {
+  try {
+    execFileSync('ctr', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const ctr = (address: string, ...args: string[]) =>
+  execFileSync('ctr', ['--address', address, '-n', 'leasetest', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+test('ctr leases create, ls and rm (also --sync) work unchanged', { skip: !hasCtr && 'ctr is not installed' }, async (t) => {
+  const daemon = await startTestDaemon(t);
+  const a = daemon.address;
+  assert.equal(ctr(a, 'leases', 'create', '--id', 'held', '--expires', '1h', 'team=blue').trim(), 'held');
+  const generated = ctr(a, 'leases', 'create').trim();
+  assert.match(generated, /^\d+-[A-Za-z0-9_-]{4}$/);
+  assert.match(ctr(a, 'leases', 'ls'), /^held\s+\S+\s+.*containerd\.io\/gc\.expire=.*team=blue/m);
+  ctr(a, 'leases', 'rm', 'held');
+  ctr(a, 'leases', 'rm', '--sync', generated);
+  assert.equal(ctr(a, 'leases', 'ls', '-q').trim(), '');
+  assert.throws(() => ctr(a, 'leases', 'rm', 'held'), /not found/);
+});
+
+test('images over gRPC: create, get, list with filters, update, delete; events and namespace usage', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const c = daemon.connect('imgns');
+  const events = c.stream<{ topic: string; event: { type_url: string; value: Buffer } }>('containerd.services.events.v1.Events', 'Subscribe', {
+    filters: ['topic~="^/images/"'],
+  });
+  const received: { topic: string; event: { type_url: string; value: Buffer } }[] = [];
+  events.on('data', (e) => received.push(e));
+  events.on('error', () => {});
+  await new Promise((r) => setTimeout(r, 200));
+
+  const target = { media_type: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${'b'.repeat(64)}`, size: 512, annotations: {} };
+  await c.unary(IMAGES, 'Create', { image: { name: 'docker.io/library/busybox:latest', labels: { l: 'v' }, target } });
+  await c.unary(IMAGES, 'Create', { image: { name: 'other:1', target: { ...target, media_type: 'application/vnd.oci.image.manifest.v1+json' } } });
+  const got = await c.unary<{ image: { name: string; target: { size: number }; created_at: { seconds: number } } }>(IMAGES, 'Get', { name: 'other:1' });
+  assert.equal(got.image.target.size, 512);
+  assert.ok(got.image.created_at.seconds > 1_700_000_000);
+  const listed = await c.unary<{ images: { name: string }[] }>(IMAGES, 'List', { filters: ['target.mediatype~="index"', 'labels.l==v'] });
+  assert.deepEqual(listed.images.map((i) => i.name), ['docker.io/library/busybox:latest']);
+  await c.unary(IMAGES, 'Update', { image: { name: 'other:1', labels: { x: 'y' } }, update_mask: { paths: ['labels.x'] } });
+  await assert.rejects(c.unary(IMAGES, 'Get', { name: 'missing' }), (e: ServiceError) => e.code === status.NOT_FOUND);
+  await assert.rejects(
+    c.unary(IMAGES, 'Create', { image: { name: 'bad', target: { ...target, size: 0 } } }),
+    (e: ServiceError) => e.code === status.INVALID_ARGUMENT && /Target.Size must be greater than zero/.test(e.details),
+  );
+
+  await assert.rejects(
+    c.unary('containerd.services.namespaces.v1.Namespaces', 'Delete', { name: 'imgns' }),
+    (e: ServiceError) => e.code === status.FAILED_PRECONDITION && /must be empty, but it still has images/.test(e.details),
+  );
+  await c.unary(IMAGES, 'Delete', { name: 'other:1' });
+  await c.unary(IMAGES, 'Delete', { name: 'docker.io/library/busybox:latest', sync: true });
+  await c.unary('containerd.services.namespaces.v1.Namespaces', 'Delete', { name: 'imgns' });
+
+  for (let i = 0; i < 50 && received.length < 5; i++) await new Promise((r) => setTimeout(r, 50));
+  events.cancel();
+  assert.deepEqual(received.map((e) => [e.topic, e.event.type_url]), [
+    ['/images/create', 'containerd.services.images.v1.ImageCreate'],
+    ['/images/create', 'containerd.services.images.v1.ImageCreate'],
+    ['/images/update', 'containerd.services.images.v1.ImageUpdate'],
+    ['/images/delete', 'containerd.services.images.v1.ImageDelete'],
+    ['/images/delete', 'containerd.services.images.v1.ImageDelete'],
+  ]);
+  assert.deepEqual(decodeMessage('containerd.services.images.v1.ImageUpdate', received[2]!.event.value), { name: 'other:1', labels: { x: 'y' } });
+});
+
+const harness = fileURLToPath(new URL('../../../../shared/harness/ctr-conformance.sh', import.meta.url));
+test('the lease steps of shared/harness/ctr-conformance.sh pass', { skip: (!hasCtr || !existsSync(harness)) && 'needs ctr and ../shared/harness' }, async (t) => {
+  const daemon = await startTestDaemon(t);
+  const run = spawn('bash', [harness, daemon.address], { env: { ...process.env, ONLY: '^leases\\.' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  run.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  run.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await new Promise((resolve) => run.once('exit', resolve));
+  assert.match(out, /^3 passed, 0 failed$/m, out);
+});
