@@ -1,0 +1,188 @@
+/**
+ * Garbage collection's reference graph and its mark/sweep, as containerd derives them from labels
+ * (metadata/gc.go), computed over the read models: a pure function of their state at one
+ * sequence number, so "why does X live?" and "what would go?" have exact answers.
+ *
+ *   roots  = unexpired leases and what they hold, images' targets and labels, containers'
+ *            snapshots and labels, content and snapshots labelled containerd.io/gc.root
+ *   edges  = content/image/container labels containerd.io/gc.ref.content[./…] -> content,
+ *            containerd.io/gc.ref.snapshot.<snapshotter>[/…] -> snapshot,
+ *            snapshot -> its parent (also for gc.flat leases, whose resources follow no labels)
+ */
+export type NodeKind = 'content' | 'snapshot' | 'lease';
+
+export interface GcNode {
+  readonly kind: NodeKind;
+  readonly namespace: string;
+  /** digest for content, "<snapshotter>/<key>" for snapshots, the id for leases. */
+  readonly key: string;
+}
+
+export const nodeId = (node: GcNode) => `${node.kind}\u0000${node.namespace}\u0000${node.key}`;
+
+export interface GcLease {
+  readonly id: string;
+  readonly labels: Record<string, string>;
+  readonly resources: readonly { id: string; type: string }[];
+}
+
+export interface GcSnapshot {
+  readonly snapshotter: string;
+  readonly key: string;
+  readonly parent: string;
+  readonly labels: Record<string, string>;
+}
+
+/** The read models' state as the collector sees it, per namespace. */
+export interface GcInputs {
+  namespaces(): readonly string[];
+  leases(namespace: string): readonly GcLease[];
+  images(namespace: string): readonly { name: string; targetDigest: string; labels: Record<string, string> }[];
+  containers(namespace: string): readonly { id: string; snapshotter: string; snapshotKey: string; labels: Record<string, string> }[];
+  content(namespace: string): readonly { digest: string; labels: Record<string, string> }[];
+  snapshots(namespace: string): readonly GcSnapshot[];
+}
+
+export const GC_ROOT = 'containerd.io/gc.root';
+export const GC_EXPIRE = 'containerd.io/gc.expire';
+export const GC_FLAT = 'containerd.io/gc.flat';
+const CONTENT_REF = 'containerd.io/gc.ref.content';
+const SNAPSHOT_REF = 'containerd.io/gc.ref.snapshot.';
+
+/** Why a node is alive: a root (with what made it one) or a reference from another node. */
+export type Reason = { readonly root: string } | { readonly from: GcNode; readonly label: string };
+
+export interface MarkResult {
+  /** Every live node, with the first reason found for it. */
+  readonly live: Map<string, { node: GcNode; reason: Reason }>;
+  /** Leases past their containerd.io/gc.expire: swept like garbage. */
+  readonly expired: GcNode[];
+}
+
+/** The nodes a set of labels points at. */
+export function labelRefs(namespace: string, labels: Record<string, string>): { node: GcNode; label: string }[] {
+  const refs: { node: GcNode; label: string }[] = [];
+  for (const [label, value] of Object.entries(labels)) {
+    if (label === CONTENT_REF || (label.startsWith(CONTENT_REF) && './'.includes(label[CONTENT_REF.length]!))) {
+      refs.push({ node: { kind: 'content', namespace, key: value }, label });
+    } else if (label.startsWith(SNAPSHOT_REF)) {
+      const snapshotter = label.slice(SNAPSHOT_REF.length).split('/')[0]!;
+      refs.push({ node: { kind: 'snapshot', namespace, key: `${snapshotter}/${value}` }, label });
+    }
+  }
+  return refs;
+}
+
+/** A lease whose gc.expire time has passed; an unparsable time means no expiry (as containerd). */
+export function isExpired(labels: Record<string, string>, now: Date): boolean {
+  const value = labels[GC_EXPIRE];
+  if (value === undefined) return false;
+  const at = Date.parse(value);
+  return !Number.isNaN(at) && at <= now.getTime();
+}
+
+export function mark(inputs: GcInputs, now: Date): MarkResult {
+  const live = new Map<string, { node: GcNode; reason: Reason }>();
+  const expired: GcNode[] = [];
+  // nodes reached only through gc.flat leases do not follow their label references
+  const flat = new Set<string>();
+  const gray: { node: GcNode; reason: Reason; flat: boolean }[] = [];
+  const visit = (node: GcNode, reason: Reason, isFlat = false) => gray.push({ node, reason, flat: isFlat });
+
+  const index = new Map<string, { labels: Record<string, string>; parent?: string }>();
+  for (const ns of inputs.namespaces()) {
+    for (const blob of inputs.content(ns)) index.set(nodeId({ kind: 'content', namespace: ns, key: blob.digest }), { labels: blob.labels });
+    for (const snap of inputs.snapshots(ns)) {
+      index.set(nodeId({ kind: 'snapshot', namespace: ns, key: `${snap.snapshotter}/${snap.key}` }), {
+        labels: snap.labels,
+        parent: snap.parent ? `${snap.snapshotter}/${snap.parent}` : undefined,
+      });
+    }
+
+    for (const lease of inputs.leases(ns)) {
+      const node: GcNode = { kind: 'lease', namespace: ns, key: lease.id };
+      if (isExpired(lease.labels, now)) {
+        expired.push(node);
+        continue;
+      }
+      const isFlat = lease.labels[GC_FLAT] !== undefined;
+      visit(node, { root: 'lease' });
+      for (const resource of lease.resources) {
+        if (resource.type === 'content') visit({ kind: 'content', namespace: ns, key: resource.id }, { from: node, label: 'lease resource' }, isFlat);
+        else if (resource.type.startsWith('snapshots/')) {
+          const snapshotter = resource.type.slice('snapshots/'.length);
+          visit({ kind: 'snapshot', namespace: ns, key: `${snapshotter}/${resource.id}` }, { from: node, label: 'lease resource' }, isFlat);
+        }
+      }
+    }
+    for (const image of inputs.images(ns)) {
+      visit({ kind: 'content', namespace: ns, key: image.targetDigest }, { root: `image ${image.name}` });
+      for (const ref of labelRefs(ns, image.labels)) visit(ref.node, { root: `image ${image.name} label ${ref.label}` });
+    }
+    for (const container of inputs.containers(ns)) {
+      if (container.snapshotter && container.snapshotKey) {
+        visit({ kind: 'snapshot', namespace: ns, key: `${container.snapshotter}/${container.snapshotKey}` }, { root: `container ${container.id}` });
+      }
+      for (const ref of labelRefs(ns, container.labels)) visit(ref.node, { root: `container ${container.id} label ${ref.label}` });
+    }
+    for (const blob of inputs.content(ns)) {
+      if (blob.labels[GC_ROOT] !== undefined) visit({ kind: 'content', namespace: ns, key: blob.digest }, { root: GC_ROOT });
+    }
+    for (const snap of inputs.snapshots(ns)) {
+      if (snap.labels[GC_ROOT] !== undefined) visit({ kind: 'snapshot', namespace: ns, key: `${snap.snapshotter}/${snap.key}` }, { root: GC_ROOT });
+    }
+  }
+
+  while (gray.length > 0) {
+    const { node, reason, flat: isFlat } = gray.pop()!;
+    const id = nodeId(node);
+    const known = index.get(id);
+    if (node.kind !== 'lease' && !known) continue; // a reference to something that does not exist
+    const seen = live.has(id);
+    // a node seen only flat is visited again when a normal path reaches it, to follow its labels
+    if (seen && (isFlat || !flat.has(id))) continue;
+    if (!seen) live.set(id, { node, reason });
+    if (isFlat) flat.add(id);
+    else flat.delete(id);
+    if (!known) continue;
+    if (known.parent) visit({ kind: 'snapshot', namespace: node.namespace, key: known.parent }, { from: node, label: 'parent' }, isFlat);
+    if (!isFlat) for (const ref of labelRefs(node.namespace, known.labels)) visit(ref.node, { from: node, label: ref.label });
+  }
+  return { live, expired };
+}
+
+export interface Sweep {
+  readonly content: GcNode[];
+  /** Children before their parents. */
+  readonly snapshots: GcNode[];
+  readonly leases: GcNode[];
+}
+
+/** Everything that is not live: what a collection deletes. */
+export function sweep(inputs: GcInputs, marked: MarkResult): Sweep {
+  const content: GcNode[] = [];
+  const snapshots: GcNode[] = [];
+  for (const ns of inputs.namespaces()) {
+    for (const blob of inputs.content(ns)) {
+      const node: GcNode = { kind: 'content', namespace: ns, key: blob.digest };
+      if (!marked.live.has(nodeId(node))) content.push(node);
+    }
+    const dead = inputs.snapshots(ns).filter((s) => !marked.live.has(nodeId({ kind: 'snapshot', namespace: ns, key: `${s.snapshotter}/${s.key}` })));
+    snapshots.push(...childrenFirst(dead).map((s) => ({ kind: 'snapshot' as const, namespace: ns, key: `${s.snapshotter}/${s.key}` })));
+  }
+  return { content, snapshots, leases: marked.expired };
+}
+
+function childrenFirst(snapshots: readonly GcSnapshot[]): GcSnapshot[] {
+  const depth = new Map<string, number>();
+  const byKey = new Map(snapshots.map((s) => [`${s.snapshotter}/${s.key}`, s]));
+  const depthOf = (s: GcSnapshot): number => {
+    const key = `${s.snapshotter}/${s.key}`;
+    if (!depth.has(key)) {
+      const parent = s.parent ? byKey.get(`${s.snapshotter}/${s.parent}`) : undefined;
+      depth.set(key, parent ? depthOf(parent) + 1 : 0);
+    }
+    return depth.get(key)!;
+  };
+  return [...snapshots].sort((a, b) => depthOf(b) - depthOf(a));
+}
