@@ -115,3 +115,25 @@ test('ledgerctl log show, head, verify and events --from', async (t) => {
   assert.match(await ctl('log', 'verify'), /^ok: 2 records, head 2$/m);
   await assert.rejects(ctl('log', 'show', '--filter', 'type=='), /expected value or quoted/);
 });
+
+test('metrics.address serves Prometheus metrics on /v1/metrics', async (t) => {
+  const dir = tempDir(t);
+  const metricsSocket = join(dir, 'metrics.sock');
+  writeFileSync(join(dir, 'config.toml'), `version = 2\n[metrics]\naddress = "${metricsSocket}"\n`);
+  const daemon = await startTestDaemon(t, { args: ['-c', join(dir, 'config.toml')] });
+  await daemon.connect().unary(NS, 'Create', { namespace: { name: 'measured' } });
+  const { request } = await import('node:http');
+  const body = await new Promise<string>((resolve, reject) => {
+    request({ socketPath: metricsSocket, path: '/v1/metrics' }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve(text));
+    })
+      .on('error', reject)
+      .end();
+  });
+  assert.match(body, /^ledgerd_log_appended_events_total 1$/m);
+  assert.match(body, /^ledgerd_log_head_seq 1$/m);
+  assert.match(body, /^ledgerd_projection_lag_events\{projection="namespaces"\} 0$/m);
+  assert.match(body, /^ledgerd_event_subscribers 0$/m);
+});
