@@ -1,0 +1,59 @@
+// Event delivery through the daemon: 100 gRPC Events.Subscribe streams (each its own channel),
+// namespaces created one at a time; latency from the Create call to each subscriber's receipt.
+// Usage: node dist/bench/events.js [--subscribers N] [--events N]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Connection } from '../src/cli/grpc-client.js';
+import { decodeMessage } from '../src/services/proto.js';
+import { percentile, report } from './report.js';
+
+const { values } = parseArgs({ options: { subscribers: { type: 'string', default: '100' }, events: { type: 'string', default: '300' } } });
+const SUBSCRIBERS = Number(values.subscribers);
+const EVENTS = Number(values.events);
+const dir = mkdtempSync(join(tmpdir(), 'ledgerd-bench-events-'));
+const address = join(dir, 'ledgerd.sock');
+const daemon = spawn(process.execPath, [fileURLToPath(new URL('../../bin/ledgerd', import.meta.url)), '--root', join(dir, 'root'), '--state', join(dir, 'state'), '-a', address], {
+  stdio: 'ignore',
+});
+
+const listening = () => new Promise<boolean>((resolve) => connect(address).once('connect', function (this: import('node:net').Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false)));
+try {
+  while (!(await listening())) await new Promise((r) => setTimeout(r, 50));
+  const sent = new Map<string, bigint>();
+  const latencies: number[] = [];
+  let delivered = 0;
+  const connections = Array.from({ length: SUBSCRIBERS }, () => new Connection(address, 'default'));
+  const streams = connections.map((c) => {
+    const stream = c.stream<{ event: { value: Buffer } }>('containerd.services.events.v1.Events', 'Subscribe', { filters: ['topic=="/namespaces/create"'] });
+    stream.on('data', (envelope) => {
+      const name = String(decodeMessage('containerd.events.NamespaceCreate', envelope.event.value).name);
+      latencies.push(Number(process.hrtime.bigint() - sent.get(name)!) / 1e6);
+      delivered++;
+    });
+    stream.on('error', () => {});
+    return stream;
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  const client = new Connection(address, 'default');
+  for (let i = 0; i < EVENTS; i++) {
+    const name = `bench-${i}`;
+    sent.set(name, process.hrtime.bigint());
+    await client.unary('containerd.services.namespaces.v1.Namespaces', 'Create', { namespace: { name } });
+    while (delivered < (i + 1) * SUBSCRIBERS) await new Promise((r) => setImmediate(r));
+  }
+  latencies.sort((a, b) => a - b);
+  report(`grpc_event_delivery_p50_${SUBSCRIBERS}_subscribers`, percentile(latencies, 50), 'ms');
+  report(`grpc_event_delivery_p99_${SUBSCRIBERS}_subscribers`, percentile(latencies, 99), 'ms');
+  streams.forEach((s) => s.cancel());
+  connections.forEach((c) => c.close());
+  client.close();
+} finally {
+  daemon.kill('SIGTERM');
+  await new Promise((r) => daemon.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+}
