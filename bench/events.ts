@@ -1,6 +1,7 @@
 // Event delivery through the daemon: 100 gRPC Events.Subscribe streams (each its own channel),
 // namespaces created one at a time; latency from the Create call to each subscriber's receipt.
-// Usage: node dist/bench/events.js [--subscribers N] [--events N]
+// Usage: node dist/bench/events.js [--subscribers N] [--events N] [--address SOCKET]
+//   --address: measure a daemon that is already running (e.g. real containerd) instead of a fresh ledgerd.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -12,12 +13,16 @@ import { Connection } from '../src/cli/grpc-client.js';
 import { decodeMessage } from '../src/services/proto.js';
 import { percentile, report } from './report.js';
 
-const { values } = parseArgs({ options: { subscribers: { type: 'string', default: '100' }, events: { type: 'string', default: '300' } } });
+const { values } = parseArgs({
+  options: { subscribers: { type: 'string', default: '100' }, events: { type: 'string', default: '300' }, address: { type: 'string' } },
+});
 const SUBSCRIBERS = Number(values.subscribers);
 const EVENTS = Number(values.events);
 const dir = mkdtempSync(join(tmpdir(), 'ledgerd-bench-events-'));
-const address = join(dir, 'ledgerd.sock');
-const daemon = spawn(process.execPath, [fileURLToPath(new URL('../../bin/ledgerd', import.meta.url)), '--root', join(dir, 'root'), '--state', join(dir, 'state'), '-a', address], {
+const address = values.address ?? join(dir, 'ledgerd.sock');
+const daemon = values.address
+  ? undefined
+  : spawn(process.execPath, [fileURLToPath(new URL('../../bin/ledgerd', import.meta.url)), '--root', join(dir, 'root'), '--state', join(dir, 'state'), '-a', address], {
   stdio: 'ignore',
 });
 
@@ -41,19 +46,19 @@ try {
   await new Promise((r) => setTimeout(r, 1000));
   const client = new Connection(address, 'default');
   for (let i = 0; i < EVENTS; i++) {
-    const name = `bench-${i}`;
+    const name = `bench-${process.pid}-${i}`;
     sent.set(name, process.hrtime.bigint());
     await client.unary('containerd.services.namespaces.v1.Namespaces', 'Create', { namespace: { name } });
     while (delivered < (i + 1) * SUBSCRIBERS) await new Promise((r) => setImmediate(r));
   }
   latencies.sort((a, b) => a - b);
-  report(`grpc_event_delivery_p50_${SUBSCRIBERS}_subscribers`, percentile(latencies, 50), 'ms');
-  report(`grpc_event_delivery_p99_${SUBSCRIBERS}_subscribers`, percentile(latencies, 99), 'ms');
+  report(`${values.address ? 'reference_' : ''}grpc_event_delivery_p50_${SUBSCRIBERS}_subscribers`, percentile(latencies, 50), 'ms');
+  report(`${values.address ? 'reference_' : ''}grpc_event_delivery_p99_${SUBSCRIBERS}_subscribers`, percentile(latencies, 99), 'ms');
   streams.forEach((s) => s.cancel());
   connections.forEach((c) => c.close());
   client.close();
 } finally {
-  daemon.kill('SIGTERM');
-  await new Promise((r) => daemon.once('exit', r));
+  daemon?.kill('SIGTERM');
+  if (daemon) await new Promise((r) => daemon.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
 }

@@ -76,6 +76,23 @@ export function toEnvelope(record: LogRecord): EnvelopeWithBody | undefined {
   };
 }
 
+/**
+ * Envelopes of recent records, shared by every subscriber of one log: a hundred subscribers at
+ * the head encode each event once, not a hundred times. Records never change, so seq is the key.
+ */
+const CACHE_SIZE = 4096;
+const caches = new WeakMap<object, Map<number, EnvelopeWithBody | undefined>>();
+
+export function cachedEnvelope(log: object, record: LogRecord): EnvelopeWithBody | undefined {
+  let cache = caches.get(log);
+  if (!cache) caches.set(log, (cache = new Map()));
+  if (cache.has(record.seq)) return cache.get(record.seq);
+  const translated = toEnvelope(record);
+  cache.set(record.seq, translated);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  return translated;
+}
+
 /** Filter fields of an envelope: namespace, topic, event.<field…> (strings and label maps). */
 export function envelopeAdaptor({ envelope, body }: EnvelopeWithBody): Adaptor {
   return {

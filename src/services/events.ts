@@ -7,7 +7,7 @@ import { validateIdentifier } from '../util/identifiers.js';
 import { validateTopic } from '../util/topics.js';
 import { nowNs } from '../log/index.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
-import { envelopeAdaptor, toEnvelope, type Envelope } from './envelopes.js';
+import { cachedEnvelope, envelopeAdaptor, type Envelope } from './envelopes.js';
 import { fromTimestamp } from './proto.js';
 import { FROM_SEQ_HEADER, header, requestMeta, requireNamespace } from './request.js';
 
@@ -38,7 +38,7 @@ export async function streamEnvelopes(
   subscribers?.inc();
   try {
     for await (const record of log.follow(from, abort.signal)) {
-      const translated = toEnvelope(record);
+      const translated = cachedEnvelope(log, record);
       if (!translated || !filter.match(envelopeAdaptor(translated))) continue;
       await writeWithBackpressure(call, wrap(record.seq, translated.envelope));
     }
