@@ -104,7 +104,7 @@ if (values.help) {
 } else if (values.version) {
   process.stdout.write(`ledgerd ${LEDGERD_VERSION}\n`);
 } else if (command === 'config default') {
-  process.stdout.write(defaultConfigToml(registrations({ plugins: () => [], serving: () => false, subscribers: { inc() {}, dec() {} } })));
+  process.stdout.write(defaultConfigToml(registrations({ plugins: () => [], serving: () => false, subscribers: { inc() {}, dec() {} }, warn: () => {} })));
 } else if (command === 'config dump') {
   process.stdout.write(`${stringify(effectiveConfig(values))}\n`);
 } else if (command === 'verify') {

@@ -120,6 +120,11 @@ export class ImageCommands {
     return this.list(namespace).length > 0 ? ['images'] : [];
   }
 
+  /** The read model, for the garbage collector. */
+  get state(): ImagesState {
+    return this.view.state;
+  }
+
   private expected(namespace: string, name: string) {
     return { namespace, stream: imageStream(name), version: this.view.state.versions[`${namespace}/${name}`] ?? 0 };
   }

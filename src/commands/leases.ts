@@ -57,7 +57,7 @@ export class LeaseCommands {
     await decideAndAppend(this.ctx, () => {
       if (!this.get(namespace, id)) throw notFound(`lease "${id}"`);
       return {
-        events: [newEvent('LeaseDeleted', namespace, leaseStream(id), { id }, meta)],
+        events: [newEvent('LeaseDeleted', namespace, leaseStream(id), meta.reason ? { id, reason: String(meta.reason) } : { id }, meta)],
         expected: [this.expected(namespace, id)],
         result: undefined,
       };
@@ -106,6 +106,11 @@ export class LeaseCommands {
   /** Whether a lease exists: what writes under the containerd-lease header check. */
   exists(namespace: string, id: string): boolean {
     return this.get(namespace, id) !== undefined;
+  }
+
+  /** The read model, for the garbage collector. */
+  get state(): LeasesState {
+    return this.view.state;
   }
 
   private expected(namespace: string, id: string) {

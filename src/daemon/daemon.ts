@@ -8,6 +8,7 @@ import { isGrpcPlugin } from '../services/grpc-service.js';
 import { DaemonMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/http.js';
 import { listenGrpc, stopGrpc } from './grpc-server.js';
+import type { GarbageCollector } from '../commands/gc.js';
 import { registrations } from './registrations.js';
 import type { Logger } from './logger.js';
 
@@ -28,7 +29,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   let serving = false;
   const verifying = new AbortController();
   const host: PluginHost = new PluginHost(
-    registrations({ plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers }),
+    registrations({ plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers, warn: (m) => logger.warn(m) }),
     config,
     (message) => logger.warn(message),
   );
@@ -43,6 +44,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       logger.info(`projection ${report.name}: checkpoint at ${report.checkpointSeq}, replayed ${report.replayed} events`);
     }
     metrics.watch(log, projections);
+    for (const collector of host.instances(PluginType.Gc) as GarbageCollector[]) collector.start();
 
     const services = host.instances(PluginType.Grpc).filter(isGrpcPlugin).flatMap((plugin) => plugin.services);
     grpcServer = await listenGrpc(services, {

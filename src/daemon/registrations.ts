@@ -5,6 +5,8 @@ import { ProjectionSet, imagesProjection, leasesProjection, namespacesProjection
 import { NamespaceCommands } from '../commands/namespaces.js';
 import { ImageCommands } from '../commands/images.js';
 import { LeaseCommands } from '../commands/leases.js';
+import { DEFAULT_GC_CONFIG, GarbageCollector, type GcConfig } from '../commands/gc.js';
+import { gcInputs } from '../commands/gc-inputs.js';
 import { PluginType, type LoadedPlugin, type Registration } from '../plugin/index.js';
 import { eventsService, EVENTS_SERVICE, type SubscriberGauge } from '../services/events.js';
 import { healthService, HEALTH_SERVICE } from '../services/health.js';
@@ -21,6 +23,7 @@ export interface DaemonHooks {
   plugins(): readonly LoadedPlugin[];
   serving(): boolean;
   subscribers: SubscriberGauge;
+  warn(message: string): void;
 }
 
 export interface LogConfig {
@@ -95,6 +98,34 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
         const namespaces = new NamespaceCommands({ log, projections }, projections.add(namespacesProjection));
         namespaces.registerUsage((ns) => ctx.getById<ImageCommands>(PluginType.Service, 'images-service').usage(ns));
         return namespaces;
+      },
+    },
+    {
+      type: PluginType.Gc,
+      id: 'scheduler',
+      requires: [PluginType.Service],
+      config: { ...DEFAULT_GC_CONFIG } satisfies GcConfig,
+      init(ctx) {
+        const config = ctx.config as GcConfig;
+        const log = ctx.get<EventLog>(PluginType.Log);
+        const projections = ctx.get<ProjectionSet>(PluginType.Projection);
+        const images = ctx.getById<ImageCommands>(PluginType.Service, 'images-service');
+        const leases = ctx.getById<LeaseCommands>(PluginType.Service, 'leases-service');
+        const inputs = gcInputs({ leases: () => leases.state, images: () => images.state });
+        const collector = new GarbageCollector({ log, projections }, config, () => inputs, {
+          lease: (ns, id, meta) => leases.delete(ns, id, false, meta),
+        }, hooks.warn);
+        images.gc = collector;
+        leases.gc = collector;
+        Object.assign(ctx.meta.exports, {
+          PauseThreshold: String(config.pause_threshold),
+          DeletionThreshold: String(config.deletion_threshold),
+          MutationThreshold: String(config.mutation_threshold),
+          ScheduleDelay: config.schedule_delay,
+          StartupDelay: config.startup_delay,
+          CollectInterval: config.collect_interval,
+        });
+        return collector;
       },
     },
     {

@@ -1,0 +1,218 @@
+import type { Subscription } from 'rxjs';
+import type { LogRecord } from '../log/index.js';
+import { mark, sweep, type GcInputs, type GcNode, type MarkResult, type Sweep } from '../projections/gc-graph.js';
+import type { CommandContext, RequestMeta } from './context.js';
+import type { GcTrigger } from './gc-trigger.js';
+
+/** containerd's gc scheduler knobs (gc/scheduler), plus ledgerd's own periodic collection. */
+export interface GcConfig {
+  pause_threshold: number;
+  deletion_threshold: number;
+  mutation_threshold: number;
+  schedule_delay: string;
+  startup_delay: string;
+  /** ledgerd: collect at least this often even when nothing changed ("0s" = never). */
+  collect_interval: string;
+}
+
+export const DEFAULT_GC_CONFIG: GcConfig = {
+  pause_threshold: 0.02,
+  deletion_threshold: 0,
+  mutation_threshold: 100,
+  schedule_delay: '0s',
+  startup_delay: '100ms',
+  collect_interval: '5m',
+};
+
+/** How each kind of garbage is deleted: by the commands that own it, with reason "gc". */
+export interface GcDeleters {
+  content?(namespace: string, digest: string, meta: RequestMeta): Promise<void>;
+  snapshot?(namespace: string, snapshotter: string, key: string, meta: RequestMeta): Promise<void>;
+  lease(namespace: string, id: string, meta: RequestMeta): Promise<void>;
+}
+
+export interface Collection {
+  readonly seq: number;
+  readonly deleted: Sweep;
+  readonly failures: string[];
+  readonly ms: number;
+}
+
+/** Record types that delete something: they make the next collection worth running. */
+const DELETIONS = new Set(['ImageDeleted', 'LeaseDeleted', 'LeaseResourceRemoved', 'ContentDeleted', 'SnapshotRemoved', 'ContainerDeleted']);
+
+/** Go-style durations: "100ms", "1.5s", "5m", "1h30m", "0s". */
+export function parseDuration(value: string): number {
+  if (value === '0' || value === '') return 0;
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let rest = value;
+  while (rest.length > 0) {
+    const match = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
+    if (!match) throw new Error(`invalid duration "${value}": use forms like 100ms, 2s, 5m, 1h30m`);
+    total += Number(match[1]) * units[match[2]!]!;
+    rest = rest.slice(match[0].length);
+  }
+  return total;
+}
+
+/**
+ * The garbage collector: a scheduler following containerd's (mutation and deletion counts from
+ * the log's tail, pause-threshold spacing, sync waits), a mark/sweep over the read models, and
+ * deletions appended by the owning commands with reason "gc" and the collection's seq.
+ */
+export class GarbageCollector implements GcTrigger {
+  private mutations = 0;
+  private deletions = 0;
+  private triggered = false;
+  private timer: NodeJS.Timeout | undefined;
+  private periodic: NodeJS.Timeout | undefined;
+  private subscription: Subscription | undefined;
+  private running: Promise<Collection> | undefined;
+  private waiters: ((c: Collection) => void)[] = [];
+  private averageMs = 0;
+  private collections = 0;
+  private stopped = false;
+  readonly last: { collection?: Collection } = {};
+
+  constructor(
+    private readonly ctx: CommandContext,
+    private readonly config: GcConfig,
+    private readonly inputs: () => GcInputs,
+    private readonly deleters: GcDeleters,
+    private readonly onError: (message: string) => void = () => {},
+  ) {}
+
+  start(): void {
+    this.subscription = this.ctx.log.tail$(this.ctx.log.head + 1).subscribe((record) => this.observe(record));
+    this.arm(parseDuration(this.config.startup_delay));
+    const every = parseDuration(this.config.collect_interval);
+    if (every > 0) this.periodic = setInterval(() => this.schedule(0, true), every).unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.subscription?.unsubscribe();
+    clearTimeout(this.timer);
+    clearInterval(this.periodic);
+  }
+
+  close(): void {
+    this.stop();
+  }
+
+  markDirty(): void {
+    this.deletions++;
+  }
+
+  /** Schedules a collection (after schedule_delay) and waits for one that starts after this call. */
+  scheduleAndWait(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push(() => resolve());
+      this.schedule(parseDuration(this.config.schedule_delay), true);
+    });
+  }
+
+  /** What a collection would delete now, and why everything else lives. */
+  plan(now = new Date()): { marked: MarkResult; sweep: Sweep } {
+    const inputs = this.inputs();
+    const marked = mark(inputs, now);
+    return { marked, sweep: sweep(inputs, marked) };
+  }
+
+  /** Runs one collection now (waiting for one in progress first). */
+  async collect(): Promise<Collection> {
+    while (this.running) await this.running;
+    const run = this.run();
+    this.running = run;
+    try {
+      return await run;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async run(): Promise<Collection> {
+    const started = performance.now();
+    this.mutations = 0;
+    this.deletions = 0;
+    this.triggered = false;
+    const waiting = this.waiters;
+    this.waiters = [];
+    await this.ctx.projections.settle();
+    const seq = this.ctx.log.head;
+    const { sweep: garbage } = this.plan();
+    const failures: string[] = [];
+    const meta = (node: GcNode): RequestMeta => ({ reason: 'gc', gcSeq: seq, node: `${node.kind} ${node.namespace}/${node.key}` });
+    const attempt = async (node: GcNode, remove: () => Promise<void>) => {
+      try {
+        await remove();
+      } catch (err) {
+        failures.push(`${node.kind} ${node.namespace}/${node.key}: ${(err as Error).message}`);
+      }
+    };
+    for (const node of garbage.leases) await attempt(node, () => this.deleters.lease(node.namespace, node.key, meta(node)));
+    for (const node of garbage.snapshots) {
+      const at = node.key.indexOf('/');
+      if (this.deleters.snapshot) {
+        await attempt(node, () => this.deleters.snapshot!(node.namespace, node.key.slice(0, at), node.key.slice(at + 1), meta(node)));
+      }
+    }
+    for (const node of garbage.content) {
+      if (this.deleters.content) await attempt(node, () => this.deleters.content!(node.namespace, node.key, meta(node)));
+    }
+    const ms = performance.now() - started;
+    this.averageMs = (this.averageMs * this.collections + ms) / (this.collections + 1);
+    this.collections++;
+    const collection: Collection = { seq, deleted: garbage, failures, ms };
+    this.last.collection = collection;
+    for (const failure of failures) this.onError(`gc: ${failure}`);
+    waiting.forEach((resolve) => resolve(collection));
+    return collection;
+  }
+
+  /** Counts the log's mutations as containerd's scheduler counts write transactions. */
+  private observe(record: LogRecord): void {
+    if (record.meta.reason === 'gc') return;
+    this.mutations++;
+    if (DELETIONS.has(record.type)) this.deletions++;
+    if (this.config.deletion_threshold > 0 && this.deletions >= this.config.deletion_threshold) {
+      this.schedule(parseDuration(this.config.schedule_delay), true);
+    }
+  }
+
+  private schedule(delayMs: number, force: boolean): void {
+    if (this.stopped) return;
+    if (force) this.triggered = true;
+    this.arm(delayMs);
+  }
+
+  private arm(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), delayMs).unref();
+  }
+
+  /** A tick collects only when asked to, after deletions, or after enough mutations. */
+  private tick(): void {
+    if (this.stopped) return;
+    const due = this.triggered || this.deletions > 0 || (this.config.mutation_threshold > 0 && this.mutations >= this.config.mutation_threshold);
+    if (!due) {
+      this.arm(this.interval());
+      return;
+    }
+    this.collect().then(
+      () => this.arm(this.interval()),
+      (err: Error) => {
+        this.onError(`gc failed: ${err.message}`);
+        this.arm(this.interval() + 1000);
+      },
+    );
+  }
+
+  /** containerd's spacing: keep the share of time spent collecting near pause_threshold. */
+  private interval(): number {
+    if (this.collections === 0) return 1000;
+    const pause = Math.min(Math.max(this.config.pause_threshold, 0.001), 0.5);
+    return Math.max(this.averageMs / pause - this.averageMs, 10);
+  }
+}
