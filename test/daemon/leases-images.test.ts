@@ -88,3 +88,20 @@ test('the lease steps of shared/harness/ctr-conformance.sh pass', { skip: (!hasC
   await new Promise((resolve) => run.once('exit', resolve));
   assert.match(out, /^3 passed, 0 failed$/m, out);
 });
+
+test('gc: an expired lease is collected by the next collection, with reason gc in the log', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const c = daemon.connect('gcns');
+  const L = 'containerd.services.leases.v1.Leases';
+  await c.unary(L, 'Create', { id: 'expired', labels: { 'containerd.io/gc.expire': '2020-01-01T00:00:00Z' } });
+  await c.unary(L, 'Create', { id: 'fresh', labels: { 'containerd.io/gc.expire': '2999-01-01T00:00:00Z' } });
+  await c.unary(L, 'Create', { id: 'trigger' });
+  await c.unary(L, 'Delete', { id: 'trigger', sync: true });
+  const left = await c.unary<{ leases: { id: string }[] }>(L, 'List', {});
+  assert.deepEqual(left.leases.map((l) => l.id), ['fresh']);
+  const records: { type: string; payload_json: string; meta_json: string }[] = [];
+  const stream = c.stream<{ type: string; payload_json: string; meta_json: string }>('ledgerd.services.log.v1.Log', 'Read', { from_seq: 1, filters: ['type==LeaseDeleted'] });
+  await new Promise((resolve, reject) => stream.on('data', (r) => records.push(r)).on('end', resolve).on('error', reject));
+  const byGc = records.map((r) => [JSON.parse(r.payload_json), JSON.parse(r.meta_json).reason]).filter(([, reason]) => reason === 'gc');
+  assert.deepEqual(byGc.map(([payload]) => payload), [{ id: 'expired', reason: 'gc' }]);
+});
