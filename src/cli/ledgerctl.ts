@@ -4,6 +4,7 @@ import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import { Connection, DEFAULT_ADDRESS } from './grpc-client.js';
 import { LOG_SERVICE } from '../services/log.js';
 import { VERSION_SERVICE } from '../services/version.js';
+import { GC_SERVICE } from '../services/gc.js';
 import { decodeEnvelopeEvent, formatTimestamp } from './format.js';
 
 const USAGE = `usage: ledgerctl [-a ADDRESS] [-n NAMESPACE] COMMAND
@@ -16,6 +17,9 @@ commands:
   log verify                               check every record of the log (checksums, gaps, versions)
   events [--from SEQ] [FILTER...]          containerd events as ctr prints them, each line prefixed
                                            with its sequence number; --from resumes at that number
+  gc [--dry-run]                           run a garbage collection now (or list what it would delete)
+  why DIGEST | why [--snapshotter S] KEY | why --lease ID
+                                           what keeps an object alive, or which event deleted it
 
 flags:
   -a, --address PATH     daemon socket (default ${DEFAULT_ADDRESS}, env LEDGERD_ADDRESS)
@@ -40,6 +44,9 @@ const { values, positionals } = (() => {
         to: { type: 'string' },
         follow: { type: 'boolean', short: 'f' },
         filter: { type: 'string', multiple: true },
+        'dry-run': { type: 'boolean' },
+        snapshotter: { type: 'string', default: 'overlayfs' },
+        lease: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -101,6 +108,8 @@ async function main(): Promise<void> {
       return;
     }
     default:
+      if (command === 'gc') return gc();
+      if (command === 'why') return why(sub);
       if (command === 'events') {
         const filters = [...(sub === undefined ? [] : [sub]), ...rest];
         await events(filters);
@@ -121,6 +130,43 @@ async function events(filters: string[]): Promise<void> {
     const body = decodeEnvelopeEvent(envelope.event);
     process.stdout.write(`${seq} ${formatTimestamp(envelope.timestamp)} ${envelope.namespace} ${envelope.topic} ${JSON.stringify(body)}\n`);
   });
+}
+
+async function gc(): Promise<void> {
+  const reply = await connection.unary<{ seq: number; deleted: { kind: string; namespace: string; key: string }[]; failures: string[]; milliseconds: number }>(
+    GC_SERVICE,
+    'Collect',
+    { dry_run: values['dry-run'] ?? false },
+  );
+  const verb = values['dry-run'] ? 'would delete' : 'deleted';
+  for (const node of reply.deleted) process.stdout.write(`${verb} ${node.kind} ${node.namespace} ${node.key}\n`);
+  for (const failure of reply.failures) process.stdout.write(`failed ${failure}\n`);
+  if (!values['dry-run']) process.stdout.write(`collection at seq ${reply.seq}: ${reply.deleted.length} deleted in ${reply.milliseconds.toFixed(1)} ms\n`);
+}
+
+async function why(subject: string | undefined): Promise<void> {
+  const node = values.lease
+    ? { kind: 'lease', key: values.lease }
+    : subject && /^sha(256|384|512):/.test(subject)
+      ? { kind: 'content', key: subject }
+      : subject
+        ? { kind: 'snapshot', key: `${values.snapshotter}/${subject}` }
+        : fail(`why needs a digest, a snapshot key or --lease ID\n\n${USAGE}`);
+  const reply = await connection.unary<{ exists: boolean; alive: boolean; chain: string[]; deleted_seq: number; deleted_at: { seconds: number; nanos: number }; deleted_by: string }>(
+    GC_SERVICE,
+    'Why',
+    { node: { ...node, namespace: values.namespace } },
+  );
+  if (reply.alive) {
+    process.stdout.write(`${node.kind} ${node.key} is alive:\n`);
+    for (const step of reply.chain) process.stdout.write(`  ${step}\n`);
+  } else if (reply.exists) {
+    process.stdout.write(`${node.kind} ${node.key} is not referenced: the next collection deletes it\n`);
+  } else if (reply.deleted_seq) {
+    process.stdout.write(`${node.kind} ${node.key} was deleted at seq ${reply.deleted_seq} (${formatTimestamp(reply.deleted_at)}) by ${reply.deleted_by}\n`);
+  } else {
+    process.stdout.write(`${node.kind} ${node.key} has never existed in namespace ${values.namespace}\n`);
+  }
 }
 
 function recordJson(record: Record<string, unknown>) {

@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import type { LogRecord } from '../log/index.js';
-import { mark, sweep, type GcInputs, type GcNode, type MarkResult, type Sweep } from '../projections/gc-graph.js';
+import { mark, nodeId, sweep, type GcInputs, type GcNode, type MarkResult, type Sweep } from '../projections/gc-graph.js';
 import type { CommandContext, RequestMeta } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
@@ -40,6 +40,27 @@ export interface Collection {
 
 /** Record types that delete something: they make the next collection worth running. */
 const DELETIONS = new Set(['ImageDeleted', 'LeaseDeleted', 'LeaseResourceRemoved', 'ContentDeleted', 'SnapshotRemoved', 'ContainerDeleted']);
+
+export interface Explanation {
+  readonly exists: boolean;
+  readonly alive: boolean;
+  readonly chain: string[];
+  readonly deletedBy?: LogRecord;
+}
+
+const describe = (node: GcNode) => `${node.kind} ${node.key}`;
+
+function deletes(record: LogRecord, node: GcNode): boolean {
+  const payload = record.payload as { digest?: string; id?: string; key?: string; snapshotter?: string };
+  switch (node.kind) {
+    case 'content':
+      return record.type === 'ContentDeleted' && payload.digest === node.key;
+    case 'lease':
+      return record.type === 'LeaseDeleted' && payload.id === node.key;
+    case 'snapshot':
+      return record.type === 'SnapshotRemoved' && `${payload.snapshotter}/${payload.key}` === node.key;
+  }
+}
 
 /** Go-style durations: "100ms", "1.5s", "5m", "1h30m", "0s". */
 export function parseDuration(value: string): number {
@@ -118,6 +139,40 @@ export class GarbageCollector implements GcTrigger {
     const inputs = this.inputs();
     const marked = mark(inputs, now);
     return { marked, sweep: sweep(inputs, marked) };
+  }
+
+  /** Why a node lives (the reference chain up to its root), or the record that deleted it. */
+  explain(node: GcNode): Explanation {
+    const { marked } = this.plan();
+    const chain: string[] = [];
+    const alive = marked.live.has(nodeId(node));
+    for (let at = marked.live.get(nodeId(node)); at; ) {
+      const reason = at.reason;
+      if ('root' in reason) {
+        chain.push(`${describe(at.node)} is a root: ${reason.root}`);
+        break;
+      }
+      chain.push(`${describe(at.node)} is referenced by ${describe(reason.from)} (${reason.label})`);
+      at = marked.live.get(nodeId(reason.from));
+    }
+    const exists = alive || this.exists(node);
+    return { exists, alive, chain, deletedBy: exists ? undefined : this.deletion(node) };
+  }
+
+  private exists(node: GcNode): boolean {
+    const inputs = this.inputs();
+    if (node.kind === 'content') return inputs.content(node.namespace).some((c) => c.digest === node.key);
+    if (node.kind === 'lease') return inputs.leases(node.namespace).some((l) => l.id === node.key);
+    return inputs.snapshots(node.namespace).some((s) => `${s.snapshotter}/${s.key}` === node.key);
+  }
+
+  /** The last record that deleted this node, found by reading the log. */
+  private deletion(node: GcNode): LogRecord | undefined {
+    let found: LogRecord | undefined;
+    for (const record of this.ctx.log.read(1)) {
+      if (record.namespace === node.namespace && DELETIONS.has(record.type) && deletes(record, node)) found = record;
+    }
+    return found;
   }
 
   /** Runs one collection now (waiting for one in progress first). */

@@ -1,0 +1,43 @@
+import type { GarbageCollector } from '../commands/gc.js';
+import type { GcNode, NodeKind } from '../projections/gc-graph.js';
+import { invalidArgument } from '../util/errdefs.js';
+import { unary, type Implementation } from './handlers.js';
+import { timestamp } from './proto.js';
+
+export const GC_SERVICE = 'ledgerd.services.gc.v1.GC';
+
+const KINDS: readonly NodeKind[] = ['content', 'snapshot', 'lease'];
+
+function node(request: { kind?: string; namespace?: string; key?: string } | undefined): GcNode {
+  const kind = request?.kind as NodeKind;
+  if (!KINDS.includes(kind)) throw invalidArgument(`node.kind "${request?.kind ?? ''}": must be content, snapshot or lease`);
+  if (!request?.namespace) throw invalidArgument('node.namespace: must be set');
+  if (!request.key) throw invalidArgument('node.key: must be set');
+  return { kind, namespace: request.namespace, key: request.key };
+}
+
+export function gcService(collector: GarbageCollector): Implementation {
+  return {
+    Collect: unary(async (call) => {
+      if (call.request.dry_run) {
+        const { sweep } = collector.plan();
+        return { seq: 0, deleted: [...sweep.leases, ...sweep.snapshots, ...sweep.content], failures: [], milliseconds: 0 };
+      }
+      const collection = await collector.collect();
+      const { leases, snapshots, content } = collection.deleted;
+      return { seq: collection.seq, deleted: [...leases, ...snapshots, ...content], failures: collection.failures, milliseconds: collection.ms };
+    }),
+    Why: unary((call) => {
+      const explanation = collector.explain(node(call.request.node));
+      const deleted = explanation.deletedBy;
+      return {
+        exists: explanation.exists,
+        alive: explanation.alive,
+        chain: explanation.chain,
+        deleted_seq: deleted?.seq ?? 0,
+        deleted_at: deleted ? timestamp(deleted.time) : null,
+        deleted_by: deleted ? `${deleted.type}${deleted.meta.reason ? ` (reason ${String(deleted.meta.reason)}, collection at seq ${String(deleted.meta.gcSeq)})` : ''}` : '',
+      };
+    }),
+  };
+}
