@@ -1,66 +1,120 @@
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
-import { fromJSON, type Options } from '@grpc/proto-loader';
+import { loadPackageDefinition, type Client, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 
 /**
- * The protos under proto/ are loaded at run time, once: protobufjs parses them into one Root,
- * which serves both grpc-js (through proto-loader's definitions) and the encoding of event
- * payloads packed into Any. No generated code: the .proto files are the single source.
+ * The protos under <project>/proto are loaded at run time, once, when this module is first
+ * imported; there is no generated code, the .proto files are the single source.
+ *
+ * - grpc-js gets its service definitions from @grpc/proto-loader (include dir: proto/).
+ * - Message bytes (Any payloads, ttrpc payloads, shim output) are encoded and decoded with a
+ *   protobufjs Root parsed from the same files.
+ *
+ * Imports inside the protos are relative to proto/ (`import "containerd/types/mount.proto";`);
+ * google/protobuf/* are protobufjs's bundled well-known types and are not in proto/.
+ *
+ * This file compiles to dist/src/services/proto.js, hence three levels up to the project root.
  */
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 
-const LOADER_OPTIONS: Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+/** Field names as in the .proto (`container_id`), int64 as Number, enums as their names. */
+const LOADER_OPTIONS: Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTO_DIR],
+};
 
-function protoFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return protoFiles(path);
-    return name.endsWith('.proto') ? [relative(PROTO_DIR, path)] : [];
-  });
+/** Every .proto under proto/, relative to it, with '/' separators, sorted. */
+function protoFiles(dir: string = PROTO_DIR): string[] {
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return protoFiles(path);
+      return name.endsWith('.proto') ? [relative(PROTO_DIR, path).split(sep).join('/')] : [];
+    })
+    .sort();
 }
 
-function loadRoot(): protobuf.Root {
+const WELL_KNOWN = 'google/protobuf/';
+
+function loadRoot(files: readonly string[]): protobuf.Root {
   const root = new protobuf.Root();
-  // imports are relative to proto/; google/protobuf/* come with protobufjs
-  root.resolvePath = (_origin, target) => (target.startsWith('google/protobuf/') ? target : join(PROTO_DIR, target));
-  root.loadSync(protoFiles(PROTO_DIR), { keepCase: true });
+  // google/protobuf/* is returned as is: protobufjs then serves it from its bundled `common` files.
+  root.resolvePath = (_origin, target) => {
+    if (target.startsWith(WELL_KNOWN)) return target;
+    const wellKnown = target.indexOf(`/${WELL_KNOWN}`);
+    if (wellKnown >= 0) return target.slice(wellKnown + 1);
+    return target.startsWith(PROTO_DIR) ? target : join(PROTO_DIR, target);
+  };
+  root.loadSync([...files], { keepCase: true });
   root.resolveAll();
   return root;
 }
 
-const root = loadRoot();
-const packageDefinition = fromJSON(root.toJSON(), LOADER_OPTIONS);
-export const grpcPackage: GrpcObject = loadPackageDefinition(packageDefinition);
+const files = protoFiles();
+/** The protobufjs Root holding every message, enum and service of proto/. */
+export const protoRoot: protobuf.Root = loadRoot(files);
+export const packageDefinition: PackageDefinition = loadSync(files, LOADER_OPTIONS);
+/** The grpc.loadPackageDefinition result: grpcPackage.containerd.services.version.v1.Version etc. */
+export const grpcPackage: GrpcObject & Record<string, any> = loadPackageDefinition(packageDefinition);
 
-/** The grpc-js definition of a service by its full proto name. */
-export function serviceDefinition(fullName: string): ServiceDefinition {
-  const definition = packageDefinition[fullName];
-  if (!definition || 'format' in definition) throw new Error(`unknown service ${fullName}`);
+/** The grpc-js definition of a service by its full proto name, e.g. 'containerd.services.tasks.v1.Tasks'. */
+export function serviceDefinition(fullServiceName: string): ServiceDefinition {
+  const definition = packageDefinition[fullServiceName];
+  if (!definition || 'format' in definition) throw new Error(`unknown service ${fullServiceName}`);
   return definition as unknown as ServiceDefinition;
 }
 
-/** A client constructor for a service by its full proto name. */
-export function serviceClient(fullName: string): typeof import('@grpc/grpc-js').Client & (new (...args: never[]) => never) {
+/** A grpc-js client constructor for a service by its full proto name. */
+export function serviceClient(fullServiceName: string): typeof Client & (new (...args: never[]) => never) {
   let node: unknown = grpcPackage;
-  for (const part of fullName.split('.')) node = (node as Record<string, unknown>)[part];
-  if (typeof node !== 'function') throw new Error(`unknown service ${fullName}`);
+  for (const part of fullServiceName.split('.')) node = (node as Record<string, unknown> | undefined)?.[part];
+  if (typeof node !== 'function') throw new Error(`unknown service ${fullServiceName}`);
   return node as never;
 }
 
+const types = new Map<string, protobuf.Type>();
+
+/** The protobufjs Type of a message by its full name (no leading dot needed); throws if unknown. */
 export function messageType(fullName: string): protobuf.Type {
-  return root.lookupType(fullName);
+  const name = fullName.startsWith('.') ? fullName.slice(1) : fullName;
+  let type = types.get(name);
+  if (!type) {
+    // An exact walk from the root: protobufjs's own lookup also searches nested namespaces,
+    // so lookupType('Info') would find some '*.Info'.
+    let node: protobuf.ReflectionObject | null = protoRoot;
+    for (const part of name.split('.')) node = node instanceof protobuf.Namespace ? node.get(part) : null;
+    if (!(node instanceof protobuf.Type)) throw new Error(`unknown message type ${name}`);
+    type = node;
+    types.set(name, type);
+  }
+  return type;
 }
 
-const CONVERSION: protobuf.IConversionOptions = { longs: Number, enums: String, bytes: Buffer, defaults: true };
+function findType(fullName: string): protobuf.Type | undefined {
+  try {
+    return messageType(fullName);
+  } catch {
+    return undefined;
+  }
+}
 
+/** How decoded messages look: the same shape grpc-js hands to handlers. */
+export const CONVERSION: protobuf.IConversionOptions = { longs: Number, enums: String, bytes: Buffer, defaults: true };
+
+/** Encodes a plain object (proto field names, Numbers for 64-bit ints, enum names or numbers). */
 export function encodeMessage(fullName: string, value: Record<string, unknown>): Buffer {
   const type = messageType(fullName);
   return Buffer.from(type.encode(type.fromObject(value)).finish());
 }
 
+/** Decodes message bytes to a plain object: proto field names, Numbers, enum names, Buffers, defaults filled in. */
 export function decodeMessage(fullName: string, bytes: Uint8Array): Record<string, unknown> {
   const type = messageType(fullName);
   return type.toObject(type.decode(bytes), CONVERSION);
@@ -71,21 +125,29 @@ export interface AnyMessage {
   value: Uint8Array;
 }
 
-/** containerd's Any: the type URL is the bare full message name, no type.googleapis.com/ prefix. */
+/**
+ * The full message name an Any's type URL names: containerd writes the bare name
+ * (`containerd.events.TaskExit`); the `type.googleapis.com/containerd.events.TaskExit` form
+ * (or any `<prefix>/<name>`) is read as its last path segment.
+ */
+export function anyTypeName(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+}
+
+/** containerd's Any: type_url is the bare full message name, with no type.googleapis.com/ prefix. */
 export function packAny(fullName: string, value: Record<string, unknown>): AnyMessage {
   return { type_url: fullName, value: encodeMessage(fullName, value) };
 }
 
-/** Decodes an Any whose type is one of ours; undefined for types this daemon does not know. */
-export function unpackAny(any: { type_url?: string; value?: Uint8Array } | undefined): Record<string, unknown> | undefined {
+/**
+ * Decodes an Any whose type is a message of proto/; undefined when the Any is missing, names a
+ * type this daemon does not know (e.g. the JSON OCI spec's `types.containerd.io/...` URL), or
+ * does not decode.
+ */
+export function unpackAny(any: { type_url?: string; value?: Uint8Array } | null | undefined): Record<string, unknown> | undefined {
   if (!any?.type_url) return undefined;
-  const name = any.type_url.replace(/^.*\//, '');
-  let type: protobuf.Type;
-  try {
-    type = root.lookupType(name);
-  } catch {
-    return undefined;
-  }
+  const type = findType(anyTypeName(any.type_url));
+  if (!type) return undefined;
   try {
     return type.toObject(type.decode(any.value ?? new Uint8Array()), CONVERSION);
   } catch {
@@ -94,8 +156,17 @@ export function unpackAny(any: { type_url?: string; value?: Uint8Array } | undef
 }
 
 /**
- * Go writes an unset non-nullable time as year 1 (seconds -62135596800); it and an absent
- * field both mean "unset".
+ * Go's zero time.Time (0001-01-01T00:00:00Z) as a Timestamp: seconds -62135596800, nanos 0.
+ *
+ * containerd declares most timestamps non-nullable (gogoproto stdtime), so Go always writes
+ * them, and an unset time goes on the wire as this value (e.g. `exited_at` of a running
+ * process, `updated_at` of a fresh ingest). Reading, this value and an absent field both mean
+ * "unset" (Go's `IsZero()`). ledgerd keeps times as nanoseconds since the epoch in bigints
+ * and uses 0n / undefined for "unset", so:
+ *   timestamp(undefined | null | 0n | invalid Date) → { seconds: -62135596800, nanos: 0 }
+ *   fromTimestamp(absent | { seconds: -62135596800, nanos: 0 }) → undefined
+ * A present { seconds: 0, nanos: 0 } is the epoch (Go reads it as a real, non-zero time) and
+ * reads back as 0n.
  */
 export const GO_ZERO_TIME_SECONDS = -62135596800;
 
@@ -104,16 +175,36 @@ export interface Timestamp {
   nanos: number;
 }
 
-export function timestamp(ns: bigint | undefined): Timestamp {
-  if (ns === undefined || ns === 0n) return { seconds: GO_ZERO_TIME_SECONDS, nanos: 0 };
-  return { seconds: Number(ns / 1_000_000_000n), nanos: Number(ns % 1_000_000_000n) };
+const NS_PER_SECOND = 1_000_000_000n;
+
+/** A protobuf Timestamp from nanoseconds since the epoch or a Date; unset → Go's zero time. */
+export function timestamp(time: bigint | Date | null | undefined): Timestamp {
+  if (time instanceof Date) {
+    const ms = time.getTime();
+    if (Number.isNaN(ms)) return { seconds: GO_ZERO_TIME_SECONDS, nanos: 0 };
+    time = BigInt(ms) * 1_000_000n;
+  }
+  if (time === undefined || time === null || time === 0n) return { seconds: GO_ZERO_TIME_SECONDS, nanos: 0 };
+  // Floor division: nanos must stay in [0, 1e9) for times before the epoch too.
+  let seconds = time / NS_PER_SECOND;
+  let nanos = time % NS_PER_SECOND;
+  if (nanos < 0n) {
+    seconds -= 1n;
+    nanos += NS_PER_SECOND;
+  }
+  return { seconds: Number(seconds), nanos: Number(nanos) };
 }
 
-/** Nanoseconds since the epoch, or undefined for an unset time. */
-export function fromTimestamp(ts: { seconds?: number | string; nanos?: number } | null | undefined): bigint | undefined {
+/** Nanoseconds since the epoch, or undefined for an absent Timestamp or Go's zero time. */
+export function fromTimestamp(
+  ts: { seconds?: number | string | bigint | null; nanos?: number | null } | null | undefined,
+): bigint | undefined {
   if (!ts) return undefined;
-  const seconds = Number(ts.seconds ?? 0);
-  const nanos = Number(ts.nanos ?? 0);
-  if ((seconds === 0 && nanos === 0) || seconds === GO_ZERO_TIME_SECONDS) return undefined;
-  return BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
+  const seconds = BigInt(typeof ts.seconds === 'number' ? Math.trunc(ts.seconds) : (ts.seconds ?? 0));
+  const nanos = BigInt(Math.trunc(ts.nanos ?? 0));
+  if (seconds === BigInt(GO_ZERO_TIME_SECONDS) && nanos === 0n) return undefined;
+  return seconds * NS_PER_SECOND + nanos;
 }
+
+/** The list of .proto files loaded (relative to proto/); for tests and diagnostics. */
+export const protoFileList: readonly string[] = files;
