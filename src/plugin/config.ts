@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'smol-toml';
+import { LedgerError } from '../util/errdefs.js';
 
-/** config.toml, in containerd's version 2 layout. */
+/** config.toml, in containerd's version 2 layout (services/server/config/config.go). */
 export interface DaemonConfig {
   version: number;
   root: string;
@@ -23,6 +24,7 @@ export interface DaemonConfig {
   debug: { address: string; level: string; format: string };
   metrics: { address: string; grpc_histogram: boolean };
   timeouts: Record<string, string>;
+  /** Plugin sections by URI, as parsed; each plugin merges its own over its defaults. */
   plugins: Record<string, Record<string, unknown>>;
 }
 
@@ -59,38 +61,47 @@ export function defaultConfig(): DaemonConfig {
   };
 }
 
-export class ConfigError extends Error {
+/** A bad config file or setting; `file` is the file it came from ("config" for flags). */
+export class ConfigError extends LedgerError {
   constructor(file: string, message: string) {
-    super(`${file}: ${message}`);
+    super('invalid argument', `${file}: ${message}`);
     this.name = 'ConfigError';
   }
+}
+
+export interface LoadOptions {
+  /** A missing file means the built-in defaults. Default: only when no path was given. */
+  allowMissing?: boolean;
 }
 
 type Table = Record<string, unknown>;
 
 /**
- * Loads the config: a missing file at the default path means the embedded defaults; `imports`
- * are merged depth first (scalars override, arrays append, plugin sections replace per key).
+ * Loads a config file and its imports. As containerd, files are merged in the order they are
+ * reached (the file, then its imports, then theirs): scalars override, arrays append, and the
+ * `plugins` and `timeouts` tables are replaced key by key. `imports` lists every file loaded.
  */
-export function loadConfig(path: string | undefined): DaemonConfig {
-  const file = path ?? DEFAULT_CONFIG_PATH;
+export function loadConfig(path: string | undefined, options: LoadOptions = {}): DaemonConfig {
+  const file = resolve(path ?? DEFAULT_CONFIG_PATH);
   const config = defaultConfig();
   if (!existsSync(file)) {
-    if (path !== undefined) throw new ConfigError(file, 'no such file');
+    if (!(options.allowMissing ?? path === undefined)) throw new ConfigError(file, 'no such file');
     return config;
   }
-  const seen = new Set<string>();
-  const pending = [resolve(file)];
+  const loaded: string[] = [];
+  const pending: { path: string; importer?: string }[] = [{ path: file }];
   while (pending.length > 0) {
-    const next = pending.shift()!;
-    if (seen.has(next)) continue;
-    seen.add(next);
-    const table = readTable(next);
-    validate(next, table);
+    const { path: next, importer } = pending.shift()!;
+    if (loaded.includes(next)) continue;
+    const table = readTable(next, importer);
+    validateFile(next, table, importer === undefined);
     merge(config, table);
-    pending.push(...resolveImports(next, (table.imports as string[] | undefined) ?? []));
+    loaded.push(next);
+    const imports = resolveImports(next, (table.imports as string[] | undefined) ?? []);
+    pending.push(...imports.map((path) => ({ path, importer: next })));
   }
-  config.imports = [...seen].slice(1);
+  config.imports = loaded;
+  checkPaths(config, file);
   return config;
 }
 
@@ -101,128 +112,226 @@ export interface Overrides {
   logLevel?: string;
 }
 
+/** CLI flags over the file: --root, --state, --address, --log-level. */
 export function applyOverrides(config: DaemonConfig, overrides: Overrides): DaemonConfig {
   if (overrides.root) config.root = resolve(overrides.root);
   if (overrides.state) config.state = resolve(overrides.state);
   if (overrides.address) config.grpc.address = overrides.address;
   if (overrides.logLevel) config.debug.level = overrides.logLevel;
-  if (resolve(config.root) === resolve(config.state)) throw new ConfigError('config', `root and state must differ (both are ${config.root})`);
+  checkPaths(config, 'config');
   return config;
 }
 
-function readTable(file: string): Table {
-  try {
-    return parse(readFileSync(file, 'utf8')) as Table;
-  } catch (err) {
-    throw new ConfigError(file, (err as Error).message);
+function checkPaths(config: DaemonConfig, file: string): void {
+  if (!config.root) throw new ConfigError(file, 'root must be specified');
+  if (!config.state) throw new ConfigError(file, 'state must be specified');
+  if (!config.grpc.address) throw new ConfigError(file, 'grpc address cannot be empty');
+  if (resolve(config.root) === resolve(config.state)) {
+    throw new ConfigError(file, `root and state must be different paths (both are ${config.root})`);
   }
 }
 
-/** Expected type of every key, by its path; plugin sections are free-form tables. */
-const SCHEMA: Record<string, 'string' | 'number' | 'boolean' | 'string[]' | 'table'> = {
-  version: 'number',
+function readTable(file: string, importer: string | undefined): Table {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new ConfigError(file, importer ? `${reason} (imported by ${importer})` : reason);
+  }
+  try {
+    return parse(text) as Table;
+  } catch (err) {
+    throw new ConfigError(file, `invalid TOML: ${(err as Error).message}`);
+  }
+}
+
+type Kind = 'string' | 'integer' | 'boolean' | 'string[]' | 'durations' | 'plugins' | { [key: string]: Kind };
+
+/** The keys ledgerd reads and their types; anything else in a file is an error. */
+const SCHEMA: { [key: string]: Kind } = {
+  version: 'integer',
   root: 'string',
   state: 'string',
   temp: 'string',
-  plugin_dir: 'string',
   disabled_plugins: 'string[]',
   required_plugins: 'string[]',
-  oom_score: 'number',
+  oom_score: 'integer',
   imports: 'string[]',
-  grpc: 'table',
-  'grpc.address': 'string',
-  'grpc.uid': 'number',
-  'grpc.gid': 'number',
-  'grpc.max_recv_message_size': 'number',
-  'grpc.max_send_message_size': 'number',
-  'grpc.tcp_address': 'string',
-  'grpc.tcp_tls_ca': 'string',
-  'grpc.tcp_tls_cert': 'string',
-  'grpc.tcp_tls_key': 'string',
-  ttrpc: 'table',
-  'ttrpc.address': 'string',
-  'ttrpc.uid': 'number',
-  'ttrpc.gid': 'number',
-  debug: 'table',
-  'debug.address': 'string',
-  'debug.uid': 'number',
-  'debug.gid': 'number',
-  'debug.level': 'string',
-  'debug.format': 'string',
-  metrics: 'table',
-  'metrics.address': 'string',
-  'metrics.grpc_histogram': 'boolean',
-  cgroup: 'table',
-  'cgroup.path': 'string',
-  timeouts: 'table',
-  plugins: 'table',
+  grpc: {
+    address: 'string',
+    uid: 'integer',
+    gid: 'integer',
+    max_recv_message_size: 'integer',
+    max_send_message_size: 'integer',
+    tcp_address: 'string',
+  },
+  debug: { address: 'string', level: 'string', format: 'string' },
+  metrics: { address: 'string', grpc_histogram: 'boolean' },
+  timeouts: 'durations',
+  plugins: 'plugins',
 };
 
-function validate(file: string, table: Table): void {
-  const version = table.version ?? 1;
-  if (version !== 2) {
-    throw new ConfigError(file, `version = ${String(version)}: ledgerd reads version 2 config files only (add version = 2; plugin sections are keyed by full URI)`);
-  }
-  const check = (prefix: string, value: Table) => {
+/** containerd settings ledgerd does not implement: named as such rather than "unknown". */
+const CONTAINERD_ONLY = new Set([
+  'plugin_dir',
+  'ttrpc',
+  'cgroup',
+  'proxy_plugins',
+  'stream_processors',
+  'grpc.tcp_tls_ca',
+  'grpc.tcp_tls_cert',
+  'grpc.tcp_tls_key',
+  'debug.uid',
+  'debug.gid',
+]);
+
+const URI_RULE = 'must be a full plugin URI (<type>.<id>, at least 4 dot-separated parts, as io.containerd.gc.v1.scheduler)';
+
+function validateFile(file: string, table: Table, main: boolean): void {
+  const fail = (message: string): never => {
+    throw new ConfigError(file, message);
+  };
+  const check = (schema: { [key: string]: Kind }, value: Table, prefix: string) => {
     for (const [key, item] of Object.entries(value)) {
-      const path = prefix ? `${prefix}.${key}` : key;
-      const expected = SCHEMA[path];
-      if (!expected) throw new ConfigError(file, `unknown key "${path}"`);
-      if (!hasType(item, expected)) throw new ConfigError(file, `"${path}" must be a ${expected}, not ${JSON.stringify(item)}`);
-      if (expected === 'table' && path !== 'plugins' && path !== 'timeouts') check(path, item as Table);
+      const path = prefix + key;
+      const kind = schema[key];
+      if (kind === undefined) {
+        fail(CONTAINERD_ONLY.has(path) ? `"${path}" is a containerd setting that ledgerd does not support; remove it` : `unknown key "${path}"`);
+      } else if (typeof kind === 'object') {
+        if (!isTable(item)) fail(`"${path}" must be a table, got ${describe(item)}`);
+        check(kind, item as Table, `${path}.`);
+      } else if (!hasKind(item, kind)) {
+        fail(`"${path}" must be ${KIND_NAMES[kind]}, got ${describe(item)}`);
+      }
     }
   };
-  check('', table);
-  const needsUri = (what: string, name: string) => {
-    if (name.split('.').length < 4) throw new ConfigError(file, `${what} "${name}": must be a full plugin URI such as io.containerd.grpc.v1.cri`);
-  };
-  for (const name of (table.disabled_plugins as string[] | undefined) ?? []) needsUri('disabled_plugins entry', name);
-  for (const name of (table.required_plugins as string[] | undefined) ?? []) needsUri('required_plugins entry', name);
+  check(SCHEMA, table, '');
+  if (table.version === undefined) {
+    // An imported file may leave the version to the file that imports it (as in containerd).
+    if (main) fail('no version: ledgerd reads version 2 config files only; add `version = 2` (plugin sections are keyed by full URI)');
+  } else if (table.version !== 2) {
+    fail(`version = ${JSON.stringify(table.version)}: ledgerd reads version 2 config files only (plugin sections are keyed by full URI)`);
+  }
+  for (const key of ['disabled_plugins', 'required_plugins'] as const) {
+    for (const name of (table[key] as string[] | undefined) ?? []) {
+      if (!isUri(name)) fail(`${key} entry "${name}": ${URI_RULE}`);
+    }
+  }
   for (const [name, section] of Object.entries((table.plugins as Table | undefined) ?? {})) {
-    needsUri('plugins section', name);
-    if (!hasType(section, 'table')) throw new ConfigError(file, `plugins."${name}" must be a table`);
+    if (!isUri(name)) fail(`plugins section "${name}": ${URI_RULE}, quoted: [plugins."io.containerd.gc.v1.scheduler"]`);
+    if (!isTable(section)) fail(`plugins."${name}" must be a table, got ${describe(section)}`);
+  }
+  for (const [name, value] of Object.entries((table.timeouts as Table | undefined) ?? {})) {
+    if (!GO_DURATION.test(value as string)) fail(`timeouts."${name}" = ${JSON.stringify(value)}: must be a duration such as "5s", "100ms" or "1m30s"`);
   }
 }
 
-function hasType(value: unknown, expected: string): boolean {
-  switch (expected) {
+const KIND_NAMES: Record<Exclude<Kind, object>, string> = {
+  string: 'a string',
+  integer: 'an integer',
+  boolean: 'a boolean',
+  'string[]': 'an array of strings',
+  durations: 'a table of durations',
+  plugins: 'a table of plugin sections',
+};
+
+/** Go's time.ParseDuration syntax, which containerd uses for timeouts. */
+const GO_DURATION = /^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$/;
+
+const isUri = (name: string) => name.split('.').length >= 4;
+
+const isTable = (value: unknown): value is Table =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+
+function hasKind(value: unknown, kind: Exclude<Kind, object>): boolean {
+  switch (kind) {
+    case 'integer':
+      return Number.isInteger(value);
     case 'string[]':
       return Array.isArray(value) && value.every((v) => typeof v === 'string');
-    case 'table':
-      return typeof value === 'object' && value !== null && !Array.isArray(value);
+    case 'durations':
+      return isTable(value) && Object.values(value).every((v) => typeof v === 'string');
+    case 'plugins':
+      return isTable(value);
     default:
-      return typeof value === expected;
+      return typeof value === kind;
   }
 }
 
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return `an array ${JSON.stringify(value)}`;
+  if (value instanceof Date) return `a date ${value.toISOString()}`;
+  if (isTable(value)) return 'a table';
+  if (typeof value === 'number') return `${Number.isInteger(value) ? 'an integer' : 'a float'} ${value}`;
+  return `a ${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** containerd's mergo merge with override and slice append, plus per-key replacement of maps. */
 function merge(config: DaemonConfig, table: Table): void {
   const target = config as unknown as Table;
   for (const [key, value] of Object.entries(table)) {
     if (key === 'imports' || key === 'version') continue;
     if (key === 'plugins' || key === 'timeouts') {
-      Object.assign(target[key] as Table, value); // replaced per plugin / per key
+      Object.assign(target[key] as Table, value); // whole sections replaced, per plugin / per key
     } else if (Array.isArray(value)) {
-      target[key] = [...((target[key] as unknown[]) ?? []), ...value];
-    } else if (typeof value === 'object' && value !== null) {
-      target[key] = { ...(target[key] as Table), ...(value as Table) };
+      target[key] = [...(target[key] as unknown[]), ...value];
+    } else if (isTable(value)) {
+      target[key] = { ...(target[key] as Table), ...value };
     } else {
       target[key] = value;
     }
   }
 }
 
-/** Import paths relative to the importing file; a `*` in the file name matches like a glob. */
+/**
+ * Import paths are relative to the importing file. A path with `*` is a glob (`*`, `?` and
+ * `[...]` within one path element, as Go's filepath.Match) and may match nothing; containerd
+ * resolves relative globs against its working directory, ledgerd against the importing file.
+ */
 function resolveImports(parent: string, imports: string[]): string[] {
   return imports.flatMap((entry) => {
-    const path = isAbsolute(entry) ? entry : join(dirname(parent), entry);
-    const name = basename(path);
-    if (!name.includes('*')) return [path];
-    const pattern = new RegExp(`^${name.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-    const dir = dirname(path);
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir)
-      .filter((file) => pattern.test(file))
-      .sort()
-      .map((file) => join(dir, file));
+    const path = isAbsolute(entry) ? resolve(entry) : join(dirname(parent), entry);
+    return entry.includes('*') ? glob(path, parent) : [path];
   });
+}
+
+function glob(pattern: string, parent: string): string[] {
+  let paths = ['/'];
+  for (const part of pattern.split('/').filter(Boolean)) {
+    if (!/[*?[]/.test(part)) {
+      paths = paths.map((dir) => join(dir, part));
+      continue;
+    }
+    const matcher = globElement(part, parent);
+    paths = paths.flatMap((dir) => listDir(dir).filter((name) => matcher.test(name)).sort().map((name) => join(dir, name)));
+  }
+  return paths.filter((path) => existsSync(path) && statSync(path).isFile());
+}
+
+function globElement(element: string, parent: string): RegExp {
+  let source = '';
+  for (let i = 0; i < element.length; i++) {
+    const c = element[i]!;
+    if (c === '*') source += '.*';
+    else if (c === '?') source += '.';
+    else if (c === '[') {
+      const end = element.indexOf(']', i + 1);
+      let body = element.slice(i + 1, end);
+      const negate = body.startsWith('^');
+      if (negate) body = body.slice(1);
+      if (end < 0 || body === '') throw new ConfigError(parent, `imports: bad pattern "${element}"`);
+      source += `[${negate ? '^' : ''}${body.replace(/[\\[\]^]/g, '\\$&')}]`;
+      i = end;
+    } else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

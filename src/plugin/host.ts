@@ -1,19 +1,16 @@
-import { join } from 'node:path';
-import type { InitContext, PluginMeta } from './context.js';
+import { failedPrecondition } from '../util/errdefs.js';
 import type { DaemonConfig } from './config.js';
+import { createInitContext, decodePluginConfig, type LoadedPlugin, type PluginMeta } from './context.js';
 import { initOrder } from './graph.js';
-import { SkipPlugin, uri, type Registration } from './registration.js';
+import { isSkipPlugin, uri, type Registration } from './registration.js';
 
-/** One plugin the host tried to initialise, with its instance or the error it failed with. */
-export interface LoadedPlugin {
-  readonly registration: Registration<never, unknown>;
-  readonly meta: PluginMeta;
-  readonly instance?: unknown;
-  readonly error?: Error;
-  readonly skipped: boolean;
-}
+export type { LoadedPlugin } from './context.js';
 
-export interface Closable {
+export type HostLog = (message: string, level: 'info' | 'warn') => void;
+
+export type HostConfig = Pick<DaemonConfig, 'root' | 'state' | 'grpc' | 'disabled_plugins' | 'required_plugins' | 'plugins'>;
+
+interface Closable {
   close(): Promise<void> | void;
 }
 
@@ -21,99 +18,98 @@ const isClosable = (value: unknown): value is Closable =>
   typeof value === 'object' && value !== null && typeof (value as Closable).close === 'function';
 
 /**
- * Initialises plugins one at a time in graph order. A failing plugin is recorded and the daemon
- * goes on without it, unless it is one of `required_plugins`.
+ * Initialises plugins one at a time in graph order (services/server/server.go New). A plugin that
+ * fails is recorded and the daemon goes on without it, unless it is one of `required_plugins`.
  */
 export class PluginHost {
   private readonly loaded: LoadedPlugin[] = [];
+  private started = false;
+  private closing?: Promise<void>;
 
   constructor(
-    private readonly registrations: readonly Registration<never, unknown>[],
-    private readonly config: DaemonConfig,
-    private readonly log: (message: string) => void = () => {},
+    private readonly registrations: readonly Registration[],
+    private readonly config: HostConfig,
+    private readonly log: HostLog = () => {},
   ) {}
 
   async init(): Promise<void> {
+    if (this.started) throw failedPrecondition('plugins are already initialised');
+    this.started = true;
+    const order = initOrder(this.registrations, new Set(this.config.disabled_plugins));
+    const configs = this.decodeConfigs(order);
     const required = new Set(this.config.required_plugins);
-    for (const registration of initOrder(this.registrations, new Set(this.config.disabled_plugins))) {
-      const id = uri(registration);
+    for (const registration of order) {
+      const name = uri(registration);
       const meta: PluginMeta = { platforms: [], exports: {}, capabilities: [] };
+      const options = { root: this.config.root, state: this.config.state, address: this.config.grpc.address, config: configs.get(registration) };
       try {
-        const instance = await registration.init(this.context(registration, meta) as InitContext<never>);
+        const instance = await registration.init(createInitContext(registration, options, meta, this.loaded));
         this.loaded.push({ registration, meta, instance, skipped: false });
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
-        const skipped = error instanceof SkipPlugin;
+        const skipped = isSkipPlugin(error);
         this.loaded.push({ registration, meta, error, skipped });
-        this.log(`${skipped ? 'skipped' : 'failed to load'} plugin ${id}: ${error.message}`);
-        if (required.has(id)) throw new Error(`load required plugin ${id}: ${error.message}`);
+        this.log(`${skipped ? 'skip loading' : 'failed to load'} plugin ${name}: ${error.message}`, skipped ? 'info' : 'warn');
+        if (required.has(name)) throw new Error(`load required plugin ${name}: ${error.message}`, { cause: error });
+        continue;
       }
-      required.delete(id);
+      required.delete(name);
     }
-    if (required.size > 0) throw new Error(`required plugin [${[...required].join(' ')}] not included`);
+    if (required.size > 0) {
+      throw new Error(`required plugin [${[...required].join(' ')}] not included (not registered, or disabled)`);
+    }
   }
 
-  /** Every plugin that was tried, in init order. */
+  /** Every plugin that was tried (loaded, skipped or failed), in init order. */
   plugins(): readonly LoadedPlugin[] {
     return this.loaded;
   }
 
-  /** Instances of successfully initialised plugins, of one type or all. */
-  instances(type?: string): unknown[] {
-    return this.loaded.filter((p) => p.instance !== undefined && (!type || p.registration.type === type)).map((p) => p.instance);
+  /** Instances of the plugins that initialised, of one type or all, in init order. */
+  instances<T = unknown>(type?: string): T[] {
+    return this.loaded
+      .filter((p) => !p.error && p.instance !== undefined && (type === undefined || p.registration.type === type))
+      .map((p) => p.instance as T);
   }
 
   /** Closes instances in reverse init order; one failing close does not stop the others. */
-  async close(): Promise<void> {
-    for (const plugin of [...this.loaded].reverse()) {
-      if (!isClosable(plugin.instance)) continue;
-      try {
-        await plugin.instance.close();
-      } catch (err) {
-        this.log(`closing plugin ${uri(plugin.registration)}: ${(err as Error).message}`);
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      for (const plugin of [...this.loaded].reverse()) {
+        if (plugin.error || !isClosable(plugin.instance)) continue;
+        try {
+          await plugin.instance.close();
+        } catch (err) {
+          this.log(`closing plugin ${uri(plugin.registration)}: ${err instanceof Error ? err.message : String(err)}`, 'warn');
+        }
+      }
+    })());
+  }
+
+  /**
+   * Every plugin's config, decoded before any plugin starts so that a mistyped value stops
+   * start-up cleanly. Sections nothing reads are reported, not silently ignored.
+   */
+  private decodeConfigs(order: readonly Registration[]): Map<Registration, unknown> {
+    const sections = this.config.plugins;
+    const configs = new Map<Registration, unknown>();
+    for (const registration of order) {
+      const name = uri(registration);
+      const { config, unknownKeys } = decodePluginConfig(name, registration.config, sections[name]);
+      configs.set(registration, config);
+      if (registration.config === undefined && sections[name]) {
+        this.log(`plugins."${name}": the plugin takes no configuration; section ignored`, 'warn');
+      } else if (unknownKeys.length > 0) {
+        this.log(`plugins."${name}": unknown ${unknownKeys.length === 1 ? 'key' : 'keys'} ${unknownKeys.join(', ')} ignored`, 'warn');
       }
     }
-  }
-
-  private context(registration: Registration<never, unknown>, meta: PluginMeta): InitContext<unknown> {
-    const id = uri(registration);
-    const ofType = (type: string) => this.loaded.filter((p) => p.registration.type === type);
-    return {
-      root: join(this.config.root, id),
-      state: join(this.config.state, id),
-      daemonRoot: this.config.root,
-      daemonState: this.config.state,
-      address: this.config.grpc.address,
-      config: mergeConfig(registration.config, this.config.plugins[id]),
-      meta,
-      get: <T>(type: string) => {
-        const plugins = ofType(type);
-        const ok = plugins.find((p) => p.instance !== undefined);
-        if (ok) return ok.instance as T;
-        throw plugins[0]?.error ?? new Error(`no plugins registered for ${type}: not found`);
-      },
-      getByType: <T>(type: string) =>
-        new Map(ofType(type).filter((p) => p.instance !== undefined).map((p) => [p.registration.id, p.instance as T])),
-      getById: <T>(type: string, pluginId: string) => {
-        const plugin = ofType(type).find((p) => p.registration.id === pluginId);
-        if (!plugin) throw new Error(`plugin ${type}.${pluginId}: not found`);
-        if (plugin.error) throw plugin.error;
-        return plugin.instance as T;
-      },
-    };
+    const registered = new Set(this.registrations.map(uri));
+    for (const name of Object.keys(sections)) {
+      if (!registered.has(name)) this.log(`plugins."${name}": no such plugin; section ignored`, 'warn');
+    }
+    for (const name of this.config.disabled_plugins) {
+      if (!registered.has(name)) this.log(`disabled_plugins: no such plugin ${name}`, 'warn');
+    }
+    return configs;
   }
 }
-
-/** A plugin's config: its defaults with the [plugins."<uri>"] table laid over them. */
-export function mergeConfig(defaults: unknown, overrides: Record<string, unknown> | undefined): unknown {
-  if (overrides === undefined) return structuredClone(defaults);
-  if (!isPlainObject(defaults)) return overrides;
-  const merged: Record<string, unknown> = structuredClone(defaults);
-  for (const [key, value] of Object.entries(overrides)) {
-    merged[key] = isPlainObject(merged[key]) && isPlainObject(value) ? mergeConfig(merged[key], value) : value;
-  }
-  return merged;
-}
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
