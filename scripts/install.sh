@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(runc containerd iproute2 ca-certificates)
+packages=(runc containerd iproute2 ca-certificates zstd)
 if [ "${1:-}" = --test ]; then
   packages+=(docker-registry busybox-static jq curl skopeo)
 fi

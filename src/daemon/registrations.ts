@@ -1,13 +1,17 @@
 import { join } from 'node:path';
 import { EventLog } from '../log/index.js';
 import { upcast } from '../events/index.js';
-import { ProjectionSet, imagesProjection, leasesProjection, namespacesProjection } from '../projections/index.js';
+import { ProjectionSet, contentProjection, imagesProjection, leasesProjection, namespacesProjection, snapshotsProjection } from '../projections/index.js';
 import { NamespaceCommands } from '../commands/namespaces.js';
 import { ImageCommands } from '../commands/images.js';
 import { LeaseCommands } from '../commands/leases.js';
+import { ContentCommands } from '../commands/content.js';
+import { ContentStore } from '../content/index.js';
+import { SnapshotCommands } from '../commands/snapshots.js';
+import { NativeBackend, OverlayBackend, type SnapshotBackend } from '../snapshots/index.js';
 import { DEFAULT_GC_CONFIG, GarbageCollector, type GcConfig } from '../commands/gc.js';
 import { gcInputs } from '../commands/gc-inputs.js';
-import { PluginType, type LoadedPlugin, type Registration } from '../plugin/index.js';
+import { PluginType, SkipPlugin, type LoadedPlugin, type Registration } from '../plugin/index.js';
 import { eventsService, EVENTS_SERVICE, type SubscriberGauge } from '../services/events.js';
 import { healthService, HEALTH_SERVICE } from '../services/health.js';
 import { introspectionService, INTROSPECTION_SERVICE, type PluginInfo } from '../services/introspection.js';
@@ -16,6 +20,9 @@ import { namespacesService, NAMESPACES_SERVICE } from '../services/namespaces.js
 import { versionService, VERSION_SERVICE } from '../services/version.js';
 import { imagesService, IMAGES_SERVICE } from '../services/images.js';
 import { leasesService, LEASES_SERVICE } from '../services/leases.js';
+import { contentService, CONTENT_SERVICE } from '../services/content.js';
+import { snapshotsService, SNAPSHOTS_SERVICE } from '../services/snapshots.js';
+import { defaultPlatform } from '../util/platform.js';
 import type { GrpcPlugin } from '../services/grpc-service.js';
 import { gcService, GC_SERVICE } from '../services/gc.js';
 
@@ -32,6 +39,11 @@ export interface LogConfig {
   dir: string;
 }
 
+export interface SnapshotterConfig {
+  /** Directory of the snapshotter's storage; "" means the plugin's directory under the root. */
+  root_path: string;
+}
+
 export interface ProjectionConfig {
   /** A projection writes its checkpoint after this many records. */
   checkpoint_interval: number;
@@ -43,6 +55,15 @@ const grpc = (...services: GrpcPlugin['services']): GrpcPlugin => ({ services })
 /** Every plugin of the daemon, in registration order (which is also `ctr plugins ls` order). */
 export function registrations(hooks: DaemonHooks): AnyRegistration[] {
   const list: Registration<any, unknown>[] = [
+    {
+      // the blob store back end: <root>/io.containerd.content.v1.content/{blobs,ingest}
+      type: PluginType.Content,
+      id: 'content',
+      init(ctx) {
+        ctx.meta.exports.root = ctx.root;
+        return ContentStore.open(ctx.root);
+      },
+    },
     {
       type: PluginType.Log,
       id: 'lmdb',
@@ -65,9 +86,51 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
       },
     },
     {
+      type: PluginType.Snapshotter,
+      id: 'native',
+      config: { root_path: '' } satisfies SnapshotterConfig,
+      init(ctx) {
+        const root = (ctx.config as SnapshotterConfig).root_path || ctx.root;
+        ctx.meta.platforms.push(defaultPlatform());
+        ctx.meta.exports.root = root;
+        return new NativeBackend(root);
+      },
+    },
+    {
+      type: PluginType.Snapshotter,
+      id: 'overlayfs',
+      config: { root_path: '' } satisfies SnapshotterConfig,
+      async init(ctx) {
+        const root = (ctx.config as SnapshotterConfig).root_path || ctx.root;
+        ctx.meta.platforms.push(defaultPlatform());
+        ctx.meta.exports.root = root;
+        try {
+          return await OverlayBackend.open(root);
+        } catch (err) {
+          throw new SkipPlugin(`overlayfs is not usable in ${root}: ${(err as Error).message}`);
+        }
+      },
+    },
+    {
       type: PluginType.Service,
       id: 'introspection-service',
       init: () => ({ plugins: () => hooks.plugins().map(pluginInfo) }),
+    },
+    {
+      type: PluginType.Service,
+      id: 'content-service',
+      requires: [PluginType.Content, PluginType.Log, PluginType.Projection],
+      init(ctx) {
+        const log = ctx.get<EventLog>(PluginType.Log);
+        const projections = ctx.get<ProjectionSet>(PluginType.Projection);
+        return new ContentCommands({ log, projections }, projections.add(contentProjection), ctx.get<ContentStore>(PluginType.Content), {
+          // a lease header is checked when the leases service is there to answer (else any id is accepted)
+          leaseCheck(ns, id) {
+            const leases = ctx.getByType<LeaseCommands>(PluginType.Service).get('leases-service');
+            return leases ? leases.exists(ns, id) : true;
+          },
+        });
+      },
     },
     {
       type: PluginType.Service,
@@ -91,6 +154,24 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
     },
     {
       type: PluginType.Service,
+      id: 'snapshots-service',
+      requires: [PluginType.Log, PluginType.Projection, PluginType.Snapshotter],
+      init(ctx) {
+        const log = ctx.get<EventLog>(PluginType.Log);
+        const projections = ctx.get<ProjectionSet>(PluginType.Projection);
+        const backends = [...ctx.getByType<SnapshotBackend>(PluginType.Snapshotter).values()];
+        return new SnapshotCommands({ log, projections }, projections.add(snapshotsProjection), backends, {
+          // a lease header is checked when the leases service is there to answer
+          leaseExists(ns, id) {
+            const leases = ctx.getByType<LeaseCommands>(PluginType.Service).get('leases-service');
+            return leases ? leases.exists(ns, id) : true;
+          },
+          warn: hooks.warn,
+        });
+      },
+    },
+    {
+      type: PluginType.Service,
       id: 'namespaces-service',
       requires: [PluginType.Log, PluginType.Projection],
       init(ctx) {
@@ -98,6 +179,8 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
         const projections = ctx.get<ProjectionSet>(PluginType.Projection);
         const namespaces = new NamespaceCommands({ log, projections }, projections.add(namespacesProjection));
         namespaces.registerUsage((ns) => ctx.getById<ImageCommands>(PluginType.Service, 'images-service').usage(ns));
+        namespaces.registerUsage((ns) => ctx.getById<ContentCommands>(PluginType.Service, 'content-service').usage(ns));
+        namespaces.registerUsage((ns) => ctx.getById<SnapshotCommands>(PluginType.Service, 'snapshots-service').usage(ns));
         return namespaces;
       },
     },
@@ -128,6 +211,12 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
         });
         return collector;
       },
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'content',
+      requires: [PluginType.Service],
+      init: (ctx) => grpc({ name: CONTENT_SERVICE, implementation: contentService(ctx.getById<ContentCommands>(PluginType.Service, 'content-service')) }),
     },
     {
       type: PluginType.Grpc,
@@ -167,6 +256,13 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
       requires: [PluginType.Service],
       init: (ctx) =>
         grpc({ name: NAMESPACES_SERVICE, implementation: namespacesService(ctx.getById<NamespaceCommands>(PluginType.Service, 'namespaces-service')) }),
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'snapshots',
+      requires: [PluginType.Service],
+      init: (ctx) =>
+        grpc({ name: SNAPSHOTS_SERVICE, implementation: snapshotsService(ctx.getById<SnapshotCommands>(PluginType.Service, 'snapshots-service')) }),
     },
     {
       type: PluginType.Grpc,

@@ -2,6 +2,8 @@ export * from './namespaces.js';
 export * from './published.js';
 export * from './leases.js';
 export * from './images.js';
+export * from './content.js';
+export * from './snapshots.js';
 export * from './topics.js';
 export * from './vocabulary.js';
 export { upcast } from './versioning.js';

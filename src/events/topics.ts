@@ -8,8 +8,21 @@ export const TOPICS: Partial<Record<EventType, string>> = {
   ImageCreated: '/images/create',
   ImageUpdated: '/images/update',
   ImageDeleted: '/images/delete',
+  ContentDeleted: '/content/delete',
+  SnapshotPrepared: '/snapshot/prepare',
+  SnapshotCommitted: '/snapshot/commit',
+  SnapshotRemoved: '/snapshot/remove',
 };
 
-export function topicOf(type: string): string | undefined {
+/** Events whose topic depends on the payload: published only when this holds. */
+const PUBLISHED_WHEN: Partial<Record<EventType, (payload: never) => boolean>> = {
+  // containerd publishes nothing for View (services/snapshots/snapshotters.go)
+  SnapshotPrepared: (p: { kind: string }) => p.kind !== 'view',
+};
+
+/** The topic of an event type; given the payload, undefined too when this event is not published. */
+export function topicOf(type: string, payload?: unknown): string | undefined {
+  const when = PUBLISHED_WHEN[type as EventType];
+  if (when && payload !== undefined && !when(payload as never)) return undefined;
   return TOPICS[type as EventType];
 }

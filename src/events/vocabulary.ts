@@ -2,9 +2,11 @@ import type { NamespaceEvents } from './namespaces.js';
 import type { PublishedEvents } from './published.js';
 import type { LeaseEvents } from './leases.js';
 import type { ImageEvents } from './images.js';
+import type { ContentEvents } from './content.js';
+import type { SnapshotEvents } from './snapshots.js';
 
 /** Every event type ledgerd appends, with its current payload shape. */
-export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents {}
+export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents {}
 
 export type EventType = keyof EventPayloads;
 
@@ -21,10 +23,19 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   ImageCreated: 1,
   ImageUpdated: 1,
   ImageDeleted: 1,
+  ContentCommitted: 1,
+  ContentLabelsUpdated: 1,
+  ContentDeleted: 1,
+  ContentIngestStarted: 1,
+  ContentIngestAborted: 1,
+  SnapshotPrepared: 1,
+  SnapshotCommitted: 1,
+  SnapshotRemoved: 1,
+  SnapshotLabelsUpdated: 1,
 };
 
 /**
  * Writes of these types into a namespace bring it into existence, as a write into a namespace's
  * bucket does in containerd: the namespace then shows in Namespaces.List without a Create.
  */
-export const IMPLIES_NAMESPACE: ReadonlySet<string> = new Set<EventType>(['LeaseCreated', 'ImageCreated']);
+export const IMPLIES_NAMESPACE: ReadonlySet<string> = new Set<EventType>(['LeaseCreated', 'ImageCreated', 'ContentCommitted', 'ContentIngestStarted', 'SnapshotPrepared']);

@@ -4,3 +4,23 @@ export { ProjectionSet } from './projection-set.js';
 export { namespacesProjection, type NamespacesState, type NamespaceView } from './namespaces.js';
 export { leasesProjection, leaseOf, leasesIn, resourceKey, type LeasesState, type LeaseView } from './leases.js';
 export { imagesProjection, imagesIn, type ImagesState, type ImageView } from './images.js';
+export {
+  contentProjection,
+  blobOf,
+  blobsIn,
+  blobInAnyNamespace,
+  ingestOf,
+  ingestsIn,
+  type ContentState,
+  type BlobView,
+  type IngestView,
+} from './content.js';
+export {
+  snapshotsProjection,
+  snapshotOf,
+  snapshotsIn,
+  liveIds,
+  type SnapshotsState,
+  type SnapshotView,
+  type SnapshotTree,
+} from './snapshots.js';

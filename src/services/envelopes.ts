@@ -1,11 +1,15 @@
 import type { LogRecord } from '../log/index.js';
 import {
   topicOf,
+  type ContentDeleted,
   type EnvelopePublished,
   type ImageCreated,
   type ImageDeleted,
   type NamespaceCreated,
   type NamespaceDeleted,
+  type SnapshotCommitted,
+  type SnapshotPrepared,
+  type SnapshotRemoved,
 } from '../events/index.js';
 import type { Adaptor } from '../filters/index.js';
 import { packAny, timestamp, unpackAny } from './proto.js';
@@ -43,6 +47,10 @@ const TRANSLATIONS: Record<string, Translation> = {
   ImageCreated: { message: 'containerd.services.images.v1.ImageCreate', body: (p: ImageCreated) => ({ name: p.name, labels: p.labels }) },
   ImageUpdated: { message: 'containerd.services.images.v1.ImageUpdate', body: (p: ImageCreated) => ({ name: p.name, labels: p.labels }) },
   ImageDeleted: { message: 'containerd.services.images.v1.ImageDelete', body: (p: ImageDeleted) => ({ name: p.name }) },
+  SnapshotPrepared: { message: 'containerd.events.SnapshotPrepare', body: (p: SnapshotPrepared) => ({ key: p.key, parent: p.parent }) },
+  SnapshotCommitted: { message: 'containerd.events.SnapshotCommit', body: (p: SnapshotCommitted) => ({ key: p.key, name: p.name }) },
+  SnapshotRemoved: { message: 'containerd.events.SnapshotRemove', body: (p: SnapshotRemoved) => ({ key: p.key }) },
+  ContentDeleted: { message: 'containerd.events.ContentDelete', body: (p: ContentDeleted) => ({ digest: p.digest }) },
 };
 
 export interface EnvelopeWithBody {
@@ -61,7 +69,7 @@ export function toEnvelope(record: LogRecord): EnvelopeWithBody | undefined {
       body: unpackAny(event),
     };
   }
-  const topic = topicOf(record.type);
+  const topic = topicOf(record.type, record.payload);
   const translation = TRANSLATIONS[record.type];
   if (!topic || !translation) return undefined;
   const body = translation.body(record.payload as never);

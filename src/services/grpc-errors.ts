@@ -18,10 +18,25 @@ const CODES: Record<ErrorKind, Status> = {
  * ends in ": <class>", which the Go client strips again, so ctr prints what it prints for containerd.
  */
 export function toServiceError(err: unknown): Partial<ServiceError> {
+  if (err instanceof GrpcStatusError) return { code: err.code, details: err.message };
   if (err instanceof LedgerError) return { code: CODES[err.kind], details: `${err.message}: ${err.kind}` };
   if (err instanceof FilterSyntaxError) return { code: Status.INVALID_ARGUMENT, details: `${err.message}: invalid argument` };
   if (err instanceof AppendConflictError) return { code: Status.ABORTED, details: err.message };
   if (err instanceof LogClosedError) return { code: Status.UNAVAILABLE, details: `${err.message}: unavailable` };
   if (err instanceof CorruptLogError) return { code: Status.DATA_LOSS, details: err.message };
   return { code: Status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * A status a service sets itself, sent as it is (no class suffix): containerd's services do this
+ * with status.Errorf for protocol errors (e.g. OutOfRange, DataLoss), and ToGRPC passes them on.
+ */
+export class GrpcStatusError extends Error {
+  constructor(
+    readonly code: Status,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GrpcStatusError';
+  }
 }

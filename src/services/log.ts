@@ -24,7 +24,7 @@ function recordAdaptor(record: LogRecord): Adaptor {
         case 'type':
           return record.type;
         case 'topic':
-          return topicOf(record.type);
+          return topicOf(record.type, record.payload);
         default:
           return undefined;
       }
@@ -41,7 +41,7 @@ export function toLogRecordMessage(record: LogRecord) {
     version: record.version,
     type: record.type,
     schema: record.schema,
-    topic: topicOf(record.type) ?? '',
+    topic: topicOf(record.type, record.payload) ?? '',
     payload_json: toJson(record.payload),
     meta_json: toJson(record.meta),
   };

@@ -1,4 +1,4 @@
-import type { Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { Metadata, ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { RecordMeta } from '../log/index.js';
 import { failedPrecondition } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
@@ -9,7 +9,7 @@ export const LEASE_HEADER = 'containerd-lease';
 /** ledgerd's own: resume an Events.Subscribe stream after this sequence number's predecessor. */
 export const FROM_SEQ_HEADER = 'ledgerd-from-seq';
 
-type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
 
 export function header(metadata: Metadata, key: string): string | undefined {
   const value = metadata.get(key)[0];

@@ -1,25 +1,13 @@
 // The acceptance test of this layer: Debian's real `ctr` (containerd 1.6) against bin/ledgerd.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { startTestDaemon } from '../helpers/daemon.js';
+import { ctrAt, runHarness, skipWithoutCtr, skipWithoutHarness } from '../helpers/ctr.js';
 
-const hasCtr = (() => {
-  try {
-    execFileSync('ctr', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = hasCtr ? false : 'ctr is not installed (scripts/install.sh installs it)';
+const ctr = (address: string, ...args: string[]) => ctrAt(address)(...args);
 
-const ctr = (address: string, ...args: string[]) =>
-  execFileSync('ctr', ['--address', address, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
-test('ctr version, plugins ls and the namespace commands work unchanged', { skip }, async (t) => {
+test('ctr version, plugins ls and the namespace commands work unchanged', { skip: skipWithoutCtr }, async (t) => {
   const daemon = await startTestDaemon(t);
   const a = daemon.address;
   assert.match(ctr(a, 'version'), /Server:\n\s+Version:\s+1\.6\.\d+\+ledgerd[\s\S]*UUID: [0-9a-f-]{36}/);
@@ -38,7 +26,7 @@ test('ctr version, plugins ls and the namespace commands work unchanged', { skip
   assert.doesNotMatch(ctr(a, 'namespaces', 'ls', '-q'), /ctrns/);
 });
 
-test('ctr events prints /namespaces/create and /namespaces/delete as they happen', { skip }, async (t) => {
+test('ctr events prints /namespaces/create and /namespaces/delete as they happen', { skip: skipWithoutCtr }, async (t) => {
   const daemon = await startTestDaemon(t);
   const events = spawn('ctr', ['--address', daemon.address, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => events.kill());
@@ -52,17 +40,9 @@ test('ctr events prints /namespaces/create and /namespaces/delete as they happen
   assert.match(out, /watched \/namespaces\/delete \{"name":"watched"\}/);
 });
 
-const harness = fileURLToPath(new URL('../../../../shared/harness/ctr-conformance.sh', import.meta.url));
-test('the namespace and event steps of shared/harness/ctr-conformance.sh pass', { skip: skip || (!existsSync(harness) && 'no ../shared/harness') }, async (t) => {
+test('the namespace and event steps of shared/harness/ctr-conformance.sh pass', { skip: skipWithoutHarness }, async (t) => {
   const daemon = await startTestDaemon(t);
-  const run = spawn('bash', [harness, daemon.address], {
-    env: { ...process.env, ONLY: '^(version|events\\.subscribe|namespaces\\.(create|ls|label|rm))$' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  run.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  run.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const code = await new Promise((resolve) => run.once('exit', resolve));
+  const { out, code } = await runHarness(daemon.address, '^(version|events\\.subscribe|namespaces\\.(create|ls|label|rm))$');
   assert.match(out, /^6 passed, 0 failed$/m, out);
   assert.equal(code, 0);
 });

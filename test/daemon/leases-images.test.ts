@@ -1,25 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { startTestDaemon } from '../helpers/daemon.js';
+import { ctrAt, runHarness, skipWithoutCtr, skipWithoutHarness } from '../helpers/ctr.js';
 import { decodeMessage } from '../../src/services/proto.js';
 
 const IMAGES = 'containerd.services.images.v1.Images';
-const hasCtr = (() => {
-  try {
-    execFileSync('ctr', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const ctr = (address: string, ...args: string[]) =>
-  execFileSync('ctr', ['--address', address, '-n', 'leasetest', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const ctr = (address: string, ...args: string[]) => ctrAt(address, 'leasetest')(...args);
 
-test('ctr leases create, ls and rm (also --sync) work unchanged', { skip: !hasCtr && 'ctr is not installed' }, async (t) => {
+test('ctr leases create, ls and rm (also --sync) work unchanged', { skip: skipWithoutCtr }, async (t) => {
   const daemon = await startTestDaemon(t);
   const a = daemon.address;
   assert.equal(ctr(a, 'leases', 'create', '--id', 'held', '--expires', '1h', 'team=blue').trim(), 'held');
@@ -78,15 +67,11 @@ test('images over gRPC: create, get, list with filters, update, delete; events a
   assert.deepEqual(decodeMessage('containerd.services.images.v1.ImageUpdate', received[2]!.event.value), { name: 'other:1', labels: { x: 'y' } });
 });
 
-const harness = fileURLToPath(new URL('../../../../shared/harness/ctr-conformance.sh', import.meta.url));
-test('the lease steps of shared/harness/ctr-conformance.sh pass', { skip: (!hasCtr || !existsSync(harness)) && 'needs ctr and ../shared/harness' }, async (t) => {
+test('the lease steps of shared/harness/ctr-conformance.sh pass', { skip: skipWithoutHarness }, async (t) => {
   const daemon = await startTestDaemon(t);
-  const run = spawn('bash', [harness, daemon.address], { env: { ...process.env, ONLY: '^leases\\.' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  run.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  run.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await new Promise((resolve) => run.once('exit', resolve));
+  const { out, code } = await runHarness(daemon.address, '^leases\\.');
   assert.match(out, /^3 passed, 0 failed$/m, out);
+  assert.equal(code, 0);
 });
 
 test('gc: an expired lease is collected by the next collection, with reason gc in the log', async (t) => {

@@ -1,0 +1,388 @@
+import { newEvent, snapshotStream } from '../events/index.js';
+import { snapshotOf, snapshotsIn, type ProjectionRunner, type SnapshotsState, type SnapshotView } from '../projections/index.js';
+import {
+  IdTakenError,
+  type CreateKind,
+  type SnapshotBackend,
+  type SnapshotInfo,
+  type Snapshotter,
+  type SnapshotUsage,
+  type WriteOptions,
+} from '../snapshots/index.js';
+import type { Mount } from '../mount/index.js';
+import { alreadyExists, failedPrecondition, invalidArgument, LedgerError, notFound } from '../util/errdefs.js';
+import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
+import { KeyedMutex } from '../util/mutex.js';
+import { decideAndAppend, type CommandContext } from './context.js';
+import type { GcTrigger } from './gc-trigger.js';
+
+/** Remote-snapshotter dedup label: the snapshot this one is meant to become (metadata/snapshot.go). */
+const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
+
+export interface SnapshotHooks {
+  /** Whether a lease exists (writes under the containerd-lease header need one). */
+  leaseExists?(namespace: string, id: string): boolean;
+  /** Problems after the fact (a directory that could not be deleted), for the daemon's log. */
+  warn?(message: string): void;
+}
+
+/**
+ * The Snapshots service's commands: one Snapshotter per loaded backend, all over one read model.
+ * What a snapshot is (key, kind, parent, labels, id of its directory) is only in the log; the
+ * backends only hold directories.
+ *
+ * Order of effects and facts:
+ *  - Prepare/View: the directory is built first, then SnapshotPrepared is appended. A crash in
+ *    between leaves a directory no event owns; cleanup (the reconciler) deletes it.
+ *  - Remove: SnapshotRemoved is appended first, then the directory is deleted. Deleting first
+ *    would let a crash leave a live snapshot without its files, which nothing can repair;
+ *    this order leaves at worst an unowned directory, the same case as above.
+ *  - Commit: the layer is measured (usage), then SnapshotCommitted is appended; no directory moves.
+ */
+export class SnapshotCommands {
+  private readonly snapshotters = new Map<string, LedgerSnapshotter>();
+  private readonly shared: Shared;
+
+  constructor(ctx: CommandContext, view: ProjectionRunner<SnapshotsState>, backends: readonly SnapshotBackend[], hooks: SnapshotHooks = {}) {
+    this.shared = { ctx, view, hooks, gc: undefined };
+    for (const backend of backends) this.snapshotters.set(backend.name, new LedgerSnapshotter(this.shared, backend));
+  }
+
+  set gc(trigger: GcTrigger | undefined) {
+    this.shared.gc = trigger;
+  }
+
+  get gc(): GcTrigger | undefined {
+    return this.shared.gc;
+  }
+
+  /** The snapshotter a request names (services/snapshots/service.go getSnapshotter). */
+  get(name: string): Snapshotter {
+    if (!name) throw invalidArgument('snapshotter argument missing');
+    const snapshotter = this.snapshotters.get(name);
+    if (!snapshotter) throw invalidArgument(`snapshotter not loaded: ${name}`);
+    return snapshotter;
+  }
+
+  names(): string[] {
+    return [...this.snapshotters.keys()];
+  }
+
+  get state(): SnapshotsState {
+    return this.shared.view.state;
+  }
+
+  /** Namespaces that hold snapshots (in any snapshotter). */
+  namespaces(): string[] {
+    const live = this.shared.view.state.live;
+    return Object.keys(live).filter((ns) => Object.values(live[ns]!).some((tree) => Object.keys(tree).length > 0)).sort();
+  }
+
+  /** Every snapshot of a namespace in every snapshotter (what the garbage collector walks). */
+  all(namespace: string): { snapshotter: string; key: string; parent: string; kind: SnapshotView['kind']; labels: Labels }[] {
+    return Object.keys(this.shared.view.state.live[namespace] ?? {})
+      .sort()
+      .flatMap((sn) =>
+        snapshotsIn(this.shared.view.state, namespace, sn).map((s) => ({ snapshotter: sn, key: s.key, parent: s.parent, kind: s.kind, labels: s.labels })),
+      );
+  }
+
+  /** For namespace deletion: `snapshots on "<sn>" snapshotter` for every snapshotter with snapshots here. */
+  usage(namespace: string): string[] {
+    const trees = this.shared.view.state.live[namespace] ?? {};
+    return Object.keys(trees)
+      .filter((sn) => Object.keys(trees[sn]!).length > 0)
+      .sort()
+      .map((sn) => `snapshots on "${sn}" snapshotter`);
+  }
+}
+
+interface Shared {
+  readonly ctx: CommandContext;
+  readonly view: ProjectionRunner<SnapshotsState>;
+  readonly hooks: SnapshotHooks;
+  gc: GcTrigger | undefined;
+}
+
+/** How many taken directory ids a prepare skips before giving up. */
+const MAX_ID_ATTEMPTS = 1000;
+
+class LedgerSnapshotter implements Snapshotter {
+  readonly name: string;
+  /** Changes of one namespace's tree run one at a time (see KeyedMutex). */
+  private readonly trees = new KeyedMutex();
+  /** Ids allocated to creates whose event is not folded in yet: cleanup keeps their directories. */
+  private readonly inFlight = new Set<number>();
+  private lastId = 0;
+
+  constructor(
+    private readonly shared: Shared,
+    private readonly backend: SnapshotBackend,
+  ) {
+    this.name = backend.name;
+  }
+
+  async stat(namespace: string, key: string): Promise<SnapshotInfo> {
+    return toInfo(this.require(namespace, key));
+  }
+
+  async update(namespace: string, info: { name: string; labels?: Labels }, paths: readonly string[], options: WriteOptions = {}): Promise<SnapshotInfo> {
+    const name = info.name;
+    if (!name) throw invalidArgument('info.Name: snapshot name is required');
+    await this.exclusive(namespace, () =>
+      decideAndAppend(this.shared.ctx, () => {
+        const current = this.require(namespace, name);
+        let labels: Labels;
+        if (paths.length > 0) {
+          labels = { ...current.labels };
+          for (const path of paths) {
+            if (path.startsWith('labels.')) {
+              const key = path.slice('labels.'.length);
+              labels[key] = info.labels?.[key] ?? '';
+            } else if (path === 'labels') {
+              labels = { ...(info.labels ?? {}) };
+            } else {
+              throw invalidArgument(`cannot update "${path}" field on snapshot "${name}"`);
+            }
+          }
+        } else {
+          labels = { ...(info.labels ?? {}) };
+        }
+        validateLabels(labels, 'info.Labels');
+        const payload = { snapshotter: this.name, key: name, labels: withoutEmptyValues(labels) };
+        return {
+          events: [newEvent('SnapshotLabelsUpdated', namespace, snapshotStream(this.name), payload, options.meta)],
+          expected: [this.expected(namespace)],
+          result: undefined,
+        };
+      }),
+    );
+    return this.stat(namespace, name);
+  }
+
+  async usage(namespace: string, key: string): Promise<SnapshotUsage> {
+    const snapshot = this.require(namespace, key);
+    switch (snapshot.kind) {
+      case 'active':
+        return this.backend.usage(snapshot.id);
+      case 'committed':
+        return { size: snapshot.size, inodes: snapshot.inodes };
+      case 'view':
+        return { size: 0, inodes: 0 };
+    }
+  }
+
+  async mounts(namespace: string, key: string): Promise<Mount[]> {
+    const snapshot = this.require(namespace, key);
+    if (snapshot.kind === 'committed') {
+      throw failedPrecondition(`failed to get active mount: requested snapshot ${backendKey(namespace, snapshot)} not active or view`);
+    }
+    return this.backend.mounts(snapshot.id, snapshot.kind, this.chain(namespace, snapshot.parent));
+  }
+
+  prepare(namespace: string, key: string, parent: string, options: WriteOptions = {}): Promise<Mount[]> {
+    return this.create(namespace, 'active', key, parent, options);
+  }
+
+  view(namespace: string, key: string, parent: string, options: WriteOptions = {}): Promise<Mount[]> {
+    return this.create(namespace, 'view', key, parent, options);
+  }
+
+  async commit(namespace: string, name: string, key: string, options: WriteOptions = {}): Promise<void> {
+    validateLabels(options.labels, 'info.Labels');
+    await this.shared.ctx.projections.settle();
+    const check = () => {
+      if (this.find(namespace, name)) throw alreadyExists(`snapshot "${name}"`);
+      this.checkLease(namespace, options.lease);
+      const active = this.require(namespace, key);
+      if (active.kind !== 'active') throw failedPrecondition(`failed to commit snapshot: snapshot "${backendKey(namespace, active)}" is not active`);
+      return active;
+    };
+    const active = check();
+    // the layer's size is a fact of the commit: measured before it is recorded
+    const usage = await this.backend.usage(active.id);
+    await this.exclusive(namespace, () =>
+      decideAndAppend(this.shared.ctx, () => {
+        if (check().id !== active.id) throw conflict(`snapshot "${key}" was replaced during commit`);
+        const payload = {
+          snapshotter: this.name,
+          key,
+          name,
+          id: active.id,
+          labels: withoutEmptyValues(options.labels),
+          size: usage.size,
+          inodes: usage.inodes,
+          ...(options.lease ? { lease: options.lease } : {}),
+        };
+        return {
+          events: [newEvent('SnapshotCommitted', namespace, snapshotStream(this.name), payload, options.meta)],
+          expected: [this.expected(namespace)],
+          result: undefined,
+        };
+      }),
+    );
+  }
+
+  async remove(namespace: string, key: string, options: WriteOptions = {}): Promise<void> {
+    const removed = await this.exclusive(namespace, () =>
+      decideAndAppend(this.shared.ctx, () => {
+        const snapshot = this.require(namespace, key);
+        if (snapshot.children > 0) throw failedPrecondition('cannot remove snapshot with child');
+        const payload = { snapshotter: this.name, key, id: snapshot.id, ...(options.reason ? { reason: options.reason } : {}) };
+        return {
+          events: [newEvent('SnapshotRemoved', namespace, snapshotStream(this.name), payload, options.meta)],
+          expected: [this.expected(namespace)],
+          result: snapshot,
+        };
+      }),
+    );
+    this.shared.gc?.markDirty();
+    // after the fact: a directory that survives (crash, busy mount) is left to cleanup
+    await this.backend.remove(removed.id).catch((err: Error) => {
+      this.shared.hooks.warn?.(`snapshotter ${this.name}: removing directory of snapshot ${removed.id} (${key}) failed: ${err.message}`);
+    });
+  }
+
+  async list(namespace: string, match: (info: SnapshotInfo) => boolean = () => true): Promise<SnapshotInfo[]> {
+    return snapshotsIn(this.shared.view.state, namespace, this.name).map(toInfo).filter(match);
+  }
+
+  async cleanup(): Promise<string[]> {
+    await this.shared.ctx.projections.settle();
+    // asked per directory, right before deleting it: a create that started since is in flight
+    return this.backend.cleanup((id) => this.inFlight.has(id) || this.owned(id));
+  }
+
+  private async create(namespace: string, kind: CreateKind, key: string, parent: string, options: WriteOptions): Promise<Mount[]> {
+    validateLabels(options.labels, 'info.Labels');
+    const labels = withoutEmptyValues(options.labels);
+    await this.shared.ctx.projections.settle();
+    const check = (): number[] => {
+      const target = labels[SNAPSHOT_REF];
+      if (target && this.find(namespace, target)) throw alreadyExists(`target snapshot "${target}"`);
+      if (this.find(namespace, key)) throw alreadyExists(`snapshot "${key}"`);
+      const parents = parent ? this.parentChain(namespace, parent) : [];
+      this.checkLease(namespace, options.lease);
+      return parents;
+    };
+    const parents = check();
+    // the effect first: the directories, under a fresh id
+    const id = await this.createDirectories(kind, parents);
+    try {
+      await this.exclusive(namespace, () =>
+        decideAndAppend(this.shared.ctx, () => {
+          const now = check();
+          if (now.join(',') !== parents.join(',')) throw conflict(`parent snapshot ${parent} changed during ${kind === 'view' ? 'view' : 'prepare'}`);
+          const payload = {
+            snapshotter: this.name,
+            key,
+            parent,
+            kind,
+            id,
+            labels,
+            ...(options.lease ? { lease: options.lease } : {}),
+          };
+          return {
+            events: [newEvent('SnapshotPrepared', namespace, snapshotStream(this.name), payload, options.meta)],
+            expected: [this.expected(namespace)],
+            result: undefined,
+          };
+        }),
+      );
+    } catch (err) {
+      await this.backend.remove(id).catch(() => {});
+      throw err;
+    } finally {
+      this.inFlight.delete(id);
+    }
+    return this.backend.mounts(id, kind, parents);
+  }
+
+  /** Allocates the next unused id and builds its directories; the id stays in flight until its event is folded in. */
+  private async createDirectories(kind: CreateKind, parents: number[]): Promise<number> {
+    for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
+      const id = this.allocateId();
+      this.inFlight.add(id);
+      try {
+        await this.backend.create(id, kind, parents);
+        return id;
+      } catch (err) {
+        this.inFlight.delete(id);
+        if (!(err instanceof IdTakenError)) throw err;
+      }
+    }
+    throw new Error(`snapshotter ${this.name}: no free directory id after ${MAX_ID_ATTEMPTS} attempts`);
+  }
+
+  /** Ids are never reused: above every id the log ever recorded and every id handed out here. */
+  private allocateId(): number {
+    this.lastId = Math.max(this.lastId, this.shared.view.state.lastIds[this.name] ?? 0) + 1;
+    return this.lastId;
+  }
+
+  /** Ids of the parent and its ancestors, nearest first; the parent must be committed. */
+  private parentChain(namespace: string, parent: string): number[] {
+    const snapshot = this.find(namespace, parent);
+    if (!snapshot) throw notFound(`parent snapshot ${parent} does not exist`);
+    if (snapshot.kind !== 'committed') throw invalidArgument(`failed to create snapshot: parent "${backendKey(namespace, snapshot)}" is not committed snapshot`);
+    return this.chain(namespace, parent);
+  }
+
+  private chain(namespace: string, parent: string): number[] {
+    const ids: number[] = [];
+    for (let name = parent; name; ) {
+      const snapshot = this.find(namespace, name);
+      if (!snapshot) throw notFound(`missing parent "${name}" of snapshot chain`);
+      ids.push(snapshot.id);
+      name = snapshot.parent;
+    }
+    return ids;
+  }
+
+  private checkLease(namespace: string, lease: string | undefined): void {
+    const exists = this.shared.hooks.leaseExists;
+    if (lease && exists && !exists(namespace, lease)) throw notFound('lease does not exist');
+  }
+
+  private owned(id: number): boolean {
+    return this.shared.view.state.owners[this.name]?.[id] !== undefined;
+  }
+
+  private find(namespace: string, key: string): SnapshotView | undefined {
+    return snapshotOf(this.shared.view.state, namespace, this.name, key);
+  }
+
+  private require(namespace: string, key: string): SnapshotView {
+    const snapshot = this.find(namespace, key);
+    if (!snapshot) throw notFound(`snapshot ${key} does not exist`);
+    return snapshot;
+  }
+
+  private exclusive<T>(namespace: string, fn: () => Promise<T>): Promise<T> {
+    return this.trees.run(namespace, fn);
+  }
+
+  private expected(namespace: string) {
+    return { namespace, stream: snapshotStream(this.name), version: this.shared.view.state.versions[`${namespace}/${this.name}`] ?? 0 };
+  }
+}
+
+/** The name containerd's backends use in their messages: "<namespace>/<seq>/<key>" (here the id). */
+function backendKey(namespace: string, snapshot: SnapshotView): string {
+  return `${namespace}/${snapshot.id}/${snapshot.key}`;
+}
+
+function conflict(message: string): LedgerError {
+  return new LedgerError('conflict', message);
+}
+
+function toInfo(snapshot: SnapshotView): SnapshotInfo {
+  return {
+    name: snapshot.key,
+    parent: snapshot.parent,
+    kind: snapshot.kind,
+    labels: snapshot.labels,
+    createdAt: snapshot.createdAt,
+    updatedAt: snapshot.updatedAt,
+  };
+}

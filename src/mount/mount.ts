@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+/**
+ * A mount as containerd describes it (api/types/mount.proto): what to mount, not where. The
+ * target is empty in everything a snapshotter returns; the caller picks the mount point.
+ */
+export interface Mount {
+  readonly type: string;
+  readonly source: string;
+  readonly target?: string;
+  readonly options: readonly string[];
+}
+
+/** The kernel's limit on mount data is one page; containerd compacts lowerdir 512 bytes before it. */
+const PAGE_SIZE = 4096;
+
+export class MountError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MountError';
+  }
+}
+
+/**
+ * Mounts one mount on `target` with mount(8), which also applies `ro` to bind mounts (a bind
+ * followed by a read-only remount, as containerd's mount.Mount does). Long overlay lowerdir
+ * lists are shortened as containerd's compactLowerdirOption does: relative to their common
+ * parent, with mount(8) run in that directory.
+ */
+export async function mount(m: Mount, target: string): Promise<void> {
+  let options = [...m.options];
+  let cwd: string | undefined;
+  if (m.type === 'overlay' && options.join(',').length >= PAGE_SIZE - 512) {
+    ({ cwd, options } = compactLowerdir(options));
+  }
+  const args = ['-t', m.type, m.source, target];
+  if (options.length > 0) args.push('-o', options.join(','));
+  const result = await execa('mount', args, { cwd, reject: false, stdin: 'ignore' });
+  if (result.exitCode !== 0) {
+    throw new MountError(`mount -t ${m.type} ${m.source} ${target}: ${String(result.stderr).trim() || `exit ${result.exitCode}`}`);
+  }
+}
+
+/** Mounts every mount on `target` in order; on failure, what was mounted is unmounted again. */
+export async function mountAll(mounts: readonly Mount[], target: string): Promise<void> {
+  let done = 0;
+  try {
+    for (const m of mounts) {
+      await mount(m, target);
+      done++;
+    }
+  } catch (err) {
+    for (; done > 0; done--) await unmount(target).catch(() => {});
+    throw err;
+  }
+}
+
+/** Unmounts the topmost mount on `target`; a target that is not a mount point is left alone. */
+export async function unmount(target: string, options: { lazy?: boolean } = {}): Promise<void> {
+  if (!isMountPoint(target)) return;
+  const args = options.lazy ? ['-l', target] : [target];
+  const result = await execa('umount', args, { reject: false, stdin: 'ignore' });
+  if (result.exitCode !== 0 && isMountPoint(target)) {
+    throw new MountError(`umount ${target}: ${String(result.stderr).trim() || `exit ${result.exitCode}`}`);
+  }
+}
+
+/** Unmounts everything stacked on `target` (containerd's UnmountAll). */
+export async function unmountAll(target: string): Promise<void> {
+  for (let i = 0; i < 64 && isMountPoint(target); i++) await unmount(target);
+  if (isMountPoint(target)) throw new MountError(`umount ${target}: still mounted`);
+}
+
+/**
+ * Runs `fn` with the mounts mounted on a fresh temporary directory, then unmounts them and
+ * removes the directory, whatever `fn` did (containerd's mount.WithTempMount).
+ */
+export async function withTempMount<T>(mounts: readonly Mount[], fn: (root: string) => Promise<T>, parent = tmpdir()): Promise<T> {
+  const root = await mkdtemp(join(parent, 'ledgerd-mount-'));
+  try {
+    await mountAll(mounts, root);
+    try {
+      return await fn(root);
+    } finally {
+      await unmountAll(root);
+    }
+  } finally {
+    await rmdir(root).catch(() => {});
+  }
+}
+
+/** Whether `path` is a mount point of this mount namespace (from /proc/self/mountinfo). */
+export function isMountPoint(path: string): boolean {
+  return mountPoints().has(path.replace(/\/+$/, '') || '/');
+}
+
+/** Every mount point under `prefix` (itself included), deepest first: what to unmount, in order. */
+export function mountPointsUnder(prefix: string): string[] {
+  const base = prefix.replace(/\/+$/, '');
+  return [...mountPointsInOrder()].filter((p) => p === base || p.startsWith(`${base}/`)).reverse();
+}
+
+function mountPoints(): Set<string> {
+  return new Set(mountPointsInOrder());
+}
+
+/** Mount points in mount order; mountinfo escapes space, tab, newline and backslash as octal. */
+function mountPointsInOrder(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))));
+}
+
+/** containerd's compactLowerdirOption: lowerdirs relative to the parent of their common prefix. */
+export function compactLowerdir(options: readonly string[]): { cwd: string | undefined; options: string[] } {
+  const index = options.findIndex((o) => o.startsWith('lowerdir='));
+  if (index === -1) return { cwd: undefined, options: [...options] };
+  const dirs = options[index]!.slice('lowerdir='.length).split(':');
+  if (dirs.length === 1) return { cwd: undefined, options: [...options] };
+  let common = dirs.reduce((prefix, dir) => {
+    let i = 0;
+    while (i < prefix.length && i < dir.length && prefix[i] === dir[i]) i++;
+    return prefix.slice(0, i);
+  });
+  if (common === '') return { cwd: undefined, options: [...options] };
+  // ids are digits: step back to the directory that holds them (…/snapshots), as Go's path.Dir
+  common = common.slice(0, common.lastIndexOf('/')) || '/';
+  if (common === '/') return { cwd: undefined, options: [...options] };
+  common += '/';
+  const rest = options.filter((_, i) => i !== index);
+  return { cwd: common, options: [...rest, `lowerdir=${dirs.map((d) => d.slice(common.length)).join(':')}`] };
+}
