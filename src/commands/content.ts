@@ -219,7 +219,7 @@ export class ContentCommands {
   }
 
   /** For namespace deletion: containerd names committed blobs only. */
-  usage(namespace: string): string[] {
+  namespaceUsage(namespace: string): string[] {
     return blobsIn(this.view.state, namespace).length > 0 ? ['blobs'] : [];
   }
 

@@ -116,7 +116,7 @@ export class ImageCommands {
   }
 
   /** For namespace deletion: what this namespace still holds. */
-  usage(namespace: string): string[] {
+  namespaceUsage(namespace: string): string[] {
     return this.list(namespace).length > 0 ? ['images'] : [];
   }
 

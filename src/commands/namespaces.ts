@@ -11,6 +11,14 @@ import { decideAndAppend, type CommandContext, type RequestMeta } from './contex
  */
 export type NamespaceUsage = (namespace: string) => string[];
 
+/** A command module whose resources live in namespaces (images, content, snapshots, containers...). */
+export interface NamespaceHolder {
+  namespaceUsage: NamespaceUsage;
+}
+
+export const isNamespaceHolder = (value: unknown): value is NamespaceHolder =>
+  typeof (value as Partial<NamespaceHolder> | undefined)?.namespaceUsage === 'function';
+
 export class NamespaceCommands {
   private readonly usage: NamespaceUsage[] = [];
 

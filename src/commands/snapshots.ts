@@ -88,7 +88,7 @@ export class SnapshotCommands {
   }
 
   /** For namespace deletion: `snapshots on "<sn>" snapshotter` for every snapshotter with snapshots here. */
-  usage(namespace: string): string[] {
+  namespaceUsage(namespace: string): string[] {
     const trees = this.shared.view.state.live[namespace] ?? {};
     return Object.keys(trees)
       .filter((sn) => Object.keys(trees[sn]!).length > 0)

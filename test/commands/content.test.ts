@@ -23,7 +23,7 @@ async function setup(t: TestContext, options: ContentOptions = {}, dir = tempDir
   const store = await ContentStore.open(join(dir, 'content'));
   projections.start();
   const content = new ContentCommands({ log, projections }, view, store, options);
-  namespaces.registerUsage((ns) => content.usage(ns));
+  namespaces.registerUsage((ns) => content.namespaceUsage(ns));
   let closed = false;
   const close = async () => {
     if (closed) return;

@@ -219,7 +219,7 @@ export function snapshotterContract(target: ContractTarget): void {
     assert.ok(!existsSync(join(h.root, 'snapshots', String(id))), 'directory deleted');
     await assert.rejects(h.sn.remove(NS, 'p'), kind('not found', /snapshot p does not exist/));
     assert.deepEqual(await h.sn.list(NS), []);
-    assert.deepEqual(h.commands.usage(NS), []);
+    assert.deepEqual(h.commands.namespaceUsage(NS), []);
     assert.deepEqual(readdirSync(join(h.root, 'snapshots')), []);
   });
 

@@ -1,0 +1,122 @@
+import { join } from 'node:path';
+import { EventLog } from '../../log/index.js';
+import { upcast } from '../../events/index.js';
+import { ProjectionSet, namespacesProjection } from '../../projections/index.js';
+import { isNamespaceHolder, NamespaceCommands } from '../../commands/namespaces.js';
+import { PluginType, type LoadedPlugin } from '../../plugin/index.js';
+import { eventsService, EVENTS_SERVICE } from '../../services/events.js';
+import { healthService, HEALTH_SERVICE } from '../../services/health.js';
+import { introspectionService, INTROSPECTION_SERVICE, type PluginInfo } from '../../services/introspection.js';
+import { logService, LOG_SERVICE } from '../../services/log.js';
+import { namespacesService, NAMESPACES_SERVICE } from '../../services/namespaces.js';
+import { versionService, VERSION_SERVICE } from '../../services/version.js';
+import { commandContext, grpc, projectionsOf, type AreaPlugins, type DaemonHooks } from './shared.js';
+
+export interface LogConfig {
+  /** Directory of the LMDB environment; "" means <root>/log. */
+  dir: string;
+}
+
+export interface ProjectionConfig {
+  /** A projection writes its checkpoint after this many records. */
+  checkpoint_interval: number;
+}
+
+/** The log, its projections, namespaces, and the services about the daemon itself. */
+export const corePlugins = (hooks: DaemonHooks): AreaPlugins => ({
+  backends: [
+    {
+      type: PluginType.Log,
+      id: 'lmdb',
+      config: { dir: '' } satisfies LogConfig,
+      init(ctx) {
+        const dir = (ctx.config as LogConfig).dir || join(ctx.daemonRoot, 'log');
+        ctx.meta.exports.dir = dir;
+        return EventLog.open({ dir, upcast });
+      },
+    },
+    {
+      type: PluginType.Projection,
+      id: 'projections',
+      requires: [PluginType.Log],
+      config: { checkpoint_interval: 10_000 } satisfies ProjectionConfig,
+      init(ctx) {
+        const interval = (ctx.config as ProjectionConfig).checkpoint_interval;
+        ctx.meta.exports.checkpoint_interval = String(interval);
+        return new ProjectionSet(ctx.get<EventLog>(PluginType.Log), { checkpointEvery: interval });
+      },
+    },
+  ],
+  services: [
+    {
+      type: PluginType.Service,
+      id: 'introspection-service',
+      init: () => ({ plugins: () => hooks.plugins().map(pluginInfo) }),
+    },
+    {
+      type: PluginType.Service,
+      id: 'namespaces-service',
+      requires: [PluginType.Log, PluginType.Projection],
+      init(ctx) {
+        const namespaces = new NamespaceCommands(commandContext(ctx), projectionsOf(ctx).add(namespacesProjection));
+        // every service whose resources live in namespaces can veto a namespace's deletion
+        namespaces.registerUsage((ns) =>
+          [...ctx.getByType(PluginType.Service).values()].filter(isNamespaceHolder).flatMap((holder) => holder.namespaceUsage(ns)),
+        );
+        return namespaces;
+      },
+    },
+  ],
+  grpc: [
+    {
+      type: PluginType.Grpc,
+      id: 'events',
+      requires: [PluginType.Log],
+      init: (ctx) => grpc({ name: EVENTS_SERVICE, implementation: eventsService(ctx.get<EventLog>(PluginType.Log), hooks.subscribers) }),
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'healthcheck',
+      init: () => grpc({ name: HEALTH_SERVICE, implementation: healthService(hooks.serving) }),
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'introspection',
+      requires: [PluginType.Service],
+      init: (ctx) => {
+        const service = ctx.getById<{ plugins: () => PluginInfo[] }>(PluginType.Service, 'introspection-service');
+        return grpc({ name: INTROSPECTION_SERVICE, implementation: introspectionService(service.plugins, ctx.daemonRoot) });
+      },
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'namespaces',
+      requires: [PluginType.Service],
+      init: (ctx) =>
+        grpc({ name: NAMESPACES_SERVICE, implementation: namespacesService(ctx.getById<NamespaceCommands>(PluginType.Service, 'namespaces-service')) }),
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'version',
+      init: () => grpc({ name: VERSION_SERVICE, implementation: versionService() }),
+    },
+    {
+      type: PluginType.Grpc,
+      id: 'log',
+      requires: [PluginType.Log],
+      init: (ctx) => grpc({ name: LOG_SERVICE, implementation: logService(ctx.get<EventLog>(PluginType.Log), hooks.subscribers) }),
+    },
+  ],
+});
+
+function pluginInfo(plugin: LoadedPlugin): PluginInfo {
+  return {
+    type: plugin.registration.type,
+    id: plugin.registration.id,
+    requires: plugin.registration.requires ?? [],
+    platforms: plugin.meta.platforms,
+    exports: plugin.meta.exports,
+    capabilities: plugin.meta.capabilities,
+    initError: plugin.error,
+  };
+}

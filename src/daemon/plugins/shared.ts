@@ -1,0 +1,49 @@
+import type { EventLog } from '../../log/index.js';
+import type { ProjectionSet } from '../../projections/index.js';
+import type { CommandContext } from '../../commands/context.js';
+import type { LeaseCommands } from '../../commands/leases.js';
+import { PluginType, type InitContext, type LoadedPlugin, type Registration } from '../../plugin/index.js';
+import type { GrpcPlugin } from '../../services/grpc-service.js';
+import type { SubscriberGauge } from '../../services/events.js';
+
+/** What the registrations need from the daemon that owns them. */
+export interface DaemonHooks {
+  plugins(): readonly LoadedPlugin[];
+  serving(): boolean;
+  subscribers: SubscriberGauge;
+  warn(message: string): void;
+}
+
+export type AnyRegistration = Registration<any, unknown>;
+
+/**
+ * One area's plugins by role. The daemon registers every area's back ends, then services, then
+ * gRPC services, which is the order `ctr plugins ls` shows (as containerd's registration order).
+ */
+export interface AreaPlugins {
+  backends?: AnyRegistration[];
+  services?: AnyRegistration[];
+  grpc?: AnyRegistration[];
+}
+
+export const grpc = (...services: GrpcPlugin['services']): GrpcPlugin => ({ services });
+
+/** The log and projections a command module appends to and reads from. */
+export function commandContext(ctx: InitContext): CommandContext {
+  return { log: ctx.get<EventLog>(PluginType.Log), projections: ctx.get<ProjectionSet>(PluginType.Projection) };
+}
+
+export const projectionsOf = (ctx: InitContext) => ctx.get<ProjectionSet>(PluginType.Projection);
+
+/** Checks a `containerd-lease` header when the leases service is there to answer (else any id passes). */
+export function leaseExists(ctx: InitContext): (namespace: string, id: string) => boolean {
+  return (namespace, id) => {
+    const leases = ctx.getByType<LeaseCommands>(PluginType.Service).get('leases-service');
+    return leases ? leases.exists(namespace, id) : true;
+  };
+}
+
+export interface SnapshotterConfig {
+  /** Directory of the snapshotter's storage; "" means the plugin's directory under the root. */
+  root_path: string;
+}
