@@ -1,8 +1,6 @@
 // The contract between the tasks commands (src/commands) and the shim runtime (src/shims): what
 // containerd's runtime/v2 TaskManager offers the tasks service, in ledgerd's types. The runtime
 // speaks shim v2 over ttrpc underneath; callers never see ttrpc or protobuf.
-import type { Observable } from 'rxjs';
-
 /** A protobuf Any as it travels: the type URL and the encoded message, untouched. */
 export interface AnyMessage {
   readonly typeUrl: string;
@@ -123,13 +121,13 @@ export interface TaskRuntime {
   create(request: CreateTaskRequest): Promise<RuntimeTask>;
   get(namespace: string, id: string): RuntimeTask | undefined;
   list(namespace: string): RuntimeTask[];
-  /** Every event the shims forward, in the order they arrive. */
-  readonly events$: Observable<TimestampedShimEvent>;
+  /** Every event the shims forward, in the order they arrive; returns the unsubscribe. */
+  onEvent(handler: (event: TimestampedShimEvent) => void): () => void;
   /** Shims that died unexpectedly (or were found dead at load), after their `delete` cleanup ran. */
-  readonly deaths$: Observable<DeadTask>;
+  onDeath(handler: (dead: DeadTask) => void): () => void;
   /**
    * After a daemon restart: reconnects every shim found under the state directory, runs the
-   * cleanup of the dead ones (reported on deaths$) and returns the live tasks.
+   * cleanup of the dead ones (reported to onDeath) and returns the live tasks.
    */
   load(containerRuntime: (namespace: string, id: string) => string | undefined): Promise<RuntimeTask[]>;
   close(): Promise<void>;
