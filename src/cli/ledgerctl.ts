@@ -18,7 +18,7 @@ commands:
   events [--from SEQ] [FILTER...]          containerd events as ctr prints them, each line prefixed
                                            with its sequence number; --from resumes at that number
   gc [--dry-run]                           run a garbage collection now (or list what it would delete)
-  why DIGEST | why [--snapshotter S] KEY | why --lease ID
+  why DIGEST | why [--snapshotter S] KEY | why --lease ID | why --ingest REF
                                            what keeps an object alive, or which event deleted it
 
 flags:
@@ -47,6 +47,7 @@ const { values, positionals } = (() => {
         'dry-run': { type: 'boolean' },
         snapshotter: { type: 'string', default: 'overlayfs' },
         lease: { type: 'string' },
+        ingest: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -133,25 +134,28 @@ async function events(filters: string[]): Promise<void> {
 }
 
 async function gc(): Promise<void> {
-  const reply = await connection.unary<{ seq: number; deleted: { kind: string; namespace: string; key: string }[]; failures: string[]; milliseconds: number }>(
+  const reply = await connection.unary<{ seq: number; deleted: { kind: string; namespace: string; key: string }[]; files: string[]; failures: string[]; milliseconds: number }>(
     GC_SERVICE,
     'Collect',
     { dry_run: values['dry-run'] ?? false },
   );
   const verb = values['dry-run'] ? 'would delete' : 'deleted';
   for (const node of reply.deleted) process.stdout.write(`${verb} ${node.kind} ${node.namespace} ${node.key}\n`);
+  for (const digest of reply.files) process.stdout.write(`removed blob ${digest}\n`);
   for (const failure of reply.failures) process.stdout.write(`failed ${failure}\n`);
   if (!values['dry-run']) process.stdout.write(`collection at seq ${reply.seq}: ${reply.deleted.length} deleted in ${reply.milliseconds.toFixed(1)} ms\n`);
 }
 
+function whyNode(subject: string | undefined): { kind: string; key: string } {
+  if (values.lease) return { kind: 'lease', key: values.lease };
+  if (values.ingest) return { kind: 'ingest', key: values.ingest };
+  if (subject && /^sha(256|384|512):/.test(subject)) return { kind: 'content', key: subject };
+  if (subject) return { kind: 'snapshot', key: `${values.snapshotter}/${subject}` };
+  return fail(`why needs a digest, a snapshot key, --lease ID or --ingest REF\n\n${USAGE}`);
+}
+
 async function why(subject: string | undefined): Promise<void> {
-  const node = values.lease
-    ? { kind: 'lease', key: values.lease }
-    : subject && /^sha(256|384|512):/.test(subject)
-      ? { kind: 'content', key: subject }
-      : subject
-        ? { kind: 'snapshot', key: `${values.snapshotter}/${subject}` }
-        : fail(`why needs a digest, a snapshot key or --lease ID\n\n${USAGE}`);
+  const node = whyNode(subject);
   const reply = await connection.unary<{ exists: boolean; alive: boolean; chain: string[]; deleted_seq: number; deleted_at: { seconds: number; nanos: number }; deleted_by: string }>(
     GC_SERVICE,
     'Why',

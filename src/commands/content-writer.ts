@@ -27,8 +27,13 @@ export interface VerifiedBlob {
   readonly size: number;
 }
 
-/** What a writer needs from its ContentCommands: record the commit in the log. */
-export type RecordCommit = (blob: VerifiedBlob, labels: Labels, meta: RequestMeta) => Promise<void>;
+/** What a writer needs from its ContentCommands. */
+export interface CommitSink {
+  /** Runs a commit (rename, then the fact) so that the blob sweep never sees a blob between the two. */
+  guard<T>(commit: () => Promise<T>): Promise<T>;
+  /** Records the commit in the log. */
+  record(blob: VerifiedBlob, labels: Labels, meta: RequestMeta): Promise<void>;
+}
 
 /**
  * One Write session of a namespace on one ref (containerd's namespacedWriter): the backend writer
@@ -45,7 +50,7 @@ export class ContentWriter {
     private readonly store: ContentStore,
     private backend: IngestWriter | undefined,
     private shared: SharedBlob | undefined,
-    private readonly record: RecordCommit,
+    private readonly sink: CommitSink,
     now: bigint,
   ) {
     this.opened = now;
@@ -88,26 +93,28 @@ export class ContentWriter {
       await this.close();
       throw err;
     }
-    let blob: VerifiedBlob;
-    if (!this.backend) {
-      const shared = this.shared!;
-      if (total !== 0 && total !== shared.size) throw failedPrecondition(`"${this.ref}" failed size validation: ${shared.size} != ${total}`);
-      if (expected && expected !== shared.digest) throw failedPrecondition(`"${this.ref}" unexpected digest`);
-      if (!(await this.store.info(shared.digest))) throw notFound(`content ${shared.digest}`);
-      blob = shared;
-    } else {
-      const written = this.backend.status().offset;
-      if (total !== 0 && total !== written) {
-        await this.close();
-        throw failedPrecondition(`"${this.ref}" failed size validation: ${written} != ${total}`);
+    return this.sink.guard(async () => {
+      let blob: VerifiedBlob;
+      if (!this.backend) {
+        const shared = this.shared!;
+        if (total !== 0 && total !== shared.size) throw failedPrecondition(`"${this.ref}" failed size validation: ${shared.size} != ${total}`);
+        if (expected && expected !== shared.digest) throw failedPrecondition(`"${this.ref}" unexpected digest`);
+        if (!(await this.store.info(shared.digest))) throw notFound(`content ${shared.digest}`);
+        blob = shared;
+      } else {
+        const written = this.backend.status().offset;
+        if (total !== 0 && total !== written) {
+          await this.close();
+          throw failedPrecondition(`"${this.ref}" failed size validation: ${written} != ${total}`);
+        }
+        const backend = this.backend;
+        this.backend = undefined;
+        blob = await backend.commit(written, expected || undefined);
+        this.shared = blob;
       }
-      const backend = this.backend;
-      this.backend = undefined;
-      blob = await backend.commit(written, expected || undefined);
-      this.shared = blob;
-    }
-    await this.record(blob, labels ?? {}, meta);
-    return blob.digest;
+      await this.sink.record(blob, labels ?? {}, meta);
+      return blob.digest;
+    });
   }
 
   /** Ends the session, leaving the ingest for a later resume. */

@@ -14,9 +14,10 @@ import { digestProblem, isValidDigest, type ContentStore, type IngestWriter } fr
 import { nowNs } from '../log/index.js';
 import { alreadyExists, invalidArgument, isKind, notFound } from '../util/errdefs.js';
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
-import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
-import { ContentWriter, type SharedBlob, type VerifiedBlob, type WriterStatus } from './content-writer.js';
+import { decideAndAppend, reasonOf, type CommandContext, type RequestMeta } from './context.js';
+import { ContentWriter, type CommitSink, type SharedBlob, type VerifiedBlob, type WriterStatus } from './content-writer.js';
 import type { GcTrigger } from './gc-trigger.js';
+import { SharedLock } from '../util/shared-lock.js';
 
 /**
  * Whether lease `id` exists in `namespace`. When ContentCommands has one, a write under a lease
@@ -57,6 +58,7 @@ const INGEST_EXPIRY_NS = 24n * 3600n * 1_000_000_000n;
 export class ContentCommands {
   gc: GcTrigger | undefined;
   private readonly sharing: SharingPolicy;
+  private readonly blobLock = new SharedLock();
 
   constructor(
     private readonly ctx: CommandContext,
@@ -124,7 +126,7 @@ export class ContentCommands {
     await decideAndAppend(this.ctx, () => {
       this.info(namespace, digest);
       return {
-        events: [newEvent('ContentDeleted', namespace, contentStream(digest), { digest, ...(lease ? { lease } : {}) }, meta)],
+        events: [newEvent('ContentDeleted', namespace, contentStream(digest), { digest, ...(lease ? { lease } : {}), ...reasonOf(meta) }, meta)],
         expected: [this.expected(namespace, contentStream(digest))],
         result: undefined,
       };
@@ -159,7 +161,7 @@ export class ContentCommands {
     const ingest = ingestOf(this.view.state, namespace, ref);
     if (!ingest) throw notFound(`reference ${ref}`);
     await this.store.abort(ingest.backendRef).catch((err) => (isKind(err, 'not found') ? undefined : Promise.reject(err)));
-    await this.appendIngestEnd(namespace, ref, { ...(lease ? { lease } : {}) }, meta);
+    await this.appendIngestEnd(namespace, ref, { ...(lease ? { lease } : {}), ...reasonOf(meta) }, meta);
   }
 
   /**
@@ -214,8 +216,66 @@ export class ContentCommands {
       await backend?.close();
       throw err;
     }
-    const record = (blob: VerifiedBlob, labels: Labels, commitMeta: RequestMeta) => this.recordCommit(namespace, ref, blob, labels, lease, commitMeta);
-    return new ContentWriter(namespace, ref, backendRef, this.store, backend, shared, record, nowNs());
+    const sink: CommitSink = {
+      guard: (commit) => this.blobLock.runShared(commit),
+      record: (blob, labels, commitMeta) => this.recordCommit(namespace, ref, blob, labels, lease, commitMeta),
+    };
+    return new ContentWriter(namespace, ref, backendRef, this.store, backend, shared, sink, nowNs());
+  }
+
+  /** Namespaces that hold blobs or uploads (for the garbage collector). */
+  namespaces(): string[] {
+    const { blobs, ingests } = this.view.state;
+    return [...new Set([...Object.keys(blobs), ...Object.keys(ingests)])].sort();
+  }
+
+  /** A namespace's uploads in progress (for the garbage collector). */
+  ingests(namespace: string): IngestView[] {
+    return ingestsIn(this.view.state, namespace);
+  }
+
+  /**
+   * The content half of a collection, after the namespaces' records are swept: deletes the blob
+   * files no namespace holds and no shared ingest links. Commits wait meanwhile (and it waits
+   * for the ones under way), so a blob renamed into place but not yet recorded is never taken.
+   */
+  removeUnreferencedBlobs(): Promise<string[]> {
+    return this.blobLock.runExclusive(async () => {
+      await this.ctx.projections.settle();
+      const { blobs, ingests } = this.view.state;
+      const referenced = new Set(Object.values(blobs).flatMap((inNamespace) => Object.keys(inNamespace)));
+      for (const inNamespace of Object.values(ingests)) for (const ingest of Object.values(inNamespace)) if (ingest.shared) referenced.add(ingest.shared);
+      const removed: string[] = [];
+      for (const blob of await this.store.blobs()) {
+        if (referenced.has(blob.digest)) continue;
+        await this.store.delete(blob.digest).catch((err) => (isKind(err, 'not found') ? undefined : Promise.reject(err)));
+        removed.push(blob.digest);
+      }
+      return removed;
+    });
+  }
+
+  /**
+   * Reconciliation: upload directories that no namespace's ingest names (a crash between the
+   * backend opening an ingest and ContentIngestStarted, or an abort interrupted after the fact).
+   */
+  async removeOrphanIngests(): Promise<string[]> {
+    await this.ctx.projections.settle();
+    const known = new Set(Object.values(this.view.state.ingests).flatMap((inNamespace) => Object.values(inNamespace).map((i) => i.backendRef)));
+    const removed: string[] = [];
+    for (const backendRef of await this.store.ingests()) {
+      if (known.has(backendRef) || this.store.isWriting(backendRef)) continue;
+      await this.store.abort(backendRef).catch((err) => (isKind(err, 'not found') ? undefined : Promise.reject(err)));
+      removed.push(backendRef);
+    }
+    return removed;
+  }
+
+  /** After start-up: what a crash left half-done (uploads and blob files without their facts). */
+  async reconcile(): Promise<string[]> {
+    const ingests = await this.removeOrphanIngests();
+    const blobs = await this.removeUnreferencedBlobs();
+    return [...ingests.map((ref) => `upload ${ref}`), ...blobs.map((digest) => `blob ${digest}`)];
   }
 
   /** For namespace deletion: containerd names committed blobs only. */

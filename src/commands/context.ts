@@ -11,6 +11,9 @@ export interface CommandContext {
 /** Who is asking: carried into every record's meta. */
 export type RequestMeta = RecordMeta;
 
+/** The `reason` a deletion event carries when it was not a client's request (e.g. "gc"). */
+export const reasonOf = (meta: RequestMeta): { reason?: string } => (meta.reason ? { reason: String(meta.reason) } : {});
+
 export interface Decision<R> {
   readonly events: readonly TypedEvent[];
   /** Expected version of each stream the decision read, as the read model saw it. */

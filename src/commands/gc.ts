@@ -28,18 +28,23 @@ export const DEFAULT_GC_CONFIG: GcConfig = {
 export interface GcDeleters {
   content?(namespace: string, digest: string, meta: RequestMeta): Promise<void>;
   snapshot?(namespace: string, snapshotter: string, key: string, meta: RequestMeta): Promise<void>;
+  ingest?(namespace: string, ref: string, meta: RequestMeta): Promise<void>;
   lease(namespace: string, id: string, meta: RequestMeta): Promise<void>;
+  /** After the records: the files no record names any more (blobs). Returns what went. */
+  files?(): Promise<string[]>;
 }
 
 export interface Collection {
   readonly seq: number;
   readonly deleted: Sweep;
+  /** Files removed after the records (blob digests). */
+  readonly files: string[];
   readonly failures: string[];
   readonly ms: number;
 }
 
 /** Record types that delete something: they make the next collection worth running. */
-const DELETIONS = new Set(['ImageDeleted', 'LeaseDeleted', 'LeaseResourceRemoved', 'ContentDeleted', 'SnapshotRemoved', 'ContainerDeleted']);
+const DELETIONS = new Set(['ImageDeleted', 'LeaseDeleted', 'LeaseResourceRemoved', 'ContentDeleted', 'ContentIngestAborted', 'SnapshotRemoved', 'ContainerDeleted']);
 
 export interface Explanation {
   readonly exists: boolean;
@@ -51,7 +56,7 @@ export interface Explanation {
 const describe = (node: GcNode) => `${node.kind} ${node.key}`;
 
 function deletes(record: LogRecord, node: GcNode): boolean {
-  const payload = record.payload as { digest?: string; id?: string; key?: string; snapshotter?: string };
+  const payload = record.payload as { digest?: string; id?: string; key?: string; snapshotter?: string; ref?: string };
   switch (node.kind) {
     case 'content':
       return record.type === 'ContentDeleted' && payload.digest === node.key;
@@ -59,6 +64,8 @@ function deletes(record: LogRecord, node: GcNode): boolean {
       return record.type === 'LeaseDeleted' && payload.id === node.key;
     case 'snapshot':
       return record.type === 'SnapshotRemoved' && `${payload.snapshotter}/${payload.key}` === node.key;
+    case 'ingest':
+      return record.type === 'ContentIngestAborted' && payload.ref === node.key;
   }
 }
 
@@ -163,6 +170,7 @@ export class GarbageCollector implements GcTrigger {
     const inputs = this.inputs();
     if (node.kind === 'content') return inputs.content(node.namespace).some((c) => c.digest === node.key);
     if (node.kind === 'lease') return inputs.leases(node.namespace).some((l) => l.id === node.key);
+    if (node.kind === 'ingest') return inputs.ingests(node.namespace).some((i) => i.ref === node.key);
     return inputs.snapshots(node.namespace).some((s) => `${s.snapshotter}/${s.key}` === node.key);
   }
 
@@ -213,13 +221,22 @@ export class GarbageCollector implements GcTrigger {
         await attempt(node, () => this.deleters.snapshot!(node.namespace, node.key.slice(0, at), node.key.slice(at + 1), meta(node)));
       }
     }
+    for (const node of garbage.ingests) {
+      if (this.deleters.ingest) await attempt(node, () => this.deleters.ingest!(node.namespace, node.key, meta(node)));
+    }
     for (const node of garbage.content) {
       if (this.deleters.content) await attempt(node, () => this.deleters.content!(node.namespace, node.key, meta(node)));
+    }
+    let files: string[] = [];
+    if (this.deleters.files) {
+      await attempt({ kind: 'content', namespace: '', key: 'blob files' }, async () => {
+        files = await this.deleters.files!();
+      });
     }
     const ms = performance.now() - started;
     this.averageMs = (this.averageMs * this.collections + ms) / (this.collections + 1);
     this.collections++;
-    const collection: Collection = { seq, deleted: garbage, failures, ms };
+    const collection: Collection = { seq, deleted: garbage, files, failures, ms };
     this.last.collection = collection;
     for (const failure of failures) this.onError(`gc: ${failure}`);
     waiting.forEach((resolve) => resolve(collection));

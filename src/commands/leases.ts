@@ -3,7 +3,7 @@ import { leaseStream, newEvent, type LeaseResource } from '../events/index.js';
 import { leaseOf, leasesIn, resourceKey, type LeasesState, type LeaseView, type ProjectionRunner } from '../projections/index.js';
 import { alreadyExists, invalidArgument, notFound, notImplemented } from '../util/errdefs.js';
 import { validateDigest } from '../util/digest.js';
-import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, reasonOf, type CommandContext, type RequestMeta } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
 /** containerd's generated lease id: nanoseconds of the current second, then 3 random bytes (leases/id.go). */
@@ -57,7 +57,7 @@ export class LeaseCommands {
     await decideAndAppend(this.ctx, () => {
       if (!this.get(namespace, id)) throw notFound(`lease "${id}"`);
       return {
-        events: [newEvent('LeaseDeleted', namespace, leaseStream(id), meta.reason ? { id, reason: String(meta.reason) } : { id }, meta)],
+        events: [newEvent('LeaseDeleted', namespace, leaseStream(id), { id, ...reasonOf(meta) }, meta)],
         expected: [this.expected(namespace, id)],
         result: undefined,
       };

@@ -87,6 +87,13 @@ export class SnapshotCommands {
       );
   }
 
+  /** After start-up: the directories a crash left without a snapshot, in every snapshotter. */
+  async reconcile(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const name of this.names()) removed.push(...(await this.get(name).cleanup()).map((dir) => `snapshotter ${name}: ${dir}`));
+    return removed;
+  }
+
   /** For namespace deletion: `snapshots on "<sn>" snapshotter` for every snapshotter with snapshots here. */
   namespaceUsage(namespace: string): string[] {
     const trees = this.shared.view.state.live[namespace] ?? {};

@@ -10,6 +10,7 @@ import { serveMetrics } from '../metrics/http.js';
 import { listenGrpc, stopGrpc } from './grpc-server.js';
 import type { GarbageCollector } from '../commands/gc.js';
 import { registrations } from './registrations.js';
+import { isReconcilable } from './reconcile.js';
 import type { Logger } from './logger.js';
 
 export interface RunningDaemon {
@@ -19,7 +20,8 @@ export interface RunningDaemon {
 
 /**
  * Start-up: plugins in graph order, then the projections (checkpoint + replay of the log's
- * tail), then the socket. Nothing is served before the read models are current.
+ * tail), reconciliation with what is on disk, then the socket. Nothing is served before the
+ * read models are current.
  */
 export async function startDaemon(config: DaemonConfig, logger: Logger): Promise<RunningDaemon> {
   mkdirSync(config.root, { recursive: true, mode: 0o700 });
@@ -44,6 +46,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       logger.info(`projection ${report.name}: checkpoint at ${report.checkpointSeq}, replayed ${report.replayed} events`);
     }
     metrics.watch(log, projections);
+    for (const service of host.instances(PluginType.Service).filter(isReconcilable)) {
+      for (const line of await service.reconcile()) logger.info(`reconciled: ${line}`);
+    }
     for (const collector of host.instances(PluginType.Gc) as GarbageCollector[]) collector.start();
 
     const services = host.instances(PluginType.Grpc).filter(isGrpcPlugin).flatMap((plugin) => plugin.services);

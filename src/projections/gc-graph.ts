@@ -4,17 +4,19 @@
  * sequence number, so "why does X live?" and "what would go?" have exact answers.
  *
  *   roots  = unexpired leases and what they hold, images' targets and labels, containers'
- *            snapshots and labels, content and snapshots labelled containerd.io/gc.root
+ *            snapshots and labels, content and snapshots labelled containerd.io/gc.root,
+ *            uploads not held by a lease until they expire
  *   edges  = content/image/container labels containerd.io/gc.ref.content[./…] -> content,
  *            containerd.io/gc.ref.snapshot.<snapshotter>[/…] -> snapshot,
- *            snapshot -> its parent (also for gc.flat leases, whose resources follow no labels)
+ *            snapshot -> its parent (also for gc.flat leases, whose resources follow no labels),
+ *            a shared upload -> the blob it links
  */
-export type NodeKind = 'content' | 'snapshot' | 'lease';
+export type NodeKind = 'content' | 'snapshot' | 'lease' | 'ingest';
 
 export interface GcNode {
   readonly kind: NodeKind;
   readonly namespace: string;
-  /** digest for content, "<snapshotter>/<key>" for snapshots, the id for leases. */
+  /** digest for content, "<snapshotter>/<key>" for snapshots, the id for leases, the ref for ingests. */
   readonly key: string;
 }
 
@@ -41,6 +43,15 @@ export interface GcInputs {
   containers(namespace: string): readonly { id: string; snapshotter: string; snapshotKey: string; labels: Record<string, string> }[];
   content(namespace: string): readonly { digest: string; labels: Record<string, string> }[];
   snapshots(namespace: string): readonly GcSnapshot[];
+  ingests(namespace: string): readonly GcIngest[];
+}
+
+export interface GcIngest {
+  readonly ref: string;
+  /** Uploads without a lease expire (nanoseconds since the epoch); until then they are roots. */
+  readonly expiresAt?: bigint;
+  /** The blob a shared upload links without bytes. */
+  readonly shared?: string;
 }
 
 export const GC_ROOT = 'containerd.io/gc.root';
@@ -89,9 +100,15 @@ export function mark(inputs: GcInputs, now: Date): MarkResult {
   const gray: { node: GcNode; reason: Reason; flat: boolean }[] = [];
   const visit = (node: GcNode, reason: Reason, isFlat = false) => gray.push({ node, reason, flat: isFlat });
 
-  const index = new Map<string, { labels: Record<string, string>; parent?: string }>();
+  const index = new Map<string, { labels: Record<string, string>; parent?: string; links?: string }>();
+  const nowNs = BigInt(now.getTime()) * 1_000_000n;
   for (const ns of inputs.namespaces()) {
     for (const blob of inputs.content(ns)) index.set(nodeId({ kind: 'content', namespace: ns, key: blob.digest }), { labels: blob.labels });
+    for (const upload of inputs.ingests(ns)) {
+      const node: GcNode = { kind: 'ingest', namespace: ns, key: upload.ref };
+      index.set(nodeId(node), { labels: {}, links: upload.shared });
+      if (upload.expiresAt !== undefined && upload.expiresAt > nowNs) visit(node, { root: `upload expiring at ${new Date(Number(upload.expiresAt / 1_000_000n)).toISOString()}` });
+    }
     for (const snap of inputs.snapshots(ns)) {
       index.set(nodeId({ kind: 'snapshot', namespace: ns, key: `${snap.snapshotter}/${snap.key}` }), {
         labels: snap.labels,
@@ -109,6 +126,7 @@ export function mark(inputs: GcInputs, now: Date): MarkResult {
       visit(node, { root: 'lease' });
       for (const resource of lease.resources) {
         if (resource.type === 'content') visit({ kind: 'content', namespace: ns, key: resource.id }, { from: node, label: 'lease resource' }, isFlat);
+        else if (resource.type === 'ingests') visit({ kind: 'ingest', namespace: ns, key: resource.id }, { from: node, label: 'lease resource' }, isFlat);
         else if (resource.type.startsWith('snapshots/')) {
           const snapshotter = resource.type.slice('snapshots/'.length);
           visit({ kind: 'snapshot', namespace: ns, key: `${snapshotter}/${resource.id}` }, { from: node, label: 'lease resource' }, isFlat);
@@ -146,6 +164,7 @@ export function mark(inputs: GcInputs, now: Date): MarkResult {
     else flat.delete(id);
     if (!known) continue;
     if (known.parent) visit({ kind: 'snapshot', namespace: node.namespace, key: known.parent }, { from: node, label: 'parent' }, isFlat);
+    if (known.links) visit({ kind: 'content', namespace: node.namespace, key: known.links }, { from: node, label: 'shared upload' }, isFlat);
     if (!isFlat) for (const ref of labelRefs(node.namespace, known.labels)) visit(ref.node, { from: node, label: ref.label });
   }
   return { live, expired };
@@ -156,21 +175,22 @@ export interface Sweep {
   /** Children before their parents. */
   readonly snapshots: GcNode[];
   readonly leases: GcNode[];
+  readonly ingests: GcNode[];
 }
 
 /** Everything that is not live: what a collection deletes. */
 export function sweep(inputs: GcInputs, marked: MarkResult): Sweep {
   const content: GcNode[] = [];
   const snapshots: GcNode[] = [];
+  const ingests: GcNode[] = [];
+  const isDead = (node: GcNode) => !marked.live.has(nodeId(node));
   for (const ns of inputs.namespaces()) {
-    for (const blob of inputs.content(ns)) {
-      const node: GcNode = { kind: 'content', namespace: ns, key: blob.digest };
-      if (!marked.live.has(nodeId(node))) content.push(node);
-    }
-    const dead = inputs.snapshots(ns).filter((s) => !marked.live.has(nodeId({ kind: 'snapshot', namespace: ns, key: `${s.snapshotter}/${s.key}` })));
-    snapshots.push(...childrenFirst(dead).map((s) => ({ kind: 'snapshot' as const, namespace: ns, key: `${s.snapshotter}/${s.key}` })));
+    ingests.push(...inputs.ingests(ns).map((i): GcNode => ({ kind: 'ingest', namespace: ns, key: i.ref })).filter(isDead));
+    content.push(...inputs.content(ns).map((b): GcNode => ({ kind: 'content', namespace: ns, key: b.digest })).filter(isDead));
+    const deadSnapshots = inputs.snapshots(ns).filter((s) => isDead({ kind: 'snapshot', namespace: ns, key: `${s.snapshotter}/${s.key}` }));
+    snapshots.push(...childrenFirst(deadSnapshots).map((s): GcNode => ({ kind: 'snapshot', namespace: ns, key: `${s.snapshotter}/${s.key}` })));
   }
-  return { content, snapshots, leases: marked.expired };
+  return { content, snapshots, leases: marked.expired, ingests };
 }
 
 function childrenFirst(snapshots: readonly GcSnapshot[]): GcSnapshot[] {

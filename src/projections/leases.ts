@@ -1,5 +1,16 @@
 import type { LogRecord } from '../log/index.js';
-import type { LeaseCreated, LeaseResource, LeaseResourceAdded } from '../events/index.js';
+import type {
+  ContentCommitted,
+  ContentDeleted,
+  ContentIngestAborted,
+  ContentIngestStarted,
+  LeaseCreated,
+  LeaseResource,
+  LeaseResourceAdded,
+  SnapshotCommitted,
+  SnapshotPrepared,
+  SnapshotRemoved,
+} from '../events/index.js';
 import type { Projection } from './projection.js';
 
 export interface LeaseView {
@@ -22,11 +33,11 @@ export const resourceKey = (resource: LeaseResource) => `${resource.type}/${reso
 /**
  * Leases and what they hold. Besides explicit AddResource/DeleteResource, a write made under a
  * lease (the containerd-lease header) carries the lease id in its own event; those are folded in
- * by `attachToLease`, which other read models' event types feed (see LEASED_WRITES).
+ * here too (see LEASED_WRITES).
  */
 export const leasesProjection: Projection<LeasesState> = {
   name: 'leases',
-  version: 1,
+  version: 2,
   initial: () => ({ live: {}, versions: {} }),
   evolve(state, record: LogRecord) {
     const ns = record.namespace;
@@ -55,19 +66,51 @@ export const leasesProjection: Projection<LeasesState> = {
         break;
       }
       default: {
-        const attached = LEASED_WRITES[record.type]?.(record.payload);
-        if (attached) {
-          const lease = state.live[ns]?.[attached.lease];
-          if (lease) lease.resources[resourceKey(attached.resource)] = attached.resource;
-        }
+        const write = LEASED_WRITES[record.type]?.(record.payload as never);
+        if (write) applyLeasedWrite(state, ns, write);
       }
     }
     return state;
   },
 };
 
-/** Events of writes that a lease may hold: how to read the lease id and the resource from them. */
-const LEASED_WRITES: Record<string, (payload: unknown) => { lease: string; resource: LeaseResource } | undefined> = {};
+/** What a write does to leases: the calling lease takes `hold`; `release` leaves every lease of the namespace. */
+interface LeasedWrite {
+  readonly lease?: string;
+  readonly hold?: LeaseResource;
+  readonly release?: readonly LeaseResource[];
+}
+
+const content = (digest: string): LeaseResource => ({ type: 'content', id: digest });
+const ingest = (ref: string): LeaseResource => ({ type: 'ingests', id: ref });
+const snapshot = (snapshotter: string, key: string): LeaseResource => ({ type: `snapshots/${snapshotter}`, id: key });
+
+/**
+ * Events of writes that a lease may hold, as containerd's metadata store adds and removes lease
+ * references: a write under a lease holds what it made; a commit moves the hold from the ingest
+ * (or active snapshot) to the result. A deletion releases the object from every lease of the
+ * namespace (containerd only from the deleting call's lease, leaving dangling references that
+ * would hold a later object of the same name).
+ */
+const LEASED_WRITES: Record<string, (payload: never) => LeasedWrite> = {
+  ContentIngestStarted: (p: ContentIngestStarted) => ({ lease: p.lease, hold: ingest(p.ref) }),
+  ContentCommitted: (p: ContentCommitted) => ({ lease: p.lease, hold: content(p.digest), release: p.ref ? [ingest(p.ref)] : [] }),
+  ContentIngestAborted: (p: ContentIngestAborted) => ({ release: [ingest(p.ref)] }),
+  ContentDeleted: (p: ContentDeleted) => ({ release: [content(p.digest)] }),
+  SnapshotPrepared: (p: SnapshotPrepared) => ({ lease: p.lease, hold: snapshot(p.snapshotter, p.key) }),
+  SnapshotCommitted: (p: SnapshotCommitted) => ({ lease: p.lease, hold: snapshot(p.snapshotter, p.name), release: [snapshot(p.snapshotter, p.key)] }),
+  SnapshotRemoved: (p: SnapshotRemoved) => ({ release: [snapshot(p.snapshotter, p.key)] }),
+};
+
+function applyLeasedWrite(state: LeasesState, namespace: string, write: LeasedWrite): void {
+  const leases = state.live[namespace];
+  if (!leases) return;
+  for (const resource of write.release ?? []) {
+    for (const lease of Object.values(leases)) delete lease.resources[resourceKey(resource)];
+  }
+  const holder = write.lease ? leases[write.lease] : undefined;
+  if (holder && write.hold) holder.resources[resourceKey(write.hold)] = write.hold;
+}
 
 export function leaseOf(state: LeasesState, namespace: string, id: string): LeaseView | undefined {
   return state.live[namespace]?.[id];

@@ -1,31 +1,33 @@
 import type { GarbageCollector } from '../commands/gc.js';
-import type { GcNode, NodeKind } from '../projections/gc-graph.js';
+import type { GcNode, NodeKind, Sweep } from '../projections/gc-graph.js';
 import { invalidArgument } from '../util/errdefs.js';
 import { unary, type Implementation } from './handlers.js';
 import { timestamp } from './proto.js';
 
 export const GC_SERVICE = 'ledgerd.services.gc.v1.GC';
 
-const KINDS: readonly NodeKind[] = ['content', 'snapshot', 'lease'];
+const KINDS: readonly NodeKind[] = ['content', 'snapshot', 'lease', 'ingest'];
 
 function node(request: { kind?: string; namespace?: string; key?: string } | undefined): GcNode {
   const kind = request?.kind as NodeKind;
-  if (!KINDS.includes(kind)) throw invalidArgument(`node.kind "${request?.kind ?? ''}": must be content, snapshot or lease`);
+  if (!KINDS.includes(kind)) throw invalidArgument(`node.kind "${request?.kind ?? ''}": must be content, snapshot, lease or ingest`);
   if (!request?.namespace) throw invalidArgument('node.namespace: must be set');
   if (!request.key) throw invalidArgument('node.key: must be set');
   return { kind, namespace: request.namespace, key: request.key };
 }
+
+/** In the order a collection deletes them. */
+const swept = (sweep: Sweep): GcNode[] => [...sweep.leases, ...sweep.snapshots, ...sweep.ingests, ...sweep.content];
 
 export function gcService(collector: GarbageCollector): Implementation {
   return {
     Collect: unary(async (call) => {
       if (call.request.dry_run) {
         const { sweep } = collector.plan();
-        return { seq: 0, deleted: [...sweep.leases, ...sweep.snapshots, ...sweep.content], failures: [], milliseconds: 0 };
+        return { seq: 0, deleted: swept(sweep), failures: [], milliseconds: 0, files: [] };
       }
       const collection = await collector.collect();
-      const { leases, snapshots, content } = collection.deleted;
-      return { seq: collection.seq, deleted: [...leases, ...snapshots, ...content], failures: collection.failures, milliseconds: collection.ms };
+      return { seq: collection.seq, deleted: swept(collection.deleted), failures: collection.failures, milliseconds: collection.ms, files: collection.files };
     }),
     Why: unary((call) => {
       const explanation = collector.explain(node(call.request.node));

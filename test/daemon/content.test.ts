@@ -219,8 +219,8 @@ test('List in blocks of at most 100 with filters; Update masks; Delete publishes
   const digest = digests[0]!;
   const { info } = await c.unary<{ info: Info }>(CONTENT, 'Update', { info: { digest, labels: { extra: 'x' } }, update_mask: { paths: ['labels.extra'] } });
   assert.deepEqual(info.labels, { ...ROOT, parity: 'even', extra: 'x' });
-  const replaced = await c.unary<{ info: Info }>(CONTENT, 'Update', { info: { digest, labels: { only: 'this' } } });
-  assert.deepEqual(replaced.info.labels, { only: 'this' });
+  const replaced = await c.unary<{ info: Info }>(CONTENT, 'Update', { info: { digest, labels: { ...ROOT, only: 'this' } } });
+  assert.deepEqual(replaced.info.labels, { ...ROOT, only: 'this' });
   await assert.rejects(c.unary(CONTENT, 'Update', { info: { digest }, update_mask: { paths: ['size'] } }), grpcError(status.INVALID_ARGUMENT, /^cannot update "size" field on content info/));
   await assert.rejects(c.unary(CONTENT, 'Update', { info: { digest: 'nope' } }), grpcError(status.INVALID_ARGUMENT, /^"nope" failed validation$/));
   await assert.rejects(c.unary(CONTENT, 'Info', { digest: 'sha256:abc' }), grpcError(status.INVALID_ARGUMENT, /^"sha256:abc" failed validation$/));

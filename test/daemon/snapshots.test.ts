@@ -158,7 +158,9 @@ test('gRPC: List streams blocks of 100 with filters; errors, leases and Cleanup'
   assert.deepEqual(stat.info.labels, { layer: 'yes' });
   assert.ok(stat.info.created_at.seconds > 1_600_000_000);
 
-  for (let i = 0; i < 249; i++) await call('Prepare', { key: `k${String(i).padStart(3, '0')}`, parent: 'root', labels: i % 2 ? { odd: 'true' } : {} });
+  // rooted: 250 unreferenced snapshots would be collected (the mutation threshold is 100)
+  const kept = { 'containerd.io/gc.root': 'test' };
+  for (let i = 0; i < 249; i++) await call('Prepare', { key: `k${String(i).padStart(3, '0')}`, parent: 'root', labels: i % 2 ? { ...kept, odd: 'true' } : kept });
   const list = (filters: string[]) =>
     new Promise<{ info: { name: string; kind: string }[] }[]>((resolve, reject) => {
       const messages: { info: { name: string; kind: string }[] }[] = [];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mark, sweep, nodeId, type GcInputs, type GcLease, type GcSnapshot } from '../../src/projections/gc-graph.js';
+import { mark, sweep, nodeId, type GcInputs, type GcLease, type GcSnapshot, type GcIngest } from '../../src/projections/gc-graph.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -10,6 +10,7 @@ function inputs(world: {
   containers?: { id: string; snapshotter: string; snapshotKey: string; labels: Record<string, string> }[];
   content?: { digest: string; labels: Record<string, string> }[];
   snapshots?: GcSnapshot[];
+  ingests?: GcIngest[];
 }): GcInputs {
   return {
     namespaces: () => ['ns'],
@@ -18,6 +19,7 @@ function inputs(world: {
     containers: () => world.containers ?? [],
     content: () => world.content ?? [],
     snapshots: () => world.snapshots ?? [],
+    ingests: () => world.ingests ?? [],
   };
 }
 
@@ -94,5 +96,26 @@ test('containers root their snapshot and label references; dead references are i
     snapshots: [{ snapshotter: 'overlayfs', key: 'c1', parent: 'gone', labels: {} }],
   });
   const swept = sweep(world, mark(world, NOW));
-  assert.deepEqual(swept, { content: [], snapshots: [], leases: [] });
+  assert.deepEqual(swept, { content: [], snapshots: [], leases: [], ingests: [] });
+});
+
+test('uploads: unleased ones live until they expire, leased ones while their lease does, a shared one keeps its blob', () => {
+  const ns = (iso: string) => BigInt(Date.parse(iso)) * 1_000_000n;
+  const world = inputs({
+    leases: [{ id: 'pull', labels: {}, resources: [{ type: 'ingests', id: 'held' }] }],
+    ingests: [
+      { ref: 'fresh', expiresAt: ns('2026-06-02T00:00:00Z') },
+      { ref: 'stale', expiresAt: ns('2026-05-31T00:00:00Z') },
+      { ref: 'held' },
+      { ref: 'orphaned' },
+      { ref: 'linking', expiresAt: ns('2026-06-02T00:00:00Z'), shared: d('5') },
+    ],
+    content: [{ digest: d('5'), labels: {} }],
+  });
+  const marked = mark(world, NOW);
+  const swept = sweep(world, marked);
+  assert.deepEqual(keys(swept.ingests), ['orphaned', 'stale']);
+  assert.deepEqual(swept.content, []);
+  const reason = marked.live.get(nodeId({ kind: 'content', namespace: 'ns', key: d('5') }))!.reason;
+  assert.deepEqual(reason, { from: { kind: 'ingest', namespace: 'ns', key: 'linking' }, label: 'shared upload' });
 });

@@ -1,5 +1,7 @@
+import type { ContentCommands } from '../../commands/content.js';
 import type { ImageCommands } from '../../commands/images.js';
 import type { LeaseCommands } from '../../commands/leases.js';
+import type { SnapshotCommands } from '../../commands/snapshots.js';
 import { DEFAULT_GC_CONFIG, GarbageCollector, type GcConfig } from '../../commands/gc.js';
 import { gcInputs } from '../../commands/gc-inputs.js';
 import { PluginType } from '../../plugin/index.js';
@@ -18,16 +20,28 @@ export const gcPlugins = (hooks: DaemonHooks): AreaPlugins => ({
         const config = ctx.config as GcConfig;
         const images = ctx.getById<ImageCommands>(PluginType.Service, 'images-service');
         const leases = ctx.getById<LeaseCommands>(PluginType.Service, 'leases-service');
-        const inputs = gcInputs({ leases: () => leases.state, images: () => images.state });
+        const content = ctx.getById<ContentCommands>(PluginType.Service, 'content-service');
+        const snapshots = ctx.getById<SnapshotCommands>(PluginType.Service, 'snapshots-service');
+        const inputs = gcInputs({
+          leases: () => leases.state,
+          images: () => images.state,
+          content: { namespaces: () => content.namespaces(), blobs: (ns) => content.list(ns), ingests: (ns) => content.ingests(ns) },
+          snapshots: { namespaces: () => snapshots.namespaces(), all: (ns) => snapshots.all(ns) },
+        });
         const collector = new GarbageCollector(
           commandContext(ctx),
           config,
           () => inputs,
-          { lease: (ns, id, meta) => leases.delete(ns, id, false, meta) },
+          {
+            lease: (ns, id, meta) => leases.delete(ns, id, false, meta),
+            content: (ns, digest, meta) => content.delete(ns, digest, undefined, meta),
+            ingest: (ns, ref, meta) => content.abort(ns, ref, undefined, meta),
+            snapshot: (ns, snapshotter, key, meta) => snapshots.get(snapshotter).remove(ns, key, { meta, reason: 'gc' }),
+            files: () => content.removeUnreferencedBlobs(),
+          },
           hooks.warn,
         );
-        images.gc = collector;
-        leases.gc = collector;
+        for (const owner of [images, leases, content, snapshots]) owner.gc = collector;
         Object.assign(ctx.meta.exports, {
           PauseThreshold: String(config.pause_threshold),
           DeletionThreshold: String(config.deletion_threshold),
