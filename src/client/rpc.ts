@@ -58,7 +58,10 @@ export const SERVICES = {
 export const LEASE_HEADER = 'containerd-lease';
 
 /** The gRPC status code of a failed call, if it has one (grpc-js ServiceError). */
-export const grpcCode = (err: unknown): number | undefined => (err as { code?: number } | undefined)?.code;
+export const grpcCode = (err: unknown): number | undefined => {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+};
 export const GRPC = { ALREADY_EXISTS: 6, NOT_FOUND: 5, FAILED_PRECONDITION: 9, UNAVAILABLE: 14, OUT_OF_RANGE: 11 } as const;
 
 /** A blob's bytes through Content.Read. */

@@ -87,10 +87,15 @@ export class ContentWriter {
     while (this.bufferedBytes >= CHUNK) await this.sendChunk(CHUNK);
   }
 
-  /** Sends the rest, commits with labels, checks the server's size and digest, ends the call. */
-  async commit(labels: Record<string, string> = {}): Promise<{ digest: string; size: number }> {
+  /** Sends what is buffered and waits until the server has it (a download that failed keeps its progress). */
+  async flush(): Promise<void> {
     while (this.bufferedBytes > 0) await this.sendChunk(Math.min(CHUNK, this.bufferedBytes));
     for (const answered of this.inflight.splice(0)) await answered;
+  }
+
+  /** Sends the rest, commits with labels, checks the server's size and digest, ends the call. */
+  async commit(labels: Record<string, string> = {}): Promise<{ digest: string; size: number }> {
+    await this.flush();
     const committed = await this.request({ action: 'COMMIT', total: this.target.total, offset: this.sent, expected: this.target.expected, labels });
     this.finished = true;
     this.call.end();

@@ -6,16 +6,23 @@ import { configPlatform, parseConfig, parseIndex, parseManifest, selectManifests
 import { isConfigType, isIndexType, isManifestType } from './media-types.js';
 import { defaultMatcher, type PlatformMatcher } from './platforms.js';
 
-/** Bytes of the image for one platform: the root, the best manifest, its config and layers. */
+/**
+ * Bytes of the image for one platform: the root, the best manifest, its config and layers. As
+ * containerd's walk, what was counted before a missing blob stops it is kept (the size is partial).
+ */
 export async function imageSize(rpc: Rpc, target: Descriptor, matcher: PlatformMatcher = defaultMatcher()): Promise<number> {
-  let size = target.size;
-  if (isIndexType(target.mediaType)) {
-    const index = parseIndex(await readBlob(rpc, target.digest), target);
-    for (const child of selectManifests(index, matcher, 1)) size += await imageSize(rpc, child, matcher);
-  } else if (isManifestType(target.mediaType)) {
-    const manifest = parseManifest(await readBlob(rpc, target.digest), target);
-    size += manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
-  }
+  let size = 0;
+  const visit = async (desc: Descriptor): Promise<void> => {
+    size += desc.size;
+    if (isIndexType(desc.mediaType)) {
+      const index = parseIndex(await readBlob(rpc, desc.digest), desc);
+      for (const child of selectManifests(index, matcher, 1)) await visit(child);
+    } else if (isManifestType(desc.mediaType)) {
+      const manifest = parseManifest(await readBlob(rpc, desc.digest), desc);
+      size += manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0);
+    }
+  };
+  await visit(target).catch(() => undefined);
   return size;
 }
 

@@ -85,6 +85,8 @@ export class BlobFetcher {
       this.listener({ type: 'blob', key: ref, desc, status: 'done', offset: desc.size });
       return options.keep ? bytes : undefined;
     } catch (err) {
+      // bytes that arrived stay in the ingest, for the next pull to resume from
+      if (grpcCode(err) === undefined && !(err instanceof DigestMismatchError)) await writer.flush().catch(() => undefined);
       writer.cancel();
       if (err instanceof DigestMismatchError) {
         await this.abort(ref);

@@ -65,7 +65,11 @@ export async function* downloadBlob(registry: Registry, desc: Descriptor, option
       if (position < desc.size) throw new ShortBodyError(`${desc.digest}: the body ended after ${position} of ${desc.size} bytes`);
       break;
     } catch (err) {
-      if (options.signal?.aborted || !isTransient(err) || ++failures > retries) throw err;
+      if (options.signal?.aborted || !isTransient(err)) throw err;
+      if (++failures > retries) {
+        const reason = (err as Error).message;
+        throw new Error(`${registry.endpoint.origin}/v2/${registry.ref.repository}/blobs/${desc.digest}: gave up at byte ${position} of ${desc.size} after ${retries} reconnections without progress: ${reason}`, { cause: err });
+      }
       options.onRetry?.(position, err as Error);
       await pause(100 * 2 ** (failures - 1), options.signal);
     }
