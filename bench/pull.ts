@@ -2,12 +2,13 @@
 // registry on 127.0.0.1: `ledgerctl pull` against ledgerd, the real `ctr images pull` against
 // ledgerd, and `ctr images pull` against real containerd 1.6, alternating, in one run.
 // Per round and per pair: a fresh pull (nothing of the image in the daemon), then an unpack only
-// (the snapshots removed, the blobs kept, pulled again). Plus the disk's plain write rate: the
+// (the snapshots removed, the blobs kept, pulled again); before each, both daemons' deletions
+// have finished on disk and dirty pages are flushed. Plus the disk's plain write rate: the
 // same number of bytes written to one file in 1 MiB writes, then fsync'd.
 // Usage: node dist/bench/pull.js [--runs N] [--port PORT]   (root; needs the shared harness)
 // Prints "name value unit": medians per pair, ratios to containerd, MB/s.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,20 @@ function makeFresh(socket: string, image: ReturnType<typeof layeredImage>): void
   if (ctr(socket, 'snapshots', 'ls').split('\n').slice(1).some(Boolean)) throw new Error(`not fresh on ${socket}: snapshots left`);
 }
 
+/**
+ * Waits until the daemon's overlayfs snapshot directories are really gone from disk (containerd
+ * removes them in the background after the records), then flushes: a deletion still running
+ * would slow whoever pulls next.
+ */
+function quiesce(root: string): void {
+  const snapshots = join(root, 'io.containerd.snapshotter.v1.overlayfs', 'snapshots');
+  for (let i = 0; existsSync(snapshots) && readdirSync(snapshots).length > 0; i++) {
+    if (i > 600) throw new Error(`${snapshots} still has ${readdirSync(snapshots).length} entries`);
+    execFileSync('sleep', ['0.1']);
+  }
+  execFileSync('sync');
+}
+
 /** The snapshots gone, the blobs kept: the next pull only unpacks. */
 function dropSnapshots(socket: string, image: ReturnType<typeof layeredImage>): void {
   for (const chain of image.chainsTopFirst) {
@@ -119,13 +134,16 @@ try {
   }
 
   type Pair = 'ledgerctl_ledgerd' | 'ctr_ledgerd' | 'ctr_containerd';
-  const pairs: Record<Pair, { socket: string; pull: () => void }> = {
+  const ledgerdRoot = join(dir, 'ledgerd-root');
+  const containerdRoot = join(dir, 'containerd', 'root');
+  const pairs: Record<Pair, { socket: string; root: string; pull: () => void }> = {
     ledgerctl_ledgerd: {
       socket: ledgerdSocket,
+      root: ledgerdRoot,
       pull: () => execFileSync(process.execPath, [LEDGERCTL, '-a', ledgerdSocket, '-n', NS, 'pull', REF], { stdio: ['ignore', 'ignore', 'inherit'] }),
     },
-    ctr_ledgerd: { socket: ledgerdSocket, pull: () => ctr(ledgerdSocket, 'images', 'pull', '--plain-http', REF) },
-    ctr_containerd: { socket: containerdSocket, pull: () => ctr(containerdSocket, 'images', 'pull', '--plain-http', REF) },
+    ctr_ledgerd: { socket: ledgerdSocket, root: ledgerdRoot, pull: () => ctr(ledgerdSocket, 'images', 'pull', '--plain-http', REF) },
+    ctr_containerd: { socket: containerdSocket, root: containerdRoot, pull: () => ctr(containerdSocket, 'images', 'pull', '--plain-http', REF) },
   };
   const times: Record<Pair, { full: number[]; unpack: number[] }> = {
     ledgerctl_ledgerd: { full: [], unpack: [] },
@@ -138,14 +156,18 @@ try {
     // a different one goes first each round: none always gets the warmer caches
     const order = names.map((_, i) => names[(i + round) % names.length]!);
     for (const name of order) {
-      const { socket, pull } = pairs[name];
+      const { socket, root, pull } = pairs[name];
+      // every timed pull starts with no deletion running and nothing dirty to write back, on
+      // either daemon (the one before it may be the other daemon)
       makeFresh(socket, image);
-      // every timed pull starts with nothing dirty to write back (from the run before it)
-      execFileSync('sync');
+      quiesce(ledgerdRoot);
+      quiesce(containerdRoot);
       const full = timed(pull);
       dropSnapshots(socket, image);
-      execFileSync('sync');
+      quiesce(root);
       const unpack = timed(pull);
+      // leave nothing of this run on disk for the next one to pay for
+      makeFresh(socket, image);
       times[name].full.push(full);
       times[name].unpack.push(unpack);
       process.stderr.write(`round ${round + 1} ${name}: pull+unpack ${full.toFixed(2)} s, unpack only ${unpack.toFixed(2)} s\n`);

@@ -142,13 +142,18 @@ export class Unpacker {
   }
 
   /**
-   * Whether the chain is committed. Under a lease it is first made a resource of that lease, so
-   * that a collection running meanwhile cannot remove a parent this unpack builds on.
+   * Whether the chain is committed. One found under a lease is made a resource of that lease and
+   * checked again, so that a collection running meanwhile cannot remove a parent this unpack
+   * builds on.
    */
   private async exists(chainId: string): Promise<boolean> {
-    if (this.lease) {
-      await this.rpc.unary(SERVICES.leases, 'AddResource', { id: this.lease, resource: { id: chainId, type: `snapshots/${this.snapshotter}` } });
-    }
+    if (!(await this.stat(chainId))) return false;
+    if (!this.lease) return true;
+    await this.rpc.unary(SERVICES.leases, 'AddResource', { id: this.lease, resource: { id: chainId, type: `snapshots/${this.snapshotter}` } });
+    return this.stat(chainId);
+  }
+
+  private async stat(chainId: string): Promise<boolean> {
     try {
       await this.rpc.unary(SERVICES.snapshots, 'Stat', { snapshotter: this.snapshotter, key: chainId });
       return true;
