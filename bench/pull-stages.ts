@@ -17,14 +17,13 @@ import { createGunzip } from 'node:zlib';
 import { applyLayer } from '../src/diff/index.js';
 import { downloadBlob, parseReference, Registry } from '../src/client/registry/index.js';
 import { harnessImages } from '../test/helpers/harness-services.js';
-import { report } from './report.js';
+import { median, report } from './report.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, port: { type: 'string', default: '5102' } } });
 const HARNESS = fileURLToPath(new URL('../../../shared/harness/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ledgerd-bench-stages-'));
 const env = { ...process.env, REGISTRY_PORT: values.port! };
 const harness = (...args: string[]) => execFileSync('bash', [join(HARNESS, 'registry.sh'), ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 async function timed(fn: () => Promise<unknown> | unknown): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();

@@ -7,9 +7,8 @@
 // same number of bytes written to one file in 1 MiB writes, then fsync'd.
 // Usage: node dist/bench/pull.js [--runs N] [--port PORT]   (root; needs the shared harness)
 // Prints "name value unit": medians per pair, ratios to containerd, MB/s.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,31 +16,18 @@ import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { chainIds } from '../src/client/image/manifest.js';
 import { harnessImages } from '../test/helpers/harness-services.js';
-import { report } from './report.js';
+import { median, report } from './report.js';
+import { startServices } from './services.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, port: { type: 'string', default: '5102' } } });
 const RUNS = Number(values.runs);
-const HARNESS = fileURLToPath(new URL('../../../shared/harness/', import.meta.url));
-const LEDGERD = fileURLToPath(new URL('../../bin/ledgerd', import.meta.url));
 const LEDGERCTL = fileURLToPath(new URL('../../bin/ledgerctl', import.meta.url));
 const NS = 'benchpull';
 const dir = mkdtempSync(join(tmpdir(), 'ledgerd-bench-pull-'));
-const env = { ...process.env, REGISTRY_PORT: values.port! };
 const REF = `127.0.0.1:${values.port}/layered:latest`;
-const harness = (script: string, ...args: string[]) =>
-  execFileSync('bash', [join(HARNESS, script), ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
 const ctr = (socket: string, ...args: string[]) =>
   execFileSync('ctr', ['--address', socket, '-n', NS, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
 
-const listening = (address: string) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(address);
-    socket.once('connect', () => (socket.destroy(), resolve(true))).once('error', () => resolve(false));
-  });
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const timed = (fn: () => void): number => {
   const t0 = process.hrtime.bigint();
   fn();
@@ -118,24 +104,16 @@ function diskWriteRate(bytes: number): number {
   return bytes / 1e6 / seconds;
 }
 
-const ledgerdSocket = join(dir, 'ledgerd.sock');
-const ledgerd = spawn(process.execPath, [LEDGERD, '--root', join(dir, 'ledgerd-root'), '--state', join(dir, 'ledgerd-state'), '-a', ledgerdSocket], { stdio: ['ignore', 'ignore', 'pipe'] });
-let ledgerdErrors = '';
-ledgerd.stderr!.on('data', (chunk: Buffer) => (ledgerdErrors += chunk.toString()));
-const ledgerdExited = new Promise((resolve) => ledgerd.once('exit', resolve));
+const images = harnessImages();
+const services = await startServices(dir, values.port!, images);
+const ledgerdSocket = services.ledgerd.socket;
+const ledgerdRoot = services.ledgerd.root;
+const containerdSocket = services.containerd.socket;
+const containerdRoot = services.containerd.root;
 try {
-  const images = harnessImages();
-  harness('registry.sh', 'start', join(dir, 'registry'), images);
   const image = layeredImage(images);
-  const containerdSocket = harness('containerd-ref.sh', 'start', join(dir, 'containerd')).trim();
-  for (let i = 0; !(await listening(ledgerdSocket)); i++) {
-    if (ledgerd.exitCode !== null || i > 400) throw new Error(`ledgerd did not start:\n${ledgerdErrors}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 
   type Pair = 'ledgerctl_ledgerd' | 'ctr_ledgerd' | 'ctr_containerd';
-  const ledgerdRoot = join(dir, 'ledgerd-root');
-  const containerdRoot = join(dir, 'containerd', 'root');
   const pairs: Record<Pair, { socket: string; root: string; pull: () => void }> = {
     ledgerctl_ledgerd: {
       socket: ledgerdSocket,
@@ -191,12 +169,6 @@ try {
   report('disk_write_fsync_rate', median(disk), 'MB/s');
   report('host_loadavg1_end', Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]), 'load');
 } finally {
-  try {
-    harness('containerd-ref.sh', 'stop', join(dir, 'containerd'));
-  } finally {
-    harness('registry.sh', 'stop', join(dir, 'registry'));
-    ledgerd.kill('SIGTERM');
-    await ledgerdExited;
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await services.stop();
+  rmSync(dir, { recursive: true, force: true });
 }

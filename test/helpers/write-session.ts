@@ -1,26 +1,10 @@
 import type { ClientDuplexStream, Metadata, ServiceError } from '@grpc/grpc-js';
 import type { Connection } from '../../src/cli/grpc-client.js';
+import type { WriteRequest, WriteResponse } from '../../src/client/content/writer.js';
 
 export const CONTENT = 'containerd.services.content.v1.Content';
 
-export interface WriteRequest {
-  action?: 'STAT' | 'WRITE' | 'COMMIT';
-  ref?: string;
-  total?: number;
-  expected?: string;
-  offset?: number;
-  data?: Buffer;
-  labels?: Record<string, string>;
-}
-
-export interface WriteResponse {
-  action: string;
-  started_at: { seconds: number; nanos: number };
-  updated_at: { seconds: number; nanos: number };
-  offset: number;
-  total: number;
-  digest: string;
-}
+export type { WriteRequest, WriteResponse };
 
 /**
  * A Content.Write call driven the way containerd's Go client drives it: one request, then wait

@@ -5,8 +5,9 @@
 // server answers each in order), so a blob is not paced by one round trip per MiB.
 import { GRPC, grpcCode, SERVICES, type DuplexMessages, type Rpc } from '../rpc.js';
 
-interface WriteRequest {
-  action: 'STAT' | 'WRITE' | 'COMMIT';
+/** containerd.services.content.v1.WriteContentRequest, as the loader presents it. */
+export interface WriteRequest {
+  action?: 'STAT' | 'WRITE' | 'COMMIT';
   ref?: string;
   total?: number;
   expected?: string;
@@ -15,10 +16,13 @@ interface WriteRequest {
   labels?: Record<string, string>;
 }
 
-interface WriteResponse {
+/** containerd.services.content.v1.WriteContentResponse. */
+export interface WriteResponse {
   action: string;
-  offset: number | string;
-  total: number | string;
+  started_at: { seconds: number; nanos: number };
+  updated_at: { seconds: number; nanos: number };
+  offset: number;
+  total: number;
   digest: string;
 }
 

@@ -1,0 +1,54 @@
+// The daemons and registry a comparison bench runs: ledgerd (bin/ledgerd on a private root),
+// real containerd 1.6 and a registry with the harness's images (../shared/harness scripts),
+// all under one directory and all stopped by stop().
+import { execFileSync, spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HARNESS = fileURLToPath(new URL('../../../shared/harness/', import.meta.url));
+const LEDGERD = fileURLToPath(new URL('../../bin/ledgerd', import.meta.url));
+
+export interface BenchServices {
+  readonly ledgerd: { readonly socket: string; readonly root: string };
+  readonly containerd: { readonly socket: string; readonly root: string };
+  stop(): Promise<void>;
+}
+
+const listening = (address: string) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(address);
+    socket.once('connect', () => (socket.destroy(), resolve(true))).once('error', () => resolve(false));
+  });
+
+export async function startServices(dir: string, registryPort: string, images: string): Promise<BenchServices> {
+  const env = { ...process.env, REGISTRY_PORT: registryPort };
+  const harness = (script: string, ...args: string[]) =>
+    execFileSync('bash', [join(HARNESS, script), ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const ledgerd = { socket: join(dir, 'ledgerd.sock'), root: join(dir, 'ledgerd-root') };
+  const child = spawn(process.execPath, [LEDGERD, '--root', ledgerd.root, '--state', join(dir, 'ledgerd-state'), '-a', ledgerd.socket], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let errors = '';
+  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const stop = async () => {
+    try {
+      harness('containerd-ref.sh', 'stop', join(dir, 'containerd'));
+    } finally {
+      harness('registry.sh', 'stop', join(dir, 'registry'));
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  try {
+    harness('registry.sh', 'start', join(dir, 'registry'), images);
+    const containerd = { socket: harness('containerd-ref.sh', 'start', join(dir, 'containerd')).trim(), root: join(dir, 'containerd', 'root') };
+    for (let i = 0; !(await listening(ledgerd.socket)); i++) {
+      if (child.exitCode !== null || i > 400) throw new Error(`ledgerd did not start:\n${errors}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return { ledgerd, containerd, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
