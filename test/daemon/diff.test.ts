@@ -3,7 +3,8 @@
 // and Diff writing a layer that applies back to the same tree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { startTestDaemon } from '../helpers/daemon.js';
@@ -248,4 +249,43 @@ test('Diff writes the layer between two snapshots into content; applying it repr
   assert.equal(again.digest, first.digest);
   assert.equal(await labelOf(first.digest), uncompressed);
   assert.deepEqual((await c.unary<{ statuses: unknown[] }>(CONTENT, 'ListStatuses', {})).statuses, [], 'no upload is left behind');
+});
+
+const REGISTRY_PORT = 5123;
+const NS = 'diffctr';
+
+test('the real ctr pulls busybox through the Diff service, and the harness images steps pass', { skip: skipWithoutReference || skipWithoutHarness, timeout: 300_000 }, async (t) => {
+  const registry = startRegistry(t, REGISTRY_PORT);
+  const daemon = await startTestDaemon(t);
+  const ctr = ctrAt(daemon.address, NS);
+  const ref = `${registry}/busybox:latest`;
+
+  const pulled = ctr('images', 'pull', '--plain-http', ref);
+  assert.match(pulled, /unpacking linux\/amd64 sha256:[0-9a-f]{64}\.\.\.\s*\ndone/);
+  assert.match(ctr('images', 'check'), new RegExp(`^${ref.replace(/\./g, '\\.')}\\s+\\S+\\s+\\S+\\s+complete`, 'm'));
+  // the unpacker labelled the layer with its diffID (Apply's answer) and the config with the chain
+  const manifestDigest = ctr('images', 'ls').split('\n').find((line) => line.startsWith(`${ref} `))!.split(/\s+/)[2]!;
+  const manifest = JSON.parse(ctr('content', 'get', manifestDigest)) as { config: { digest: string }; layers: { digest: string }[] };
+  const config = JSON.parse(ctr('content', 'get', manifest.config.digest)) as { rootfs: { diff_ids: string[] } };
+  const labels = ctr('content', 'ls');
+  assert.match(labels, new RegExp(`^${manifest.layers[0]!.digest}\\s.*containerd\\.io/uncompressed=${config.rootfs.diff_ids[0]}`, 'm'));
+  assert.match(labels, new RegExp(`^${manifest.config.digest}\\s.*containerd\\.io/gc\\.ref\\.snapshot\\.overlayfs=${config.rootfs.diff_ids[0]}`, 'm'));
+  // and the unpacked tree is a working busybox
+  const mountPoint = join(tempDir(t), 'rootfs');
+  mkdirSync(mountPoint);
+  ctr('images', 'mount', ref, mountPoint);
+  try {
+    assert.equal(execFileSync(join(mountPoint, 'bin', 'busybox'), ['echo', 'unpacked'], { encoding: 'utf8' }), 'unpacked\n');
+    assert.equal(readlinkSync(join(mountPoint, 'bin', 'sh')), 'busybox');
+  } finally {
+    ctr('images', 'unmount', '--rm', mountPoint);
+  }
+
+  // `images.import.oci-archive` ends with `ctr run`: it is part of the run once tasks can run
+  const canRun = /^io\.containerd\.grpc\.v1\s+tasks\s+-\s+ok\s*$/m.test(ctr('plugins', 'ls'));
+  const steps = canRun ? '^images\\.' : '^images\\.(pull|ls|check|label|tag|rm|export|import\\.roundtrip)';
+  if (!canRun) t.diagnostic('images.import.oci-archive left out: the tasks service cannot run containers here');
+  const { out, code } = await runHarness(daemon.address, steps, { REGISTRY: registry });
+  assert.match(out, canRun ? /^12 passed, 0 failed$/m : /^11 passed, 0 failed$/m, out);
+  assert.equal(code, 0);
 });
