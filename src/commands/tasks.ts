@@ -77,6 +77,7 @@ export class TaskCommands {
 
   async create(namespace: string, request: CreateTask): Promise<{ pid: number }> {
     const container = this.containers().get(namespace, request.containerId);
+    if (request.checkpoint) throw notImplemented(`task ${container.id}: restoring from a checkpoint is not supported by ledgerd (no CRIU support)`);
     const key = `${namespace}/${container.id}`;
     if (this.runtime.get(namespace, container.id) || this.creating.has(key)) throw alreadyExists(`task ${container.id}`);
     const runtimeName = request.runtimePath || container.runtime.name;

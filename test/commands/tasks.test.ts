@@ -147,6 +147,7 @@ test('tasks: every refusal of tasks-shim.md §1 with containerd code and message
   for (const [name, call] of calls) await refused(call, noTask, `${name} without a task`);
   await refused(() => tasks.start('ns', 'ghost'), ledger('not found', /^container "ghost" in namespace "ns"$/), 'start without container');
 
+  await refused(() => tasks.create('ns', create('c1', { checkpoint: 'sha256:' + 'a'.repeat(64) })), ledger('not implemented', /restoring from a checkpoint/), 'create from a checkpoint');
   await tasks.create('ns', create('c1'));
   await refused(() => tasks.create('ns', create('c1')), ledger('already exists', /^task c1$/), 'second create');
   await refused(
