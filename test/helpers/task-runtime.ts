@@ -3,7 +3,7 @@
 // runtime/v2/runc), and the same /tasks/* reports in the same order, delivered asynchronously as a
 // shim's forwarded events are. Processes "run" until the test ends them (exit, kill) or the
 // shim "dies" (crash).
-import { TtrpcError, Code } from '../../src/shims/ttrpc/errors.js';
+import { TtrpcError, Code } from '../../src/shims/ttrpc/index.js';
 import type {
   AnyMessage,
   CreateTaskRequest,
