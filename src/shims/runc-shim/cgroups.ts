@@ -61,19 +61,22 @@ function readText(path: string): string | undefined {
   }
 }
 
-function readUint(path: string): number {
-  const text = readText(path)?.trim();
-  if (!text || text === 'max') return 0;
-  const value = Number(text);
-  return Number.isFinite(value) ? value : 0;
+/** A uint64 from cgroup text: exact (a bigint) beyond 2^53, such as the "unlimited" 9223372036854771712. */
+function toUint(text: string | undefined): number | bigint {
+  if (!text || !/^\d+$/.test(text)) return 0;
+  return text.length > 15 ? BigInt(text) : Number(text);
+}
+
+function readUint(path: string): number | bigint {
+  return toUint(readText(path)?.trim());
 }
 
 /** "key value" lines as a map. */
-function readKeyValues(path: string): Map<string, number> {
-  const values = new Map<string, number>();
+function readKeyValues(path: string): Map<string, number | bigint> {
+  const values = new Map<string, number | bigint>();
   for (const line of (readText(path) ?? '').split('\n')) {
     const [key, value] = line.trim().split(/\s+/);
-    if (key && value !== undefined) values.set(key, Number(value));
+    if (key && value !== undefined) values.set(key, toUint(value));
   }
   return values;
 }
@@ -94,7 +97,7 @@ function blkioEntries(path: string, devices: Map<string, string>): Message[] {
     if (fields.length < 3) continue; // "Total N" and blank lines
     const [major, minor] = fields;
     const op = fields.length === 4 ? fields[2]! : '';
-    entries.push({ op, device: devices.get(`${major}:${minor}`) ?? '', major: Number(major), minor: Number(minor), value: Number(fields[fields.length - 1]) });
+    entries.push({ op, device: devices.get(`${major}:${minor}`) ?? '', major: Number(major), minor: Number(minor), value: toUint(fields[fields.length - 1]) });
   }
   return entries;
 }
@@ -109,13 +112,13 @@ export function statsV1(paths: ReadonlyMap<string, string>): Message {
   const cpu = paths.get('cpu');
   if (cpuacct && existsSync(cpuacct)) {
     const stat = readKeyValues(join(cpuacct, 'cpuacct.stat'));
-    const perCpu = (readText(join(cpuacct, 'cpuacct.usage_percpu')) ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+    const perCpu = (readText(join(cpuacct, 'cpuacct.usage_percpu')) ?? '').trim().split(/\s+/).filter(Boolean).map(toUint);
     const throttle = cpu && existsSync(cpu) ? readKeyValues(join(cpu, 'cpu.stat')) : new Map<string, number>();
     metrics.cpu = {
       usage: {
         total: readUint(join(cpuacct, 'cpuacct.usage')),
-        kernel: (stat.get('system') ?? 0) * NS_PER_TICK,
-        user: (stat.get('user') ?? 0) * NS_PER_TICK,
+        kernel: Number(stat.get('system') ?? 0) * NS_PER_TICK,
+        user: Number(stat.get('user') ?? 0) * NS_PER_TICK,
         per_cpu: perCpu,
       },
       throttling: { periods: throttle.get('nr_periods') ?? 0, throttled_periods: throttle.get('nr_throttled') ?? 0, throttled_time: throttle.get('throttled_time') ?? 0 },
