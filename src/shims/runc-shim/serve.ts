@@ -28,10 +28,12 @@ export async function serve(flags: ShimFlags): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('shutting down');
+    service.close();
     await publisher.flush(2000);
     publisher.close();
-    await server.close();
     removeSocket(flags.socket);
+    // closing waits for the peers' connections to go; the exit below ends them anyway
+    await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 200))]);
     closeLog();
     process.exit(0);
   };

@@ -40,6 +40,11 @@ export class TaskService {
     return this.containers.size;
   }
 
+  /** Before the shim exits: no more OOM watching (its wait runs on a koffi worker thread). */
+  close(): void {
+    this.oom.close();
+  }
+
   /** The ttrpc handlers of containerd.task.v2.Task, by method name. */
   handlers(): Record<string, Handler> {
     const h = <Req>(type: MessageType, fn: (req: Req) => Promise<Uint8Array>): Handler => async (payload) => fn(decode<Req>(type, payload));
