@@ -1,5 +1,7 @@
+import { containerPlugins } from './plugins/containers.js';
 import { contentPlugins } from './plugins/content.js';
 import { corePlugins } from './plugins/core.js';
+import { diffPlugins } from './plugins/diff.js';
 import { gcPlugins } from './plugins/gc.js';
 import { imagePlugins } from './plugins/images.js';
 import { snapshotPlugins } from './plugins/snapshots.js';
@@ -9,7 +11,7 @@ export type { DaemonHooks } from './plugins/shared.js';
 
 /** Every plugin of the daemon, in registration order (which is also `ctr plugins ls` order). */
 export function registrations(hooks: DaemonHooks): AnyRegistration[] {
-  const areas = [corePlugins(hooks), contentPlugins(), snapshotPlugins(hooks), imagePlugins(), gcPlugins(hooks)];
+  const areas = [corePlugins(hooks), contentPlugins(), snapshotPlugins(hooks), diffPlugins(), imagePlugins(), containerPlugins(), gcPlugins(hooks)];
   const byId = (a: AnyRegistration, b: AnyRegistration) => a.id.localeCompare(b.id);
   return [
     ...areas.flatMap((area) => area.backends ?? []),

@@ -24,3 +24,4 @@ export {
   type SnapshotView,
   type SnapshotTree,
 } from './snapshots.js';
+export { containersProjection, containerOf, containersIn, type ContainersState, type ContainerView } from './containers.js';

@@ -1,6 +1,9 @@
 import type { LogRecord } from '../log/index.js';
 import {
   topicOf,
+  type ContainerCreated,
+  type ContainerDeleted,
+  type ContainerUpdated,
   type ContentDeleted,
   type EnvelopePublished,
   type ImageCreated,
@@ -51,6 +54,19 @@ const TRANSLATIONS: Record<string, Translation> = {
   SnapshotCommitted: { message: 'containerd.events.SnapshotCommit', body: (p: SnapshotCommitted) => ({ key: p.key, name: p.name }) },
   SnapshotRemoved: { message: 'containerd.events.SnapshotRemove', body: (p: SnapshotRemoved) => ({ key: p.key }) },
   ContentDeleted: { message: 'containerd.events.ContentDelete', body: (p: ContentDeleted) => ({ digest: p.digest }) },
+  ContainerCreated: {
+    message: 'containerd.events.ContainerCreate',
+    body: (p: ContainerCreated) => ({
+      id: p.id,
+      image: p.image,
+      runtime: { name: p.runtime.name, ...(p.runtime.options ? { options: { type_url: p.runtime.options.typeUrl, value: Buffer.from(p.runtime.options.value) } } : {}) },
+    }),
+  },
+  ContainerUpdated: {
+    message: 'containerd.events.ContainerUpdate',
+    body: (p: ContainerUpdated) => ({ id: p.id, image: p.image, labels: p.labels, snapshot_key: p.snapshotKey }),
+  },
+  ContainerDeleted: { message: 'containerd.events.ContainerDelete', body: (p: ContainerDeleted) => ({ id: p.id }) },
 };
 
 export interface EnvelopeWithBody {

@@ -1,0 +1,85 @@
+import { LOG_SERVICE } from '../../services/log.js';
+import { VERSION_SERVICE } from '../../services/version.js';
+import { decodeEnvelopeEvent, formatTimestamp } from '../format.js';
+import { drain, parseCommandArgs, sequenceNumber, UsageError, type Command } from './command.js';
+
+export const version: Command = {
+  usage: "version                                  the daemon's version",
+  async run({ connection }) {
+    const reply = await connection.unary<{ version: string; revision: string }>(VERSION_SERVICE, 'Version', {});
+    process.stdout.write(`Server:\n  Version:  ${reply.version}\n  Revision: ${reply.revision}\n`);
+  },
+};
+
+export const log: Command = {
+  usage: `log show [--from SEQ] [--to SEQ] [--follow] [--filter F]...
+                                           one record per line, as JSON
+  log head                                 the last sequence number
+  log verify                               check every record of the log (checksums, gaps, versions)`,
+  async run({ connection, args }) {
+    const { values, positionals } = parseCommandArgs(args, {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+      filter: { type: 'string', multiple: true },
+    });
+    switch (positionals[0]) {
+      case 'head': {
+        const reply = await connection.unary<{ seq: number }>(LOG_SERVICE, 'Head', {});
+        process.stdout.write(`${reply.seq}\n`);
+        return;
+      }
+      case 'verify': {
+        const reply = await connection.unary<{ ok: boolean; records: number; head: number; problems: string[] }>(LOG_SERVICE, 'Verify', {});
+        for (const problem of reply.problems) process.stdout.write(`problem: ${problem}\n`);
+        process.stdout.write(`${reply.ok ? 'ok' : 'CORRUPT'}: ${reply.records} records, head ${reply.head}\n`);
+        if (!reply.ok) process.exitCode = 1;
+        return;
+      }
+      case 'show': {
+        const stream = connection.stream<Record<string, unknown>>(LOG_SERVICE, 'Read', {
+          from_seq: sequenceNumber(values.from, 'from') || 1,
+          to_seq: sequenceNumber(values.to, 'to'),
+          filters: values.filter ?? [],
+          follow: values.follow ?? false,
+        });
+        await drain(stream, (record) => process.stdout.write(`${JSON.stringify(recordJson(record))}\n`));
+        return;
+      }
+      default:
+        throw new UsageError(`unknown log command "${positionals[0] ?? ''}"`);
+    }
+  },
+};
+
+/** containerd's Subscribe with ledgerd's resume header, printed like `ctr events` plus the seq. */
+export const events: Command = {
+  usage: `events [--from SEQ] [FILTER...]          containerd events as ctr prints them, each line prefixed
+                                           with its sequence number; --from resumes at that number`,
+  async run({ connection, args }) {
+    const { values, positionals } = parseCommandArgs(args, { from: { type: 'string' } });
+    const stream = connection.stream<{ seq: number; envelope: { timestamp: { seconds: number; nanos: number }; namespace: string; topic: string; event: { type_url: string; value: Buffer } } }>(
+      LOG_SERVICE,
+      'Subscribe',
+      { from_seq: sequenceNumber(values.from, 'from'), filters: positionals },
+    );
+    await drain(stream, ({ seq, envelope }) => {
+      const body = decodeEnvelopeEvent(envelope.event);
+      process.stdout.write(`${seq} ${formatTimestamp(envelope.timestamp)} ${envelope.namespace} ${envelope.topic} ${JSON.stringify(body)}\n`);
+    });
+  },
+};
+
+function recordJson(record: Record<string, unknown>) {
+  return {
+    seq: record.seq,
+    time: formatTimestamp(record.time as { seconds: number; nanos: number }),
+    namespace: record.namespace,
+    stream: record.stream,
+    version: record.version,
+    type: record.type,
+    ...(record.topic ? { topic: record.topic } : {}),
+    payload: JSON.parse(String(record.payload_json || 'null')),
+    meta: JSON.parse(String(record.meta_json || '{}')),
+  };
+}

@@ -1,0 +1,41 @@
+// What the client library needs from a connection to a daemon: containerd's services by name.
+// The CLI passes its gRPC connection; the library itself stays free of gRPC.
+
+export interface ReadableMessages<T> {
+  on(event: 'data', listener: (message: T) => void): this;
+  on(event: 'end', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  cancel(): void;
+}
+
+export interface Rpc {
+  readonly namespace: string | undefined;
+  unary<R = Record<string, unknown>>(service: string, method: string, request: unknown, extra?: Record<string, string>): Promise<R>;
+  stream<R = Record<string, unknown>>(service: string, method: string, request: unknown, extra?: Record<string, string>): ReadableMessages<R>;
+}
+
+/** Every message of a server stream. */
+export function collect<T>(stream: ReadableMessages<T>): Promise<T[]> {
+  const messages: T[] = [];
+  return new Promise((resolve, reject) => {
+    stream.on('data', (m) => messages.push(m));
+    stream.on('end', () => resolve(messages));
+    stream.on('error', reject);
+  });
+}
+
+export const SERVICES = {
+  content: 'containerd.services.content.v1.Content',
+  images: 'containerd.services.images.v1.Images',
+  snapshots: 'containerd.services.snapshots.v1.Snapshots',
+  containers: 'containerd.services.containers.v1.Containers',
+  tasks: 'containerd.services.tasks.v1.Tasks',
+  leases: 'containerd.services.leases.v1.Leases',
+  diff: 'containerd.services.diff.v1.Diff',
+} as const;
+
+/** A blob's bytes through Content.Read. */
+export async function readBlob(rpc: Rpc, digest: string): Promise<Buffer> {
+  const chunks = await collect(rpc.stream<{ offset: number | string; data: Buffer }>(SERVICES.content, 'Read', { digest }));
+  return Buffer.concat(chunks.map((c) => c.data));
+}
