@@ -2,8 +2,8 @@
 // (same machine, same run, both driven as a daemon drives a shim v2):
 //   <shim>_start_to_connect_median: from running `start` to the answer of the first Connect (10 shims)
 //   <shim>_create_first_ms: the first Create of a fresh shim (runc create included)
-//   <shim>_rss_1c: RSS of an idle shim serving one running container
-//   <shim>_rss_10c_group: RSS of one shim serving 10 running containers of one group
+//   <shim>_1c_rss / _private: memory of an idle shim serving one running container
+//   <shim>_10c_group_rss / _private: one shim serving 10 running containers of one group
 // Usage: node dist/bench/shim.js [--runs 10]   (root, runc, busybox-static)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,7 +25,17 @@ const dir = mkdtempSync('/tmp/shim-bench-');
 const rootfs = busyboxRootfs(join(dir, 'busybox'));
 const daemonAddress = join(dir, 'containerd.sock');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+/** RSS, and the private part of it (what one more shim costs: node's code pages are shared by every shim). */
+function memory(pid: number): { rss: number; private: number } {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(rollup)![1]);
+  return { rss: field('Rss'), private: field('Private_Clean') + field('Private_Dirty') };
+}
+function reportMemory(name: string, pid: number): void {
+  const m = memory(pid);
+  report(`${name}_rss`, m.rss, 'KiB');
+  report(`${name}_private`, m.private, 'KiB');
+}
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 
 async function stopTask(shim: ShimClient, id: string): Promise<void> {
@@ -62,7 +72,7 @@ async function bench(name: string, binary: string): Promise<void> {
     createTimes.push(performance.now() - t1);
     if (i === 0) {
       await sleep(2000);
-      report(`${name}_rss_1c`, rssKiB(shim_pid), 'KiB');
+      reportMemory(`${name}_1c`, shim_pid);
     }
     await stopTask(shim, id);
     await shim.call('Shutdown', api.ShutdownRequest, { id });
@@ -86,7 +96,7 @@ async function bench(name: string, binary: string): Promise<void> {
     await create(shim, id, b);
   }
   await sleep(2000);
-  report(`${name}_rss_10c_group`, rssKiB(pid), 'KiB');
+  reportMemory(`${name}_10c_group`, pid);
   for (const id of ids) await stopTask(shim!, id);
   await shim!.call('Shutdown', api.ShutdownRequest, { id: ids[0]! });
   await shim!.close();

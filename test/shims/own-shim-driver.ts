@@ -47,7 +47,26 @@ export function runShimAction(
   });
 }
 
+/** The daemon's end of <bundle>/log (runtime/v2/binary.go opens it before `start`): what the shim logged. */
+const shimLogs = new Map<string, { text: string }>();
+
+export function shimLog(bundle: string): string {
+  return shimLogs.get(bundle)?.text ?? '';
+}
+
+function openShimLog(bundle: string): void {
+  if (shimLogs.has(bundle)) return;
+  const path = join(bundle, 'log');
+  mkfifoSync(path);
+  const log = { text: '' };
+  const socket = new Socket({ fd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false });
+  socket.on('data', (chunk: Buffer) => (log.text += chunk.toString()));
+  socket.unref();
+  shimLogs.set(bundle, log);
+}
+
 export async function startShim(options: Parameters<typeof runShimAction>[1]): Promise<ShimStart> {
+  openShimLog(options.bundle);
   const { stdout, stderr, code } = await runShimAction('start', options);
   const address = stdout.toString().trim();
   return { address, socket: address.replace(/^unix:\/\//, ''), stdout: stdout.toString(), stderr, code };

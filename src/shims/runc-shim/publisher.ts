@@ -3,7 +3,9 @@
 // from a queue (after count x 1 s, dropped after 5 retries); a closed connection is redialled.
 import { encode, timestampFromNs, type Message, type MessageType } from '../protocol/protowire.js';
 import { EVENTS_SERVICE, ForwardRequest } from '../protocol/events.js';
-import { TtrpcClient, NAMESPACE_METADATA_KEY } from '../ttrpc/index.js';
+// not ../ttrpc/index.js: it re-exports the typed helpers, which load protobufjs
+import { TtrpcClient } from '../ttrpc/client.js';
+import { NAMESPACE_METADATA_KEY } from '../ttrpc/messages.js';
 import { log } from './log.js';
 import { nowNs } from './reaper.js';
 import type { EventSink } from './task-service.js';

@@ -4,7 +4,9 @@
 // removing its socket. The daemon's death does not concern it: it keeps its containers.
 import { readFileSync, rmSync } from 'node:fs';
 import { TASK_SERVICE } from '../protocol/task.js';
-import { requireSameUser, TtrpcServer } from '../ttrpc/index.js';
+// not ../ttrpc/index.js: it re-exports the typed helpers, which load protobufjs
+import { requireSameUser } from '../ttrpc/peer-credentials.js';
+import { TtrpcServer } from '../ttrpc/server.js';
 import type { ShimFlags } from './flags.js';
 import { closeLog, log, openLog } from './log.js';
 import { Publisher } from './publisher.js';
@@ -14,6 +16,8 @@ import { becomeSubreaper } from './syscalls.js';
 import { TaskService } from './task-service.js';
 
 const LISTENER_FD = 3;
+/** containerd's shim returns memory to the system every 30 s (debug.FreeOSMemory); so do we. */
+const GC_INTERVAL_MS = 30_000;
 
 export async function serve(flags: ShimFlags): Promise<void> {
   openLog({ debug: flags.debug, namespace: flags.namespace, id: flags.id });
@@ -45,6 +49,8 @@ export async function serve(flags: ShimFlags): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void shutdown());
   process.on('SIGPIPE', () => {});
   log.info(`serving (pid ${process.pid})`);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) setInterval(gc, GC_INTERVAL_MS).unref();
 }
 
 /** The socket file of ./address (the inherited listener does not know its path). */

