@@ -170,6 +170,26 @@ describe('containerd-shim-ledger-v1 lifecycle', { skip: skipWithoutRunc }, () =>
     assert.deepEqual(decode<{ pid: number; exit_status: number }>(api.DeleteResponse, again.stdout).exit_status, 137);
   });
 
+  test('without a pid namespace, the exit of the init kills the rest and the shim reaps the orphans it inherits', async () => {
+    const id = 'hostpid';
+    const bundle = bundleFor(id, ['sh', '-c', 'sleep 1000 & echo $! > /tmp/bg-pid; exit 3'], { hostPid: true });
+    const started = await startShim({ namespace: NS, id, bundle, daemonAddress });
+    const shim = await ShimClient.connect(started.socket, NS);
+    await shim.call('Create', api.CreateTaskRequest, { id, bundle, rootfs: rootfsMount() }, api.CreateTaskResponse);
+    const { shim_pid } = await shim.call<{ shim_pid: number }>('Connect', api.IdRequest, { id }, api.ConnectResponse);
+    shimPids.add(shim_pid);
+    const waited = shim.call<{ exit_status: number }>('Wait', api.ProcessRequest, { id }, api.WaitResponse);
+    await shim.call('Start', api.ProcessRequest, { id }, api.StartResponse);
+    assert.equal((await waited).exit_status, 3);
+    const background = Number(readFileSync(join(rootfs, 'tmp/bg-pid'), 'utf8'));
+    assert.ok(background > 0);
+    // killed (runc kill --all) and reaped by the shim: no process, not even a zombie
+    await waitUntil(() => !existsSync(`/proc/${background}`), `pid ${background} to be killed and reaped`);
+    await shim.call('Delete', api.ProcessRequest, { id }, api.DeleteResponse);
+    await shim.call('Shutdown', api.ShutdownRequest, { id });
+    await shim.close();
+  });
+
   test('terminal: the pty reaches stdout, stdin reaches the process, ResizePty sets the window size', async () => {
     const id = 'tty';
     const bundle = bundleFor(id, ['sh', '-c', 'tty; stty size; read x; echo "got $x"; exit 4'], { terminal: true });

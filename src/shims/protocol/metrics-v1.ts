@@ -10,27 +10,23 @@ const Throttle = message('io.containerd.cgroups.v1.Throttle', u64(1, 'periods'),
 const CPUStat = message('io.containerd.cgroups.v1.CPUStat', [1, 'usage', CPUUsage], [2, 'throttling', Throttle]);
 const MemoryEntry = message('io.containerd.cgroups.v1.MemoryEntry', u64(1, 'limit'), u64(2, 'usage'), u64(3, 'max'), u64(4, 'failcnt'));
 
-/** memory.stat keys in field order 1..32 (the proto field is the key, `pgpgin` -> pg_pg_in etc.). */
-export const MEMORY_STAT_KEYS = [
+/** memory.stat keys in MemoryStat field order 1..32. */
+const MEMORY_STAT_KEYS = [
   'cache', 'rss', 'rss_huge', 'mapped_file', 'dirty', 'writeback', 'pgpgin', 'pgpgout', 'pgfault', 'pgmajfault',
   'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable', 'hierarchical_memory_limit',
   'hierarchical_memsw_limit', 'total_cache', 'total_rss', 'total_rss_huge', 'total_mapped_file', 'total_dirty',
   'total_writeback', 'total_pgpgin', 'total_pgpgout', 'total_pgfault', 'total_pgmajfault', 'total_inactive_anon',
   'total_active_anon', 'total_inactive_file', 'total_active_file', 'total_unevictable',
-] as const;
-const MEMORY_STAT_FIELDS = [
-  'cache', 'rss', 'rss_huge', 'mapped_file', 'dirty', 'writeback', 'pg_pg_in', 'pg_pg_out', 'pg_fault', 'pg_maj_fault',
-  'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable', 'hierarchical_memory_limit',
-  'hierarchical_swap_limit', 'total_cache', 'total_rss', 'total_rss_huge', 'total_mapped_file', 'total_dirty',
-  'total_writeback', 'total_pg_pg_in', 'total_pg_pg_out', 'total_pg_fault', 'total_pg_maj_fault', 'total_inactive_anon',
-  'total_active_anon', 'total_inactive_file', 'total_active_file', 'total_unevictable',
-] as const;
+];
+/** The proto names differ from the file's keys in the page counters and the swap limit. */
+const fieldName = (key: string): string =>
+  key.replace(/pgpg(in|out)$/, 'pg_pg_$1').replace(/pgmajfault$/, 'pg_maj_fault').replace(/pgfault$/, 'pg_fault').replace('memsw_limit', 'swap_limit');
 /** memory.stat key -> MemoryStat field name. */
-export const MEMORY_STAT_FIELD: ReadonlyMap<string, string> = new Map(MEMORY_STAT_KEYS.map((k, i) => [k, MEMORY_STAT_FIELDS[i]!]));
+export const MEMORY_STAT_FIELD: ReadonlyMap<string, string> = new Map(MEMORY_STAT_KEYS.map((k) => [k, fieldName(k)]));
 
 const MemoryStat = message(
   'io.containerd.cgroups.v1.MemoryStat',
-  ...MEMORY_STAT_FIELDS.map((name, i) => u64(i + 1, name)),
+  ...MEMORY_STAT_KEYS.map((key, i) => u64(i + 1, fieldName(key))),
   [33, 'usage', MemoryEntry],
   [34, 'swap', MemoryEntry],
   [35, 'kernel', MemoryEntry],

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { openAppend, openFifoReader, openFifoWriter, isFifo } from './fifo.js';
-import { stdioScheme, IoError, type StdioPaths } from './process-io.js';
+import { copyToEnd, stdioScheme, IoError, type StdioPaths } from './process-io.js';
 import { receiveFd, setWindowSize } from './syscalls.js';
 
 /** A listening unix socket runc connects to (--console-socket) to hand over the pty master. */
@@ -109,20 +109,7 @@ export class Console {
   }
 
   private copyOutput(to: NodeJS.WritableStream, finish: () => void): Promise<void> {
-    return new Promise((resolve) => {
-      let done = false;
-      const end = (): void => {
-        if (done) return;
-        done = true;
-        finish();
-        resolve();
-      };
-      this.output.pipe(to as never, { end: false });
-      // reading a master whose slaves are all closed fails with EIO: that is the end of output
-      this.output.once('end', end);
-      this.output.once('error', end);
-      this.output.once('close', end);
-    });
+    return copyToEnd(this.output, to, finish);
   }
 
   resize(width: number, height: number): void {

@@ -3,11 +3,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failedPrecondition, notFound } from '../../util/errdefs.js';
-import { Console, ConsoleSocket } from './console.js';
 import type { InitProcess } from './init.js';
-import { ProcessIO, type StdioPaths } from './process-io.js';
+import type { StdioPaths } from './process-io.js';
 import { ShimProcess, runtimeError, type ProcessStatus } from './process.js';
-import { readPidFile } from './runc.js';
 
 export class ExecProcess extends ShimProcess {
   constructor(
@@ -35,32 +33,13 @@ export class ExecProcess extends ShimProcess {
     if (this.state === 'stopped') throw new Error('cannot start a stopped process');
     if (this.state === 'deleted') throw new Error('cannot start a deleted process');
     const { runc, config } = this.parent;
-    let socket: ConsoleSocket | undefined;
-    try {
-      if (this.stdio.terminal) socket = await ConsoleSocket.listen();
-      else this.io = await ProcessIO.create(this.stdio, { uid: config.ioUid, gid: config.ioGid, namespace: config.namespace, containerId: config.id });
-      try {
-        await runc.exec(config.id, { ...this.spec, terminal: this.stdio.terminal }, {
-          pidFile: this.pidFile,
-          consoleSocket: socket?.path,
-          specDir: config.bundle,
-          stdio: this.io?.childStdio ?? ['ignore', 'ignore', 'ignore'],
-        });
-      } catch (err) {
+    const owner = { uid: config.ioUid, gid: config.ioGid, namespace: config.namespace, containerId: config.id };
+    await this.launch(owner, this.pidFile, (stdio, consoleSocket) =>
+      runc.exec(config.id, { ...this.spec, terminal: this.stdio.terminal }, { pidFile: this.pidFile, consoleSocket, specDir: config.bundle, stdio }).catch((err: unknown) => {
         this.abandonWait();
         throw runtimeError(runc, err, 'OCI runtime exec failed');
-      } finally {
-        this.io?.afterStart();
-      }
-      if (socket) this.console = new Console(await socket.receiveMaster(), this.stdio);
-      this.pid = readPidFile(this.pidFile);
-    } catch (err) {
-      this.io?.close();
-      this.console?.close();
-      throw err;
-    } finally {
-      socket?.close();
-    }
+      }),
+    );
     if (this.state === 'created') this.state = 'running';
   }
 

@@ -3,11 +3,10 @@
 // messages for every wrong transition.
 import { join } from 'node:path';
 import { notFound } from '../../util/errdefs.js';
-import { Console, ConsoleSocket } from './console.js';
-import { ProcessIO, type StdioPaths } from './process-io.js';
+import type { StdioPaths } from './process-io.js';
 import { ShimProcess, runtimeError, type ProcessStatus } from './process.js';
 import { INIT_PID_FILE } from './options.js';
-import { readPidFile, RuncError, type Runc } from './runc.js';
+import { RuncError, type Runc } from './runc.js';
 
 export interface InitConfig {
   readonly id: string;
@@ -49,33 +48,16 @@ export class InitProcess extends ShimProcess {
 
   /** runc create: the container exists, its init waits for start. */
   async create(): Promise<void> {
-    const { id, bundle, stdio } = this.config;
-    let socket: ConsoleSocket | undefined;
-    try {
-      if (stdio.terminal) socket = await ConsoleSocket.listen();
-      else this.io = await ProcessIO.create(stdio, { uid: this.config.ioUid, gid: this.config.ioGid, namespace: this.config.namespace, containerId: id });
-      try {
-        await this.runc.create(id, bundle, {
-          pidFile: join(bundle, INIT_PID_FILE),
-          consoleSocket: socket?.path,
-          noPivot: this.config.noPivotRoot,
-          noNewKeyring: this.config.noNewKeyring,
-          stdio: this.io?.childStdio ?? ['ignore', 'ignore', 'ignore'],
-        });
-      } catch (err) {
-        throw runtimeError(this.runc, err, 'OCI runtime create failed');
-      } finally {
-        this.io?.afterStart();
-      }
-      if (socket) this.console = new Console(await socket.receiveMaster(), stdio);
-      this.pid = readPidFile(join(bundle, INIT_PID_FILE));
-    } catch (err) {
-      this.io?.close();
-      this.console?.close();
-      throw err;
-    } finally {
-      socket?.close();
-    }
+    const { id, bundle } = this.config;
+    const pidFile = join(bundle, INIT_PID_FILE);
+    const owner = { uid: this.config.ioUid, gid: this.config.ioGid, namespace: this.config.namespace, containerId: id };
+    await this.launch(owner, pidFile, (stdio, consoleSocket) =>
+      this.runc
+        .create(id, bundle, { pidFile, consoleSocket, noPivot: this.config.noPivotRoot, noNewKeyring: this.config.noNewKeyring, stdio })
+        .catch((err: unknown) => {
+          throw runtimeError(this.runc, err, 'OCI runtime create failed');
+        }),
+    );
   }
 
   async start(): Promise<void> {

@@ -187,7 +187,11 @@ function pipeFds(): [number, number] {
 
 /** Copies a pipe (our read end) into `to` until EOF, then runs `finish` (which ends or releases `to`). */
 function copyPipe(fd: number, to: Writable, finish: () => void): Promise<void> {
-  const from: Readable = pipeSocket(fd, 'read');
+  return copyToEnd(pipeSocket(fd, 'read'), to, finish);
+}
+
+/** Copies `from` into `to` until it ends or fails (a pty master fails with EIO at the end), then runs `finish` once. */
+export function copyToEnd(from: Readable, to: NodeJS.WritableStream, finish: () => void): Promise<void> {
   return new Promise<void>((resolve) => {
     let finished = false;
     const done = (): void => {

@@ -1,8 +1,8 @@
 // What the init and exec processes share: identity, stdio, exit status and Wait.
-import { Console } from './console.js';
-import type { ProcessIO, StdioPaths } from './process-io.js';
+import { Console, ConsoleSocket } from './console.js';
+import { ProcessIO, type IoOwner, type StdioPaths } from './process-io.js';
 import type { Exit } from './reaper.js';
-import type { Runc } from './runc.js';
+import { readPidFile, type ChildStdio, type Runc } from './runc.js';
 
 export type ProcessState = 'created' | 'running' | 'paused' | 'stopped' | 'deleted';
 /** What State reports (containerd's process Status strings). */
@@ -60,6 +60,36 @@ export abstract class ShimProcess {
 
   resize(width: number, height: number): void {
     this.console?.resize(width, height);
+  }
+
+  /**
+   * Runs `runc create` or `runc exec` (`run`) with this process's stdio: pipes and copies, or a
+   * console socket and the pty master it receives; then reads the pid runc wrote. On failure,
+   * everything opened is closed again.
+   */
+  protected async launch(
+    owner: IoOwner,
+    pidFile: string,
+    run: (stdio: [ChildStdio, ChildStdio, ChildStdio], consoleSocket: string | undefined) => Promise<unknown>,
+  ): Promise<void> {
+    let socket: ConsoleSocket | undefined;
+    try {
+      if (this.stdio.terminal) socket = await ConsoleSocket.listen();
+      else this.io = await ProcessIO.create(this.stdio, owner);
+      try {
+        await run(this.io?.childStdio ?? ['ignore', 'ignore', 'ignore'], socket?.path);
+      } finally {
+        this.io?.afterStart();
+      }
+      if (socket) this.console = new Console(await socket.receiveMaster(), this.stdio);
+      this.pid = readPidFile(pidFile);
+    } catch (err) {
+      this.io?.close();
+      this.console?.close();
+      throw err;
+    } finally {
+      socket?.close();
+    }
   }
 
   /** Lets the output copies finish (at most 2 s, as containerd), then closes every stdio handle. */
