@@ -1,5 +1,6 @@
 // Shim figures, for ledgerd's containerd-shim-ledger-v1 and containerd-shim-runc-v2 side by side
 // (same machine, same run, both driven as a daemon drives a shim v2):
+//   node_boot_median: `node -e 0`, for calibration (the machine's load moves every figure)
 //   <shim>_start_to_connect_median: from running `start` to the answer of the first Connect (10 shims)
 //   <shim>_create_first_ms: the first Create of a fresh shim (runc create included)
 //   <shim>_1c_rss / _private: memory of an idle shim serving one running container
@@ -102,7 +103,19 @@ async function bench(name: string, binary: string): Promise<void> {
   await shim!.close();
 }
 
+/** Calibration on this (shared, noisy) machine: how long a bare `node -e 0` takes now. The ledger shim boots node twice (start action, then the server). */
+function nodeBoot(): void {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    execFileSync(process.execPath, ['-e', '0']);
+    times.push(performance.now() - t0);
+  }
+  report('node_boot_median', median(times), 'ms');
+}
+
 try {
+  nodeBoot();
   for (const [name, binary] of SHIMS) if (existsSync(binary)) await bench(name, binary);
 } finally {
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').reverse()) {
