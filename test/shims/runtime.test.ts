@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mountPointsUnder, unmountAll } from '../../src/mount/index.js';
+import { mountPointsUnder, unmountAll } from '../../src/util/mount/index.js';
 import { decodeMessage } from '../../src/services/proto.js';
 import { ShimRuntime } from '../../src/shims/manager.js';
 import type { DeadTask, RuntimeTask, TimestampedShimEvent } from '../../src/shims/runtime.js';
