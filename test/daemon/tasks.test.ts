@@ -162,3 +162,34 @@ test('the run and task steps of shared/harness/ctr-conformance.sh pass', { skip:
   assert.match(out, /^18 passed, 0 failed$/m, out);
   assert.equal(code, 0);
 });
+
+test('SIGKILL of the daemon while tasks run: after a restart the live one is RUNNING and an exit during the downtime is recorded with its status', { skip }, async (t) => {
+  let daemon = await daemonWithRuntime(t);
+  if (!daemon) return;
+  await busyboxSnapshot(daemon);
+  await busyboxContainer(daemon, 'stays', ['sleep', '600']);
+  await busyboxContainer(daemon, 'leaves', ['sh', '-c', 'sleep 2; exit 5']);
+  for (const id of ['stays', 'leaves']) assert.equal((await ctrRun(daemon, 'tasks', 'start', '-d', id)).code, 0);
+  await daemon.kill();
+  await new Promise((resolve) => setTimeout(resolve, 3000)); // "leaves" exits while nobody listens
+  daemon = await daemon.restart();
+
+  const listed = (await ctrRun(daemon, 'tasks', 'ls')).stdout;
+  assert.match(listed, /^stays\s+\d+\s+RUNNING/m);
+  assert.match(listed, /^leaves\s+\d+\s+STOPPED/m);
+  const exits: { payload_json: string }[] = [];
+  const stream = daemon.connect(NS).stream<{ payload_json: string }>('ledgerd.services.log.v1.Log', 'Read', { from_seq: 1, filters: ['type==TaskExited'] });
+  await new Promise((resolve, reject) => stream.on('data', (r) => exits.push(r)).on('end', resolve).on('error', reject));
+  const leaves = exits.map((r) => JSON.parse(r.payload_json)).filter((p) => p.containerId === 'leaves');
+  assert.equal(leaves.length, 1, JSON.stringify(leaves));
+  assert.equal(leaves[0].exitStatus, 5);
+  const waited = await ctrRun(daemon, 'tasks', 'delete', 'leaves');
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.equal((await ctrRun(daemon, 'tasks', 'kill', '-s', 'SIGKILL', 'stays')).code, 0);
+  let deleted = await ctrRun(daemon, 'tasks', 'delete', 'stays');
+  for (let i = 0; i < 50 && deleted.code !== 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    deleted = await ctrRun(daemon, 'tasks', 'delete', 'stays');
+  }
+  assert.equal(deleted.code, 0, deleted.stderr);
+});
