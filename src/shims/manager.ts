@@ -6,7 +6,6 @@ import { ShimBinaryResolver } from './binary-path.js';
 import { bundleOf, createBundle, deleteBundle, type Bundle } from './bundle.js';
 import { startEventsServer } from './events-server.js';
 import { openFifoReader } from './fifo.js';
-import { nowNanos } from './proto.js';
 import type { CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './runtime.js';
 import { runShimDelete, runShimStart, shimSocketPath, type ShimCommand } from './shim-binary.js';
 import { DEFAULT_TIMEOUTS, ShimTask, type ShimTimeouts } from './shim-task.js';
@@ -265,7 +264,7 @@ export class ShimRuntime implements TaskRuntime {
       if (result.warnings) this.warn(`cleanup warnings for ${bundle.namespace}/${bundle.id}: ${result.warnings}`);
       exit = { pid: result.pid, exitStatus: result.exitStatus, exitedAt: result.exitedAt };
     } catch (err) {
-      exit = { pid: 0, exitStatus: 255, exitedAt: nowNanos(), error: (err as Error).message };
+      exit = { pid: 0, exitStatus: 255, exitedAt: BigInt(Date.now()) * 1_000_000n, error: (err as Error).message };
       this.warn(`failed to clean up after shim of ${bundle.namespace}/${bundle.id}: ${(err as Error).message}`);
     }
     await this.removeBundle(bundle);

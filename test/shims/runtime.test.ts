@@ -12,10 +12,12 @@ import { mountPointsUnder, unmountAll } from '../../src/util/mount/index.js';
 import { decodeMessage } from '../../src/services/proto.js';
 import { ShimRuntime } from '../../src/shims/manager.js';
 import type { DeadTask, RuntimeTask, TimestampedShimEvent } from '../../src/shims/runtime.js';
-import { PROCESS_SPEC_TYPE_URL } from '../../src/shims/task-api.js';
+import { Code } from '../../src/shims/ttrpc/index.js';
 import { busyboxRootfs, containerSkipReason, ociProcess, ociSpec, RUNC_SHIM } from '../helpers/oci-bundle.js';
 
 const RUNC = 'io.containerd.runc.v2';
+const PROCESS_SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
+const hasCode = (code: number, message?: RegExp) => (err: Error & { code?: unknown }) => err.code === code && (!message || message.test(err.message));
 const skip = containerSkipReason();
 
 interface Fixture {
@@ -162,12 +164,12 @@ test('exec and its exit, pids, pause/resume, stats, kill with SIGKILL: 137', { s
   const x1State = await task.state('x1');
   assert.deepEqual([x1State.id, x1State.status, x1State.exitStatus], ['x1', 'stopped', 3]);
   assert.equal((await task.delete('x1')).exitStatus, 3);
-  await assert.rejects(task.state('x1'), (err: Error & { kind?: string }) => err.kind === 'not found');
+  await assert.rejects(task.state('x1'), hasCode(Code.NotFound));
 
   await task.exec({ execId: 'x2', spec: spec(['sleep', '1000']), stdin: '', stdout: '', stderr: '', terminal: false });
   await assert.rejects(
     task.exec({ execId: 'x2', spec: spec(['true']), stdin: '', stdout: '', stderr: '', terminal: false }),
-    (err: Error & { kind?: string }) => err.kind === 'already exists',
+    hasCode(Code.AlreadyExists, /id x2: already exists/),
   );
   await assert.rejects(task.exec({ execId: 'bad id', spec: spec(['true']), stdin: '', stdout: '', stderr: '', terminal: false }), /exec id "bad id" must match/);
   const x2 = await task.start('x2');
@@ -196,7 +198,7 @@ test('exec and its exit, pids, pause/resume, stats, kill with SIGKILL: 137', { s
   await task.kill(9);
   const exit = await initExit;
   assert.equal(exit.exitStatus, 137);
-  await assert.rejects(task.kill(9), (err: Error & { kind?: string }) => err.kind === 'not found' && /process already finished/.test(err.message));
+  await assert.rejects(task.kill(9), hasCode(Code.NotFound, /^process already finished: not found$/));
   await task.delete();
   await until('the delete event', () => runtime.events.some((e) => e.kind === 'delete'));
   assert.deepEqual(kinds(runtime.events, 'c2'), [
@@ -243,7 +245,7 @@ test('a shim killed with SIGKILL: its cleanup runs, onDeath reports the task, a 
   assert.equal(existsSync(task.bundle), false);
   assert.equal(runtime.get(f.namespace, 'c3'), undefined);
   await until('the container init to be gone', () => !existsSync(`/proc/${task.pid}/cmdline`) || readFileSync(`/proc/${task.pid}/stat`, 'utf8').includes(') Z'));
-  await assert.rejects(task.state(), (err: Error & { kind?: string }) => err.kind === 'not found');
+  await assert.rejects(task.state(), hasCode(Code.NotFound));
 });
 
 test('restart: a new runtime loads the live shim (still RUNNING), cleans up a dead one, empty bundles and stale work dirs', { skip }, async (t) => {
