@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { alreadyExists } from '../util/errdefs.js';
+import { alreadyExists, unavailable } from '../util/errdefs.js';
 import { ShimBinaryResolver } from './binary-path.js';
 import { bundleOf, createBundle, deleteBundle, type Bundle } from './bundle.js';
 import { startEventsServer } from './events-server.js';
@@ -71,6 +71,7 @@ export class ShimRuntime implements TaskRuntime {
   private readonly warn = (message: string) => (this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(message);
 
   async create(request: CreateTaskRequest): Promise<RuntimeTask> {
+    if (this.closed) throw unavailable('the shim runtime is closed');
     if (this.get(request.namespace, request.id)) throw alreadyExists(`task ${request.id}`);
     const binary = this.binaries.resolve(request.runtimePath || request.runtime);
     const bundle = createBundle(this.options.root, this.options.state, request.namespace, request.id, request.spec);
