@@ -170,6 +170,8 @@ for (const shim of SHIMS) {
     assert.ok(del!.kind === 'delete' && del!.exitStatus === 7 && del!.pid === pid);
     assert.ok(runtime.events.every((e) => e.timestamp > 0n));
     assert.deepEqual(runtime.deaths, []);
+    // what the shim wrote to its log FIFO reached the daemon, line by line
+    if (shim.runtime === RUNC) assert.ok(runtime.shimLog.some((line) => /level=info msg="starting signal loop"/.test(line) && !line.includes('\n')), runtime.shimLog.join('\n'));
   });
 
   test(`${shim.name}: exec and its exit, pids, pause/resume, stats, kill with SIGKILL: 137`, { skip }, async (t) => {
@@ -290,6 +292,7 @@ for (const shim of SHIMS) {
     process.kill(doomedShim, 'SIGKILL'); // dies while no daemon is there to notice
     mkdirSync(join(f.options.state, f.namespace, 'empty'));
     mkdirSync(join(f.options.root, f.namespace, 'stale-work'), { recursive: true });
+    mkdirSync(join(f.options.state, f.namespace, '.half-deleted', 'rootfs'), { recursive: true });
 
     const second = await f.open();
     const loaded = await second.load((ns) => (ns === f.namespace ? shim.runtime : undefined));
@@ -304,7 +307,7 @@ for (const shim of SHIMS) {
       [['doomed', 137]],
     );
     assert.match(second.deaths[0]!.reason, /not reachable after restart/);
-    for (const gone of [join(f.options.state, f.namespace, 'doomed'), join(f.options.state, f.namespace, 'empty'), join(f.options.root, f.namespace, 'stale-work'), join(f.options.root, f.namespace, 'doomed')]) {
+    for (const gone of [join(f.options.state, f.namespace, 'doomed'), join(f.options.state, f.namespace, 'empty'), join(f.options.root, f.namespace, 'stale-work'), join(f.options.root, f.namespace, 'doomed'), join(f.options.state, f.namespace, '.half-deleted')]) {
       assert.equal(existsSync(gone), false, gone);
     }
     assert.equal(existsSync(join(f.options.root, f.namespace, 'live')), true);
