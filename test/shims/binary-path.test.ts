@@ -40,3 +40,26 @@ test('resolution: absolute paths as they are; names beside their relative direct
   process.env.PATH = savedPath;
   assert.equal(resolver.resolve('io.containerd.b.v1'), onPath, 'cached');
 });
+
+test("configured overrides (the plugin's shim_binaries) win over containerd's resolution", (t) => {
+  const dir = tempDir(t);
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  for (const name of ['containerd-shim-runc-v2', 'containerd-shim-ledger-v1']) {
+    writeFileSync(join(bin, name), '#!/bin/sh\n');
+    chmodSync(join(bin, name), 0o755);
+  }
+  assert.equal(shimBinaryName('io.containerd.runc.v2'), 'containerd-shim-runc-v2');
+  assert.equal(shimBinaryName('runc'), undefined);
+  // nothing on $PATH may win over the daemon's directory (install.sh links the shim into /usr/local/bin)
+  const savedPath = process.env.PATH;
+  process.env.PATH = '';
+  t.after(() => (process.env.PATH = savedPath));
+  const plain = new ShimBinaryResolver(join(bin, 'ledgerd'));
+  assert.equal(plain.resolve('io.containerd.ledger.v1'), join(bin, 'containerd-shim-ledger-v1'));
+  const mapped = new ShimBinaryResolver(join(bin, 'ledgerd'), { 'io.containerd.runc.v2': 'containerd-shim-ledger-v1', 'x.custom.v9': join(bin, 'containerd-shim-runc-v2') });
+  assert.equal(mapped.resolve('io.containerd.runc.v2'), join(bin, 'containerd-shim-ledger-v1'));
+  assert.equal(mapped.resolve('x.custom.v9'), join(bin, 'containerd-shim-runc-v2'));
+  assert.throws(() => plain.resolve('io.containerd.nope.v1'), /binary not installed "containerd-shim-nope-v1"/);
+  assert.throws(() => plain.resolve('runc'), /invalid runtime name runc/);
+});
