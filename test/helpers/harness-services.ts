@@ -57,12 +57,22 @@ function stoppedThenRemoved(t: TestContext, prefix: string, stop: (dir: string) 
   return dir;
 }
 
-/** docker-registry on 127.0.0.1:PORT holding the harness's images; stopped when the test ends. */
+/**
+ * docker-registry on 127.0.0.1 holding the harness's images, on `port` or the next free one
+ * (another checkout's tests may hold it); stopped when the test ends. Returns host:port.
+ */
 export function startRegistry(t: TestContext, port: number): string {
-  const env = { ...process.env, REGISTRY_PORT: String(port) };
-  const dir = stoppedThenRemoved(t, 'ledgerd-registry-', (path) => execFileSync('bash', [script('registry.sh'), 'stop', path], { env, stdio: 'ignore' }));
-  execFileSync('bash', [script('registry.sh'), 'start', dir, harnessImages()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return `127.0.0.1:${port}`;
+  for (let candidate = port; candidate < port + 50; candidate++) {
+    const env = { ...process.env, REGISTRY_PORT: String(candidate) };
+    const dir = stoppedThenRemoved(t, 'ledgerd-registry-', (path) => execFileSync('bash', [script('registry.sh'), 'stop', path], { env, stdio: 'ignore' }));
+    try {
+      execFileSync('bash', [script('registry.sh'), 'start', dir, harnessImages()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      return `127.0.0.1:${candidate}`;
+    } catch (err) {
+      if (!/already answers/.test(String((err as { stderr?: Buffer }).stderr ?? ''))) throw err;
+    }
+  }
+  throw new Error(`no free port for a registry in ${port}..${port + 49}`);
 }
 
 /** Real containerd 1.6 on its own root, state and socket; stopped (tasks, shims, mounts) when the test ends. */
