@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { applyLayer, LayerFormatError, UnsafeEntryError, diffCompression, diffTrees, compressor, MEDIA_TYPE_LAYER, MEDIA_TYPE_LAYER_GZIP, streamHandling, type WhiteoutMode } from '../diff/index.js';
-import { withTempMount, type Mount } from '../mount/index.js';
+import { withTempMount, type Mount } from '../util/mount/index.js';
 import { DigestCounter } from '../diff/decompress.js';
 import { failedPrecondition, invalidArgument, isKind, notImplemented } from '../util/errdefs.js';
 import type { ContentCommands } from './content.js';

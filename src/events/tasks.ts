@@ -35,7 +35,10 @@ export interface TaskStarted {
   readonly pid: number;
 }
 
-/** A process ended: `id` is the container id for the init process, the exec id otherwise. */
+/**
+ * A process ended: `id` is the container id for the init process, the exec id otherwise.
+ * Nanosecond times decode as numbers when small (0 for "never"): read them with BigInt().
+ */
 export interface TaskExited {
   readonly containerId: string;
   readonly id: string;
@@ -66,6 +69,15 @@ export interface TaskExecStarted {
   readonly pid: number;
 }
 
+/** An exec process was deleted (DeleteProcess); containerd publishes nothing for it. */
+export interface TaskExecDeleted {
+  readonly containerId: string;
+  readonly execId: string;
+  readonly pid: number;
+  readonly exitStatus: number;
+  readonly exitedAt: bigint;
+}
+
 export interface TaskStateChanged {
   readonly containerId: string;
 }
@@ -77,6 +89,7 @@ export interface TaskEvents {
   TaskDeleted: TaskDeleted;
   TaskExecAdded: TaskExecAdded;
   TaskExecStarted: TaskExecStarted;
+  TaskExecDeleted: TaskExecDeleted;
   TaskPaused: TaskStateChanged;
   TaskResumed: TaskStateChanged;
   TaskOOM: TaskStateChanged;

@@ -34,6 +34,7 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   TaskDeleted: 1,
   TaskExecAdded: 1,
   TaskExecStarted: 1,
+  TaskExecDeleted: 1,
   TaskPaused: 1,
   TaskResumed: 1,
   TaskOOM: 1,

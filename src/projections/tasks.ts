@@ -1,5 +1,5 @@
 import type { LogRecord } from '../log/index.js';
-import type { TaskCreated, TaskExecAdded, TaskExecStarted, TaskExited, TaskStarted, TaskStdio } from '../events/index.js';
+import type { TaskCreated, TaskExecAdded, TaskExecDeleted, TaskExecStarted, TaskExited, TaskStarted, TaskStdio } from '../events/index.js';
 import type { Projection } from './projection.js';
 
 export type RecordedStatus = 'created' | 'running' | 'paused' | 'stopped';
@@ -33,7 +33,7 @@ export interface TasksState {
 
 export const tasksProjection: Projection<TasksState> = {
   name: 'tasks',
-  version: 1,
+  version: 2,
   initial: () => ({ live: {}, versions: {} }),
   evolve(state, record: LogRecord) {
     if (!record.type.startsWith('Task')) return state;
@@ -73,9 +73,13 @@ export const tasksProjection: Projection<TasksState> = {
       case 'TaskExited': {
         const { id, exitStatus, exitedAt } = record.payload as TaskExited;
         const process = id === containerId || id === '' ? task.init : task.execs[id];
-        if (process) Object.assign(process, { status: 'stopped', exitStatus, exitedAt });
+        // small integers decode as numbers (0n for "never" comes back as 0)
+        if (process) Object.assign(process, { status: 'stopped', exitStatus, exitedAt: BigInt(exitedAt) });
         break;
       }
+      case 'TaskExecDeleted':
+        delete task.execs[(record.payload as TaskExecDeleted).execId];
+        break;
       case 'TaskPaused':
         task.init.status = 'paused';
         break;

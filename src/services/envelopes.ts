@@ -88,11 +88,11 @@ const TRANSLATIONS: Record<string, Translation> = {
   TaskStarted: { message: 'containerd.events.TaskStart', body: (p: TaskStarted) => ({ container_id: p.containerId, pid: p.pid }) },
   TaskExited: {
     message: 'containerd.events.TaskExit',
-    body: (p: TaskExited) => ({ container_id: p.containerId, id: p.id, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(p.exitedAt) }),
+    body: (p: TaskExited) => ({ container_id: p.containerId, id: p.id, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(BigInt(p.exitedAt)) }),
   },
   TaskDeleted: {
     message: 'containerd.events.TaskDelete',
-    body: (p: TaskDeleted) => ({ container_id: p.containerId, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(p.exitedAt), id: '' }),
+    body: (p: TaskDeleted) => ({ container_id: p.containerId, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(BigInt(p.exitedAt)), id: '' }),
   },
   TaskExecAdded: { message: 'containerd.events.TaskExecAdded', body: (p: TaskExecAdded) => ({ container_id: p.containerId, exec_id: p.execId }) },
   TaskExecStarted: {
@@ -108,6 +108,12 @@ export interface EnvelopeWithBody {
   readonly envelope: Envelope;
   /** The decoded event, for `event.<field>` filters (undefined when its type is unknown). */
   readonly body: Record<string, unknown> | undefined;
+}
+
+/** When it happened: a shim's own timestamp for what a shim reported (containerd forwards envelopes unchanged), else the append's. */
+function eventTime(record: LogRecord): bigint {
+  const reported = record.meta.shimTimestamp;
+  return typeof reported === 'string' && /^\d+$/.test(reported) ? BigInt(reported) : record.time;
 }
 
 /** The containerd envelope a log record is published as, or undefined when it has no topic. */
@@ -126,7 +132,7 @@ export function toEnvelope(record: LogRecord): EnvelopeWithBody | undefined {
   const body = translation.body(record.payload as never);
   return {
     envelope: {
-      timestamp: timestamp(record.time),
+      timestamp: timestamp(eventTime(record)),
       namespace: translation.namespace?.(record) ?? record.namespace,
       topic,
       event: packAny(translation.message, body),

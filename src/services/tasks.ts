@@ -1,11 +1,13 @@
 import type { TaskCommands } from '../commands/tasks.js';
 import type { AnyMessage, ExitResult, ProcessState, RootfsMount } from '../shims/runtime.js';
-import { adaptorFromFields, parseFilters } from '../filters/index.js';
+import { adaptorFromFields, FilterSyntaxError, parseFilters } from '../filters/index.js';
+import { StatusError } from '../util/errdefs.js';
 import { unary, type Implementation } from './handlers.js';
 import { timestamp } from './proto.js';
 import { requireNamespace } from './request.js';
 
 export const TASKS_SERVICE = 'containerd.services.tasks.v1.Tasks';
+const UNKNOWN = 2;
 
 interface WireAny {
   type_url?: string;
@@ -34,6 +36,16 @@ const process = (state: ProcessState) => ({
 });
 
 const exited = (id: string, result: ExitResult) => ({ id, pid: result.pid, exit_status: result.exitStatus, exited_at: timestamp(result.exitedAt) });
+
+/** Metrics returns its filter error unconverted, so containerd answers Unknown (services/tasks/local.go). */
+function metricsFilter(filters: string[]) {
+  try {
+    return parseFilters(filters);
+  } catch (err) {
+    if (err instanceof FilterSyntaxError) throw new StatusError(UNKNOWN, `${err.message}: invalid argument`);
+    throw err;
+  }
+}
 
 /** containerd.services.tasks.v1.Tasks over the shim runtime. */
 export function tasksService(tasks: TaskCommands): Implementation {
@@ -84,15 +96,16 @@ export function tasksService(tasks: TaskCommands): Implementation {
     ListPids: unary(async (call) => ({
       processes: (await tasks.pids(ns(call), call.request.container_id)).map((p) => ({ pid: p.pid, info: anyToWire(p.info) })),
     })),
-    Checkpoint: unary(() => tasks.checkpoint()),
+    Checkpoint: unary((call) => tasks.checkpoint(ns(call), call.request.container_id ?? '')),
     Update: unary(async (call) => tasks.update(ns(call), call.request.container_id, anyFromWire(call.request.resources), call.request.annotations ?? {})),
     Metrics: unary(async (call) => {
-      const filter = parseFilters(call.request.filters ?? []);
-      const matching = tasks.runningTasks().filter((task) => filter.match(adaptorFromFields({ id: task.id, namespace: task.namespace })));
+      const filter = metricsFilter(call.request.filters ?? []);
+      const matching = tasks.allTasks().filter((task) => filter.match(adaptorFromFields({ id: task.id, namespace: task.namespace })));
       const metrics = await Promise.all(
         matching.map(async (task) => {
+          const collected = BigInt(Date.now()) * 1_000_000n;
           const data = await task.stats().catch(() => undefined);
-          return data ? { timestamp: timestamp(BigInt(Date.now()) * 1_000_000n), id: task.id, data: anyToWire(data) } : undefined;
+          return data ? { timestamp: timestamp(collected), id: task.id, data: anyToWire(data) } : undefined;
         }),
       );
       return { metrics: metrics.filter((m) => m !== undefined) };

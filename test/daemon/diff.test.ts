@@ -10,7 +10,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 import { upload } from '../helpers/write-session.js';
-import { withTempMount, type Mount } from '../../src/mount/index.js';
+import { withTempMount, type Mount } from '../../src/util/mount/index.js';
 import { lgetxattr } from '../../src/diff/syscalls.js';
 import { ctrAt, runHarness, skipWithoutHarness } from '../helpers/ctr.js';
 import { skipWithoutReference, startRegistry } from '../helpers/harness-services.js';
