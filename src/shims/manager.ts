@@ -31,6 +31,8 @@ export interface ShimRuntimeOptions {
   /** What shims write to their `log` FIFO; default: the daemon's stderr, as containerd. */
   readonly shimLog?: (namespace: string, id: string, text: string) => void;
   readonly warn?: (message: string) => void;
+  /** Runtime name -> shim binary overrides (see ShimBinaryResolver). */
+  readonly shimBinaries?: Readonly<Record<string, string>>;
 }
 
 const SHIM_BINARY_PATH = 'shim-binary-path';
@@ -45,7 +47,7 @@ export class ShimRuntime implements TaskRuntime {
   readonly timeouts: ShimTimeouts;
   readonly ttrpcAddress: string;
   private readonly tasks = new Map<string, Map<string, ShimTask>>();
-  private readonly binaries = new ShimBinaryResolver();
+  private readonly binaries: ShimBinaryResolver;
   private readonly eventHandlers = new Set<(event: TimestampedShimEvent) => void>();
   private readonly deathHandlers = new Set<(dead: DeadTask) => void>();
   private eventsServer: TtrpcServer | undefined;
@@ -67,6 +69,7 @@ export class ShimRuntime implements TaskRuntime {
   private constructor(private readonly options: ShimRuntimeOptions) {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.ttrpcAddress = options.ttrpcAddress ?? `${options.address}.ttrpc`;
+    this.binaries = new ShimBinaryResolver(undefined, options.shimBinaries);
   }
 
   private readonly warn = (message: string) => (this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(message);

@@ -80,7 +80,7 @@ test('ctr tasks start (attached) and ctr run --rm on a busybox snapshot: output 
   assert.equal((await ctrRun(daemon, 'tasks', 'ls', '-q')).stdout, '', 'an attached start deletes its task');
 
   const rootfs = await busyboxContainer(daemon, 'unused', ['true']);
-  const ran = await ctrRun(daemon, 'run', '--rm', '--rootfs', rootfs, 'run1', 'sh', '-c', 'echo ran; exit 7');
+  const ran = await ctrRun(daemon, 'run', '--rm', '--rootfs', rootfs, 'run1', '/bin/sh', '-c', 'echo ran; exit 7');
   assert.deepEqual([ran.code, ran.stdout], [7, 'ran\n']);
   assert.doesNotMatch((await ctrRun(daemon, 'containers', 'ls', '-q')).stdout, /run1/);
 });

@@ -7,6 +7,11 @@ import type { AreaPlugins, DaemonHooks } from './shared.js';
 export interface RuntimeConfig {
   platforms: string[];
   sched_core: boolean;
+  /**
+   * ledgerd: runtime name -> shim binary, e.g. { "io.containerd.runc.v2" = "containerd-shim-ledger-v1" }
+   * runs runc containers with ledgerd's own shim. Unset names resolve as containerd does.
+   */
+  shim_binaries: Record<string, string>;
 }
 
 const formatPlatform = (p: Platform) => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
@@ -27,11 +32,11 @@ export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
     {
       type: PluginType.RuntimeV2,
       id: 'task',
-      config: { platforms: [formatPlatform(defaultPlatform())], sched_core: false } satisfies RuntimeConfig,
+      config: { platforms: [formatPlatform(defaultPlatform())], sched_core: false, shim_binaries: {} } satisfies RuntimeConfig,
       init(ctx) {
         const config = ctx.config as RuntimeConfig;
         ctx.meta.platforms.push(...config.platforms.map(parsePlatform));
-        return ShimRuntime.open({ root: ctx.root, state: ctx.state, address: ctx.address, schedCore: config.sched_core, warn: hooks.warn });
+        return ShimRuntime.open({ root: ctx.root, state: ctx.state, address: ctx.address, schedCore: config.sched_core, shimBinaries: config.shim_binaries, warn: hooks.warn });
       },
     },
   ],
