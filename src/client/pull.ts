@@ -6,7 +6,7 @@ import type { Descriptor, Platform } from './image/descriptor.js';
 import { children, configPlatform, parseConfig, parseIndex, parseManifest, selectManifests, type ImageConfig, type Manifest } from './image/manifest.js';
 import { childGcLabels, isIndexType, isManifestType } from './image/media-types.js';
 import { allPlatforms, anyOf, formatPlatform, hostPlatform, onlyPlatform, type PlatformMatcher } from './image/platforms.js';
-import { formatReference, parseReference, Registry, type CredentialsFor } from './registry/index.js';
+import { formatReference, IncompleteDownloadError, parseReference, Registry, type CredentialsFor } from './registry/index.js';
 import { SERVICES, type Rpc } from './rpc.js';
 import type { PullListener } from './pull/events.js';
 import { BlobFetcher } from './pull/fetch.js';
@@ -65,13 +65,14 @@ export async function pull(rpc: Rpc, reference: string, options: PullOptions = {
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
   const lease = await takeLease(rpc);
+  let keepLease = false;
   try {
     listener({ type: 'resolving', name });
     const root = await registry.resolve(signal);
     listener({ type: 'resolved', name, desc: root });
 
     const fetcher = new BlobFetcher(lease.rpc, registry, options.maxConcurrentDownloads ?? 3, listener, signal);
-    const unpacker = new Unpacker(lease.rpc, (layer) => fetcher.fetch(layer), snapshotter, listener);
+    const unpacker = new Unpacker(lease.rpc, (layer) => fetcher.fetch(layer), snapshotter, listener, lease.id);
     const images = await collectImages(fetcher, root, options.allPlatforms ? allPlatforms : matcher, wanted, !!options.allPlatforms);
 
     const work = images.map(async (image): Promise<UnpackedPlatform | undefined> => {
@@ -94,9 +95,15 @@ export async function pull(rpc: Rpc, reference: string, options: PullOptions = {
     return { name, target: root, snapshotter, unpacked };
   } catch (err) {
     abort.abort(err);
+    if (err instanceof IncompleteDownloadError) {
+      // the lease (it expires in 24 h) keeps the partial download from the collector: pulling
+      // again resumes it where it stopped
+      keepLease = true;
+      throw new IncompleteDownloadError(`${err.message} (the partial download is kept under lease ${lease.id}; pulling again resumes it)`, { cause: err });
+    }
     throw err;
   } finally {
-    await lease.release().catch(() => undefined);
+    if (!keepLease) await lease.release().catch(() => undefined);
     await registry.close().catch(() => undefined);
   }
 }

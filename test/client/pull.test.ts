@@ -239,6 +239,8 @@ test('a connection dropped mid-blob: resumed with Range; when it keeps dropping,
   const partial = (await statuses(c)).find((s) => s.ref === `layer-${cut.digest}`);
   assert.ok(partial && partial.offset > 0 && partial.offset < cut.size, JSON.stringify(await statuses(c)));
   assert.deepEqual(await c.unary<{ images: unknown[] }>(SERVICES.images, 'List', {}).then((r) => r.images), []);
+  // its lease is kept (so the collector leaves the partial ingest), the others' are gone
+  assert.equal((await c.unary<{ leases: unknown[] }>(SERVICES.leases, 'List', {})).leases.length, 1);
 
   const healthy = await startRegistryProxy(t, registry.host);
   await pull(c, `${healthy.host}/flaky/app:c`);

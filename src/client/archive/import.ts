@@ -75,7 +75,7 @@ export async function importArchive(rpc: Rpc, input: Readable, options: ImportOp
     if (options.unpack === false) return images;
 
     const snapshotter = await namespaceSnapshotter(rpc, options.snapshotter);
-    const unpacker = new Unpacker(lease.rpc, async () => undefined, snapshotter);
+    const unpacker = new Unpacker(lease.rpc, async () => undefined, snapshotter, undefined, lease.id);
     const unpacked: ImportedImage[] = [];
     for (const image of images) {
       const resolved = await resolveImage(lease.rpc, image.target, options.platform ?? defaultMatcher());

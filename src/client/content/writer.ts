@@ -184,6 +184,8 @@ export async function writeBlob(
       await drain().catch(() => undefined);
       return 'exists';
     }
+    // bytes that are not the blob they claim to be are not kept for a resume
+    if (grpcCode(err) === GRPC.FAILED_PRECONDITION) await rpc.unary(SERVICES.content, 'Abort', { ref: target.ref }).catch(() => undefined);
     throw err;
   }
 }

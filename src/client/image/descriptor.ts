@@ -42,6 +42,15 @@ export function toJson(d: Descriptor): Record<string, unknown> {
   const out: Record<string, unknown> = { mediaType: d.mediaType, digest: d.digest, size: d.size };
   if (d.urls?.length) out.urls = d.urls;
   if (d.annotations && Object.keys(d.annotations).length > 0) out.annotations = d.annotations;
-  if (d.platform) out.platform = d.platform;
+  if (d.platform) out.platform = platformJson(d.platform);
+  return out;
+}
+
+/** A platform with the fields in the image-spec's (and Go's encoder's) order. */
+function platformJson(p: Platform): Record<string, unknown> {
+  const out: Record<string, unknown> = { architecture: p.architecture, os: p.os };
+  if (p['os.version']) out['os.version'] = p['os.version'];
+  if (p['os.features']?.length) out['os.features'] = p['os.features'];
+  if (p.variant) out.variant = p.variant;
   return out;
 }

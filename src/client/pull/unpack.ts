@@ -50,6 +50,8 @@ export class Unpacker {
     private readonly layerSource: LayerSource,
     readonly snapshotter: string,
     private readonly listener: PullListener = () => undefined,
+    /** The lease the unpack works under: snapshots found already there are added to it. */
+    private readonly lease?: string,
   ) {}
 
   /** Unpacks one image (fetching the layers it needs) and returns its top chain ID. */
@@ -102,6 +104,11 @@ export class Unpacker {
     const remove = () => this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter: this.snapshotter, key }).catch(() => undefined);
     try {
       await fetched;
+    } catch (err) {
+      await remove();
+      throw err;
+    }
+    try {
       const { applied } = await this.rpc.unary<{ applied: { digest: string } }>(SERVICES.diff, 'Apply', { diff: toWire(layer), mounts });
       if (applied.digest !== diffId) throw new Error(`wrong diff id calculated on extraction "${diffId}": the layer ${layer.digest} unpacked to ${applied.digest}`);
     } catch (err) {
@@ -123,7 +130,14 @@ export class Unpacker {
     return true;
   }
 
+  /**
+   * Whether the chain is committed. Under a lease it is first made a resource of that lease, so
+   * that a collection running meanwhile cannot remove a parent this unpack builds on.
+   */
   private async exists(chainId: string): Promise<boolean> {
+    if (this.lease) {
+      await this.rpc.unary(SERVICES.leases, 'AddResource', { id: this.lease, resource: { id: chainId, type: `snapshots/${this.snapshotter}` } });
+    }
     try {
       await this.rpc.unary(SERVICES.snapshots, 'Stat', { snapshotter: this.snapshotter, key: chainId });
       return true;

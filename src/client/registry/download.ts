@@ -23,6 +23,9 @@ const TRANSIENT_CODES = new Set([
 
 export class ShortBodyError extends Error {}
 
+/** The registry stopped sending a blob and would not resume: what arrived is worth keeping. */
+export class IncompleteDownloadError extends Error {}
+
 /** Errors a new request may cure: dropped connections, timeouts, 5xx answers, bodies that end early. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof RegistryError) return err.status >= 500;
@@ -68,7 +71,10 @@ export async function* downloadBlob(registry: Registry, desc: Descriptor, option
       if (options.signal?.aborted || !isTransient(err)) throw err;
       if (++failures > retries) {
         const reason = (err as Error).message;
-        throw new Error(`${registry.endpoint.origin}/v2/${registry.ref.repository}/blobs/${desc.digest}: gave up at byte ${position} of ${desc.size} after ${retries} reconnections without progress: ${reason}`, { cause: err });
+        throw new IncompleteDownloadError(
+          `${registry.endpoint.origin}/v2/${registry.ref.repository}/blobs/${desc.digest}: gave up at byte ${position} of ${desc.size} after ${retries} reconnections without progress: ${reason}`,
+          { cause: err },
+        );
       }
       options.onRetry?.(position, err as Error);
       await pause(100 * 2 ** (failures - 1), options.signal);
