@@ -4,6 +4,7 @@ import { corePlugins } from './plugins/core.js';
 import { diffPlugins } from './plugins/diff.js';
 import { gcPlugins } from './plugins/gc.js';
 import { imagePlugins } from './plugins/images.js';
+import { runtimePlugins } from './plugins/runtime.js';
 import { snapshotPlugins } from './plugins/snapshots.js';
 import type { AnyRegistration, DaemonHooks } from './plugins/shared.js';
 
@@ -11,7 +12,7 @@ export type { DaemonHooks } from './plugins/shared.js';
 
 /** Every plugin of the daemon, in registration order (which is also `ctr plugins ls` order). */
 export function registrations(hooks: DaemonHooks): AnyRegistration[] {
-  const areas = [corePlugins(hooks), contentPlugins(), snapshotPlugins(hooks), diffPlugins(), imagePlugins(), containerPlugins(), gcPlugins(hooks)];
+  const areas = [corePlugins(hooks), contentPlugins(), snapshotPlugins(hooks), diffPlugins(), imagePlugins(), containerPlugins(), runtimePlugins(hooks), gcPlugins(hooks)];
   const byId = (a: AnyRegistration, b: AnyRegistration) => a.id.localeCompare(b.id);
   return [
     ...areas.flatMap((area) => area.backends ?? []),
