@@ -35,6 +35,12 @@ export interface SpecOptions {
   readonly args: readonly string[];
   readonly cgroupsPath?: string;
   readonly env?: readonly string[];
+  readonly terminal?: boolean;
+  readonly annotations?: Record<string, string>;
+  /** No pid namespace: the container's processes are host processes. */
+  readonly hostPid?: boolean;
+  /** linux.resources.memory limit (and swap limit), bytes. */
+  readonly memoryLimit?: number;
 }
 
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -48,9 +54,10 @@ export function ociProcess(args: readonly string[], env: readonly string[] = [PA
 export function ociSpec(options: SpecOptions): Record<string, unknown> {
   return {
     ociVersion: '1.0.2-dev',
-    process: ociProcess(options.args, options.env),
+    process: { ...ociProcess(options.args, options.env), terminal: options.terminal ?? false },
     root: { path: 'rootfs', readonly: false },
     hostname: 'ledgerd-test',
+    ...(options.annotations ? { annotations: options.annotations } : {}),
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -60,8 +67,8 @@ export function ociSpec(options: SpecOptions): Record<string, unknown> {
     ],
     linux: {
       ...(options.cgroupsPath ? { cgroupsPath: options.cgroupsPath } : {}),
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      resources: { devices: [{ allow: false, access: 'rwm' }], ...(options.memoryLimit ? { memory: { limit: options.memoryLimit, swap: options.memoryLimit } } : {}) },
+      namespaces: [...(options.hostPid ? [] : [{ type: 'pid' }]), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
       maskedPaths: ['/proc/kcore', '/proc/keys', '/sys/firmware'],
       readonlyPaths: ['/proc/sys', '/proc/sysrq-trigger'],
     },
