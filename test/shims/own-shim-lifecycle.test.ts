@@ -254,6 +254,7 @@ describe('containerd-shim-ledger-v1 lifecycle', { skip: skipWithoutRunc }, () =>
     const bundle = bundleFor(id, ['sh', '-c', 'x=a; while true; do x="$x$x"; done'], { memoryLimit: 8 << 20 });
     const started = await startShim({ namespace: NS, id, bundle, daemonAddress, ttrpcAddress: events.socket });
     const shim = await ShimClient.connect(started.socket, NS);
+    shimPids.add((await shim.call<{ shim_pid: number }>('Connect', api.IdRequest, { id }, api.ConnectResponse)).shim_pid);
     await shim.call('Create', api.CreateTaskRequest, { id, bundle, rootfs: rootfsMount() }, api.CreateTaskResponse);
     const waited = shim.call<{ exit_status: number }>('Wait', api.ProcessRequest, { id }, api.WaitResponse);
     await shim.call('Start', api.ProcessRequest, { id }, api.StartResponse);
