@@ -1,4 +1,4 @@
-import { credentials, Metadata, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { serviceClient } from '../services/proto.js';
 import { NAMESPACE_HEADER } from '../services/request.js';
 
@@ -40,6 +40,11 @@ export class Connection {
   stream<R = Record<string, unknown>>(service: string, method: string, request: unknown, extra?: Record<string, string>): ClientReadableStream<R> {
     const client = this.client(service) as unknown as Record<string, (req: unknown, md: Metadata) => ClientReadableStream<R>>;
     return client[method]!.call(client, request, this.metadata(extra));
+  }
+
+  duplex<Req, Res>(service: string, method: string, extra?: Record<string, string>): ClientDuplexStream<Req, Res> {
+    const client = this.client(service) as unknown as Record<string, (md: Metadata) => ClientDuplexStream<Req, Res>>;
+    return client[method]!.call(client, this.metadata(extra));
   }
 
   close(): void {

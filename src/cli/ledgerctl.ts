@@ -1,12 +1,13 @@
-// ledgerctl: ledgerd's own client — the log, resumable events, garbage collection, containers.
+// ledgerctl: ledgerd's own client — the log, resumable events, garbage collection, images, containers.
 import type { ServiceError } from '@grpc/grpc-js';
 import { Connection, DEFAULT_ADDRESS } from './grpc-client.js';
 import { UsageError, type Command } from './ledgerctl/command.js';
 import { events, log, version } from './ledgerctl/log.js';
 import { gc, why } from './ledgerctl/gc.js';
 import { exec, kill, logs, ps, rm, run } from './ledgerctl/containers.js';
+import { images, pull } from './ledgerctl/images.js';
 
-const COMMANDS: Record<string, Command> = { version, log, events, gc, why, run, exec, ps, kill, rm, logs };
+const COMMANDS: Record<string, Command> = { version, log, events, gc, why, pull, images, run, exec, ps, kill, rm, logs };
 
 const USAGE = `usage: ledgerctl [-a ADDRESS] [-n NAMESPACE] COMMAND [ARGS...]
 

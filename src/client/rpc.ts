@@ -6,12 +6,31 @@ export interface ReadableMessages<T> {
   on(event: 'end', listener: () => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   cancel(): void;
+  pause(): this;
+  resume(): this;
+}
+
+/** A bidirectional call (Content.Write): requests out, responses in, in order. */
+export interface DuplexMessages<Req, Res> extends ReadableMessages<Res> {
+  write(message: Req): boolean;
+  end(): void;
 }
 
 export interface Rpc {
   readonly namespace: string | undefined;
   unary<R = Record<string, unknown>>(service: string, method: string, request: unknown, extra?: Record<string, string>): Promise<R>;
   stream<R = Record<string, unknown>>(service: string, method: string, request: unknown, extra?: Record<string, string>): ReadableMessages<R>;
+  duplex<Req, Res>(service: string, method: string, extra?: Record<string, string>): DuplexMessages<Req, Res>;
+}
+
+/** The same connection with headers added to every call (e.g. containerd-lease). */
+export function withHeaders(rpc: Rpc, headers: Record<string, string>): Rpc {
+  return {
+    namespace: rpc.namespace,
+    unary: (service, method, request, extra) => rpc.unary(service, method, request, { ...headers, ...extra }),
+    stream: (service, method, request, extra) => rpc.stream(service, method, request, { ...headers, ...extra }),
+    duplex: (service, method, extra) => rpc.duplex(service, method, { ...headers, ...extra }),
+  };
 }
 
 /** Every message of a server stream. */
@@ -32,7 +51,18 @@ export const SERVICES = {
   tasks: 'containerd.services.tasks.v1.Tasks',
   leases: 'containerd.services.leases.v1.Leases',
   diff: 'containerd.services.diff.v1.Diff',
+  namespaces: 'containerd.services.namespaces.v1.Namespaces',
 } as const;
+
+/** gRPC metadata key of the lease a call works under (leases/grpc.go). */
+export const LEASE_HEADER = 'containerd-lease';
+
+/** The gRPC status code of a failed call, if it has one (grpc-js ServiceError). */
+export const grpcCode = (err: unknown): number | undefined => {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+};
+export const GRPC = { ALREADY_EXISTS: 6, NOT_FOUND: 5, FAILED_PRECONDITION: 9, UNAVAILABLE: 14, OUT_OF_RANGE: 11 } as const;
 
 /** A blob's bytes through Content.Read. */
 export async function readBlob(rpc: Rpc, digest: string): Promise<Buffer> {

@@ -1,8 +1,8 @@
 import { containerStream, newEvent, type AnyValue, type ContainerRecord } from '../events/index.js';
 import { containerOf, containersIn, type ContainersState, type ContainerView, type ProjectionRunner } from '../projections/index.js';
-import { alreadyExists, invalidArgument, notFound } from '../util/errdefs.js';
+import { alreadyExists, invalidArgument, isKind, notFound, StatusError } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
-import { validateLabels } from '../util/labels.js';
+import { validateLabels, withoutEmptyValues } from '../util/labels.js';
 import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
@@ -20,7 +20,11 @@ export interface ContainerInput {
 
 /** containerd's validateContainer (metadata/containers.go), with its messages. */
 function validContainer(input: ContainerInput): ContainerRecord {
-  validateIdentifier(input.id ?? '', 'container.ID');
+  try {
+    validateIdentifier(input.id ?? '');
+  } catch (err) {
+    throw invalidArgument(`container.ID: ${(err as Error).message}`);
+  }
   for (const key of Object.keys(input.extensions ?? {})) {
     if (key === '') throw invalidArgument('container.Extension keys must not be zero-length');
   }
@@ -30,7 +34,7 @@ function validContainer(input: ContainerInput): ContainerRecord {
   if (input.snapshotKey && !input.snapshotter) throw invalidArgument('container.Snapshotter must be set if container.SnapshotKey is set');
   return {
     id: input.id!,
-    labels: { ...(input.labels ?? {}) },
+    labels: withoutEmptyValues(input.labels),
     image: input.image ?? '',
     runtime: { name: input.runtime.name, ...(input.runtime.options ? { options: input.runtime.options } : {}) },
     spec: input.spec,
@@ -39,6 +43,18 @@ function validContainer(input: ContainerInput): ContainerRecord {
     extensions: { ...(input.extensions ?? {}) },
   };
 }
+
+/** Re-throws a validation error with containerd's prefix for the operation. */
+function validatedFor<T>(operation: string, validate: () => T): T {
+  try {
+    return validate();
+  } catch (err) {
+    if (isKind(err, 'invalid argument')) throw invalidArgument(`${operation}: ${err.message}`);
+    throw err;
+  }
+}
+
+const INVALID_ARGUMENT = 3;
 
 /** Fields a full replace (no mask) may change; snapshotter and runtime name are immutable. */
 const REPLACEABLE = ['labels', 'spec', 'extensions', 'image', 'snapshotkey'];
@@ -52,7 +68,7 @@ export class ContainerCommands {
   ) {}
 
   async create(namespace: string, input: ContainerInput, meta: RequestMeta): Promise<ContainerView> {
-    const container = validContainer(input);
+    const container = validatedFor('create container failed validation', () => validContainer(input));
     await decideAndAppend(this.ctx, () => {
       if (this.find(namespace, container.id)) throw alreadyExists(`container "${container.id}"`);
       return {
@@ -67,10 +83,13 @@ export class ContainerCommands {
   /** containerd's field-mask rules (metadata/containers.go Update). */
   async update(namespace: string, input: ContainerInput, paths: readonly string[], meta: RequestMeta): Promise<ContainerView> {
     const id = input.id ?? '';
-    if (!id) throw invalidArgument('Container.ID required');
+    // the service's own check, sent without a class suffix (services/containers/local.go)
+    if (!id) throw new StatusError(INVALID_ARGUMENT, 'Container.ID required');
     await decideAndAppend(this.ctx, () => {
       const current = this.find(namespace, id);
-      if (!current) throw notFound(`container "${id}"`);
+      if (!current) {
+        throw notFound(this.hasBucket(namespace) ? `container "${id}"` : `cannot update container "${id}" in namespace "${namespace}"`);
+      }
       let mask = paths;
       if (mask.length === 0) {
         mask = REPLACEABLE;
@@ -96,12 +115,7 @@ export class ContainerCommands {
         else if (path === 'snapshotkey') next.snapshotKey = input.snapshotKey ?? '';
         else throw invalidArgument(`cannot update "${path}" field on "${id}"`);
       }
-      let container: ContainerRecord;
-      try {
-        container = validContainer(next);
-      } catch (err) {
-        throw invalidArgument(`update failed validation: ${(err as Error).message}`);
-      }
+      const container = validatedFor('update failed validation', () => validContainer(next));
       return {
         events: [newEvent('ContainerUpdated', namespace, containerStream(id), container, meta)],
         expected: [this.expected(namespace, id)],
@@ -113,7 +127,9 @@ export class ContainerCommands {
 
   async delete(namespace: string, id: string, meta: RequestMeta): Promise<void> {
     await decideAndAppend(this.ctx, () => {
-      if (!this.find(namespace, id)) throw notFound(`cannot delete container "${id}" in namespace "${namespace}"`);
+      if (!this.find(namespace, id)) {
+        throw notFound(this.hasBucket(namespace) ? `container ${id}` : `cannot delete container "${id}" in namespace "${namespace}"`);
+      }
       return {
         events: [newEvent('ContainerDeleted', namespace, containerStream(id), { id }, meta)],
         expected: [this.expected(namespace, id)],
@@ -145,6 +161,11 @@ export class ContainerCommands {
   /** For namespace deletion. */
   namespaceUsage(namespace: string): string[] {
     return this.list(namespace).length > 0 ? ['containers'] : [];
+  }
+
+  /** containerd's messages differ once the namespace has had a container (its bucket exists). */
+  private hasBucket(namespace: string): boolean {
+    return this.view.state.buckets[namespace] === true;
   }
 
   private expected(namespace: string, id: string) {

@@ -3,11 +3,12 @@ import type { PublishedEvents } from './published.js';
 import type { LeaseEvents } from './leases.js';
 import type { ImageEvents } from './images.js';
 import type { ContainerEvents } from './containers.js';
+import type { TaskEvents } from './tasks.js';
 import type { ContentEvents } from './content.js';
 import type { SnapshotEvents } from './snapshots.js';
 
 /** Every event type ledgerd appends, with its current payload shape. */
-export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents, ContainerEvents {}
+export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents, ContainerEvents, TaskEvents {}
 
 export type EventType = keyof EventPayloads;
 
@@ -27,6 +28,16 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   ContainerCreated: 1,
   ContainerUpdated: 1,
   ContainerDeleted: 1,
+  TaskCreated: 1,
+  TaskStarted: 1,
+  TaskExited: 1,
+  TaskDeleted: 1,
+  TaskExecAdded: 1,
+  TaskExecStarted: 1,
+  TaskExecDeleted: 1,
+  TaskPaused: 1,
+  TaskResumed: 1,
+  TaskOOM: 1,
   ContentCommitted: 1,
   ContentLabelsUpdated: 1,
   ContentDeleted: 1,

@@ -12,12 +12,14 @@ export interface ContainersState {
   readonly live: Record<string, Record<string, ContainerView>>;
   /** `${namespace}/${id}` -> version of the container's stream, deleted containers included. */
   readonly versions: Record<string, number>;
+  /** Namespaces that have had a container since they were created (containerd's containers bucket). */
+  readonly buckets: Record<string, true>;
 }
 
 export const containersProjection: Projection<ContainersState> = {
   name: 'containers',
-  version: 1,
-  initial: () => ({ live: {}, versions: {} }),
+  version: 2,
+  initial: () => ({ live: {}, versions: {}, buckets: {} }),
   evolve(state, record: LogRecord) {
     const ns = record.namespace;
     switch (record.type) {
@@ -27,6 +29,7 @@ export const containersProjection: Projection<ContainersState> = {
         const containers = (state.live[ns] ??= {});
         containers[container.id] = { ...container, createdAt: containers[container.id]?.createdAt ?? record.time, updatedAt: record.time };
         state.versions[`${ns}/${container.id}`] = record.version;
+        state.buckets[ns] = true;
         break;
       }
       case 'ContainerDeleted': {
@@ -39,6 +42,9 @@ export const containersProjection: Projection<ContainersState> = {
         state.versions[`${ns}/${id}`] = record.version;
         break;
       }
+      case 'NamespaceDeleted':
+        delete state.buckets[ns];
+        break;
     }
     return state;
   },

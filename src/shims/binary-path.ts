@@ -27,10 +27,19 @@ const isExecutableFile = (path: string): boolean => {
 export class ShimBinaryResolver {
   private readonly cache = new Map<string, string>();
 
-  constructor(private readonly daemonExecutable: string = process.argv[1] ?? process.execPath) {}
+  /**
+   * `binaries`: ledgerd's runtime name -> shim binary overrides (a binary name looked up like the
+   * derived ones, or an absolute path), e.g. io.containerd.runc.v2 -> containerd-shim-ledger-v1.
+   */
+  constructor(
+    private readonly daemonExecutable: string = process.argv[1] ?? process.execPath,
+    private readonly binaries: Readonly<Record<string, string>> = {},
+  ) {}
 
   resolve(runtime: string): string {
     if (runtime === '') throw invalidArgument('no runtime name');
+    const override = this.binaries[runtime];
+    if (override) return isAbsolute(override) ? this.resolve(override) : this.find(runtime, override);
     if (isAbsolute(runtime)) {
       try {
         statSync(runtime);
@@ -45,6 +54,10 @@ export class ShimBinaryResolver {
         `invalid runtime name ${runtime}, correct runtime name should be either format like \`io.containerd.runc.v1\` or a full path to the binary`,
       );
     }
+    return this.find(runtime, name);
+  }
+
+  private find(runtime: string, name: string): string {
     const cached = this.cache.get(name);
     if (cached) return cached;
     const candidates = [

@@ -1,6 +1,6 @@
 import { mkdirSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { mountPointsUnder, unmountAll } from '../mount/index.js';
+import { mountPointsUnder, unmountAll } from '../util/mount/index.js';
 import { alreadyExists } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
 

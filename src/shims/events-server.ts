@@ -1,13 +1,14 @@
-import { BadEnvelopeError, decodeTaskEvent, type Envelope } from './task-events.js';
-import { EVENTS_SERVICE, FORWARD } from './task-api.js';
+import { EVENTS_SERVICE, ForwardRequest } from './protocol/events.js';
+import { Empty } from './protocol/protowire.js';
 import type { TimestampedShimEvent } from './runtime.js';
+import { BadEnvelopeError, decodeTaskEvent, type Envelope } from './task-events.js';
 import { Code, requireSameUser, TtrpcError, TtrpcServer, typedHandler } from './ttrpc/index.js';
 
 export interface EventsServerOptions {
   /** The socket path: containerd's TTRPC_ADDRESS, `<grpc address>.ttrpc`. */
   readonly path: string;
   readonly onEvent: (event: TimestampedShimEvent) => void;
-  /** Envelopes that are not task events (a shim's own topics): passed on as they came. */
+  /** Envelopes that are not task events (a shim's own topics), as they came. */
   readonly onOtherEvent?: (envelope: Envelope) => void;
   readonly warn?: (message: string) => void;
 }
@@ -20,7 +21,7 @@ export interface EventsServerOptions {
 export async function startEventsServer(options: EventsServerOptions): Promise<TtrpcServer> {
   const server = new TtrpcServer({ authorize: requireSameUser(), onError: (err) => options.warn?.(err.message) });
   server.register(EVENTS_SERVICE, {
-    Forward: typedHandler<{ envelope: Envelope | null }, object>(FORWARD.request, FORWARD.response, ({ envelope }) => {
+    Forward: typedHandler<{ envelope: Envelope | undefined }, object>(ForwardRequest, Empty, ({ envelope }) => {
       if (!envelope) throw new TtrpcError(Code.InvalidArgument, 'envelope is required');
       if (!envelope.topic) throw new TtrpcError(Code.InvalidArgument, 'envelope topic is required');
       let event: TimestampedShimEvent | undefined;

@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { alreadyExists } from '../util/errdefs.js';
+import { alreadyExists, unavailable } from '../util/errdefs.js';
+import { mountPointsUnder, unmountAll } from '../util/mount/index.js';
 import { ShimBinaryResolver } from './binary-path.js';
 import { bundleOf, createBundle, deleteBundle, type Bundle } from './bundle.js';
 import { startEventsServer } from './events-server.js';
 import { openFifoReader } from './fifo.js';
-import { nowNanos } from './proto.js';
 import type { CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './runtime.js';
 import { runShimDelete, runShimStart, shimSocketPath, type ShimCommand } from './shim-binary.js';
 import { DEFAULT_TIMEOUTS, ShimTask, type ShimTimeouts } from './shim-task.js';
@@ -28,9 +28,11 @@ export interface ShimRuntimeOptions {
   /** containerd's sched_core setting of this plugin. */
   readonly schedCore?: boolean;
   readonly timeouts?: Partial<ShimTimeouts>;
-  /** What shims write to their `log` FIFO; default: the daemon's stderr, as containerd. */
-  readonly shimLog?: (namespace: string, id: string, text: string) => void;
+  /** Each line shims write to their `log` FIFO; default: the daemon's stderr, as containerd. */
+  readonly shimLog?: (namespace: string, id: string, line: string) => void;
   readonly warn?: (message: string) => void;
+  /** Runtime name -> shim binary overrides (see ShimBinaryResolver). */
+  readonly shimBinaries?: Readonly<Record<string, string>>;
 }
 
 const SHIM_BINARY_PATH = 'shim-binary-path';
@@ -45,7 +47,7 @@ export class ShimRuntime implements TaskRuntime {
   readonly timeouts: ShimTimeouts;
   readonly ttrpcAddress: string;
   private readonly tasks = new Map<string, Map<string, ShimTask>>();
-  private readonly binaries = new ShimBinaryResolver();
+  private readonly binaries: ShimBinaryResolver;
   private readonly eventHandlers = new Set<(event: TimestampedShimEvent) => void>();
   private readonly deathHandlers = new Set<(dead: DeadTask) => void>();
   private eventsServer: TtrpcServer | undefined;
@@ -67,11 +69,13 @@ export class ShimRuntime implements TaskRuntime {
   private constructor(private readonly options: ShimRuntimeOptions) {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.ttrpcAddress = options.ttrpcAddress ?? `${options.address}.ttrpc`;
+    this.binaries = new ShimBinaryResolver(undefined, options.shimBinaries);
   }
 
   private readonly warn = (message: string) => (this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(message);
 
   async create(request: CreateTaskRequest): Promise<RuntimeTask> {
+    if (this.closed) throw unavailable('the shim runtime is closed');
     if (this.get(request.namespace, request.id)) throw alreadyExists(`task ${request.id}`);
     const binary = this.binaries.resolve(request.runtimePath || request.runtime);
     const bundle = createBundle(this.options.root, this.options.state, request.namespace, request.id, request.spec);
@@ -120,11 +124,13 @@ export class ShimRuntime implements TaskRuntime {
    * runtime/v2/shim_load.go: every `<state>/<ns>/<id>` bundle (dot names skipped) is either
    * reconnected (Connect within the load timeout) or cleaned up as a dead shim (reported to
    * onDeath); empty bundles and bundles of containers that no longer exist are removed; work
-   * directories without a live task are removed.
+   * directories without a live task, and `.<id>` leftovers of a delete cut short, are removed.
    */
   async load(containerRuntime: (namespace: string, id: string) => string | undefined): Promise<RuntimeTask[]> {
     const live: ShimTask[] = [];
     for (const namespace of visibleDirs(this.options.state)) {
+      await removeHalfDeleted(join(this.options.state, namespace));
+      await removeHalfDeleted(join(this.options.root, namespace));
       for (const id of visibleDirs(join(this.options.state, namespace))) {
         if (this.get(namespace, id)) continue;
         const task = await this.loadOne(bundleOf(this.options.state, namespace, id), containerRuntime(namespace, id));
@@ -211,8 +217,14 @@ export class ShimRuntime implements TaskRuntime {
   /** The shim's `log` FIFO, copied to the daemon's log for as long as the task is attached. */
   private openLog(bundle: Bundle): Socket {
     const log = openFifoReader(join(bundle.path, 'log'));
-    const write = this.options.shimLog ?? ((ns: string, id: string, text: string) => process.stderr.write(`shim ${ns}/${id}: ${text}`));
-    log.on('data', (chunk: Buffer) => write(bundle.namespace, bundle.id, chunk.toString()));
+    const write = this.options.shimLog ?? ((ns: string, id: string, line: string) => process.stderr.write(`shim ${ns}/${id}: ${line}\n`));
+    let partial = '';
+    log.setEncoding('utf8');
+    log.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) if (line) write(bundle.namespace, bundle.id, line);
+    });
     log.on('error', (err) => this.warn(`shim log ${bundle.namespace}/${bundle.id}: ${err.message}`));
     return log;
   }
@@ -265,7 +277,7 @@ export class ShimRuntime implements TaskRuntime {
       if (result.warnings) this.warn(`cleanup warnings for ${bundle.namespace}/${bundle.id}: ${result.warnings}`);
       exit = { pid: result.pid, exitStatus: result.exitStatus, exitedAt: result.exitedAt };
     } catch (err) {
-      exit = { pid: 0, exitStatus: 255, exitedAt: nowNanos(), error: (err as Error).message };
+      exit = { pid: 0, exitStatus: 255, exitedAt: BigInt(Date.now()) * 1_000_000n, error: (err as Error).message };
       this.warn(`failed to clean up after shim of ${bundle.namespace}/${bundle.id}: ${(err as Error).message}`);
     }
     await this.removeBundle(bundle);
@@ -320,6 +332,17 @@ function visibleDirs(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
     .map((entry) => entry.name);
+}
+
+/** `.<id>` directories: a bundle or work directory renamed for deletion, then a crash. */
+async function removeHalfDeleted(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    for (const point of mountPointsUnder(path)) await unmountAll(point);
+    rmSync(path, { recursive: true, force: true });
+  }
 }
 
 function readOptional(path: string): string | undefined {

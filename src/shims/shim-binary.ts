@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Bundle } from './bundle.js';
-import { messageCodec, nanosFromTimestamp } from './proto.js';
+import { Any, decode, encode, nsFromTimestamp, type TimestampValue } from './protocol/protowire.js';
+import { DeleteResponse } from './protocol/task.js';
 import type { AnyMessage, ExitResult } from './runtime.js';
-import { TASK_METHODS } from './task-api.js';
 
 /** How the daemon runs one shim binary (runtime/v2/shim/util.go Command). */
 export interface ShimCommand {
@@ -75,7 +75,7 @@ const exitText = (r: RunResult) => (r.signal ? `signal: ${r.signal}` : `exit sta
  */
 export async function runShimStart(command: ShimCommand, bundle: Bundle, options?: AnyMessage): Promise<string> {
   const args = ['-id', command.id, ...(command.debug ? ['-debug'] : []), 'start'];
-  const stdin = options ? messageCodec('google.protobuf.Any').encode({ type_url: options.typeUrl, value: options.value }) : new Uint8Array(0);
+  const stdin = options ? encode(Any, { type_url: options.typeUrl, value: options.value }) : new Uint8Array(0);
   const result = await run(command, args, bundle.path, stdin);
   const output = result.combined.toString().trim();
   if (result.code !== 0) throw new Error(`start failed: ${output}: ${exitText(result)}`);
@@ -98,10 +98,8 @@ export async function runShimDelete(command: ShimCommand, bundle: Bundle, timeou
   const result = await run(command, args, cwd, new Uint8Array(0), timeoutMs);
   const warnings = result.stderr.toString().trim();
   if (result.code !== 0) throw new Error(`${warnings}: ${exitText(result)}`);
-  const response = messageCodec<{ pid: number; exit_status: number; exited_at: { seconds: number; nanos: number } | null }>(
-    TASK_METHODS.Delete.response,
-  ).decode(result.stdout);
-  return { pid: response.pid, exitStatus: response.exit_status, exitedAt: nanosFromTimestamp(response.exited_at), warnings };
+  const response = decode<{ pid: number; exit_status: number; exited_at: TimestampValue | undefined }>(DeleteResponse, result.stdout);
+  return { pid: response.pid, exitStatus: response.exit_status, exitedAt: nsFromTimestamp(response.exited_at), warnings };
 }
 
 /**

@@ -1,11 +1,9 @@
 import type { Socket } from 'node:net';
-import { notFound } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
-import { fromProtoAny, nanosFromTimestamp, toProtoAny } from './proto.js';
+import { nsFromTimestamp, type AnyValue } from './protocol/protowire.js';
+import { Status, TASK_METHODS, TASK_SERVICE, type TaskMethod } from './protocol/task.js';
 import type { AnyMessage, ExecRequest, ExitResult, ProcessInfo, ProcessState, ProcessStatus, RootfsMount, RuntimeTask, Stdio } from './runtime.js';
-import { TASK_METHODS, TASK_SERVICE, type TaskMethod } from './task-api.js';
-import { errorFromStatus, isClosedError, NAMESPACE_METADATA_KEY, TtrpcError, typedCall, type TtrpcClient } from './ttrpc/index.js';
-import { isKind } from '../util/errdefs.js';
+import { Code, isClosedError, NAMESPACE_METADATA_KEY, TtrpcError, typedCall, type TtrpcClient } from './ttrpc/index.js';
 
 /** containerd's [timeouts] for shims, in milliseconds. */
 export interface ShimTimeouts {
@@ -28,18 +26,24 @@ export interface TaskOwner {
   released(task: ShimTask): Promise<void>;
 }
 
-const STATUS: Record<string, ProcessStatus> = {
-  UNKNOWN: 'unknown',
-  CREATED: 'created',
-  RUNNING: 'running',
-  STOPPED: 'stopped',
-  PAUSED: 'paused',
-  PAUSING: 'pausing',
+const STATUS: Record<number, ProcessStatus> = {
+  [Status.UNKNOWN]: 'unknown',
+  [Status.CREATED]: 'created',
+  [Status.RUNNING]: 'running',
+  [Status.STOPPED]: 'stopped',
+  [Status.PAUSED]: 'paused',
+  [Status.PAUSING]: 'pausing',
 };
+
+const toAny = (any: AnyMessage | undefined): AnyValue | undefined => (any ? { type_url: any.typeUrl, value: any.value } : undefined);
+const fromAny = (any: AnyValue | undefined): AnyMessage | undefined => (any?.type_url ? { typeUrl: any.type_url, value: any.value } : undefined);
+
+const isNotFound = (err: unknown) => err instanceof TtrpcError && err.code === Code.NotFound;
 
 /**
  * One task behind its shim connection (containerd's shimTask): every call carries the task id
- * and the namespace metadata, and shim statuses come back as ledgerd errors.
+ * and the namespace metadata. A shim's status comes back as the TtrpcError it sent (code and
+ * message kept, as containerd's errdefs round trip keeps them).
  */
 export class ShimTask implements RuntimeTask {
   pid = 0;
@@ -74,7 +78,7 @@ export class ShimTask implements RuntimeTask {
       stdout: request.stdout,
       stderr: request.stderr,
       checkpoint: request.checkpoint ?? '',
-      options: toProtoAny(request.options),
+      options: toAny(request.options),
     });
     this.pid = response.pid;
   }
@@ -98,7 +102,7 @@ export class ShimTask implements RuntimeTask {
       r = await this.call('State', { exec_id: execId }, this.owner.timeouts.state);
     } catch (err) {
       // as containerd: a shim that is gone has no such task
-      if (isClosedError(err)) throw notFound(`task ${this.id}`);
+      if (isClosedError(err)) throw new TtrpcError(Code.NotFound, `task ${this.id}: not found`);
       throw err;
     }
     return {
@@ -110,7 +114,7 @@ export class ShimTask implements RuntimeTask {
       stderr: r.stderr,
       terminal: r.terminal,
       exitStatus: r.exit_status,
-      exitedAt: nanosFromTimestamp(r.exited_at),
+      exitedAt: nsFromTimestamp(r.exited_at),
     };
   }
 
@@ -126,7 +130,7 @@ export class ShimTask implements RuntimeTask {
       stdin: request.stdin,
       stdout: request.stdout,
       stderr: request.stderr,
-      spec: toProtoAny(request.spec),
+      spec: toAny(request.spec),
     });
   }
 
@@ -148,22 +152,22 @@ export class ShimTask implements RuntimeTask {
 
   async pids(): Promise<ProcessInfo[]> {
     const { processes } = await this.call('Pids', {});
-    return (processes as { pid: number; info: { type_url: string; value: Uint8Array } | null }[]).map((p) => {
-      const info = fromProtoAny(p.info);
+    return (processes as { pid: number; info: AnyValue | undefined }[]).map((p) => {
+      const info = fromAny(p.info);
       return info ? { pid: p.pid, info } : { pid: p.pid };
     });
   }
 
   async update(resources: AnyMessage | undefined, annotations: Record<string, string>): Promise<void> {
-    await this.call('Update', { resources: toProtoAny(resources), annotations });
+    await this.call('Update', { resources: toAny(resources), annotations });
   }
 
   async stats(): Promise<AnyMessage | undefined> {
-    return fromProtoAny((await this.call('Stats', {})).stats);
+    return fromAny((await this.call('Stats', {})).stats);
   }
 
   async checkpoint(path: string, options?: AnyMessage): Promise<void> {
-    await this.call('Checkpoint', { path, options: toProtoAny(options) });
+    await this.call('Checkpoint', { path, options: toAny(options) });
   }
 
   /**
@@ -174,7 +178,7 @@ export class ShimTask implements RuntimeTask {
   async wait(execId = ''): Promise<ExitResult> {
     try {
       const r = await this.call('Wait', { exec_id: execId });
-      return { pid: execId ? 0 : this.pid, exitStatus: r.exit_status, exitedAt: nanosFromTimestamp(r.exited_at) };
+      return { pid: execId ? 0 : this.pid, exitStatus: r.exit_status, exitedAt: nsFromTimestamp(r.exited_at) };
     } catch (err) {
       if (!isClosedError(err)) throw err;
       const dead = await this.gone;
@@ -191,13 +195,13 @@ export class ShimTask implements RuntimeTask {
   async delete(execId = ''): Promise<ExitResult> {
     if (execId) {
       const r = await this.call('Delete', { exec_id: execId });
-      return { pid: r.pid, exitStatus: r.exit_status, exitedAt: nanosFromTimestamp(r.exited_at) };
+      return { pid: r.pid, exitStatus: r.exit_status, exitedAt: nsFromTimestamp(r.exited_at) };
     }
     let response;
     try {
       response = await this.call('Delete', {});
     } catch (err) {
-      if (!isClosedError(err) && !isKind(err, 'not found')) throw err;
+      if (!isClosedError(err) && !isNotFound(err)) throw err;
       await this.shutdown();
       await this.gone;
       throw err;
@@ -205,7 +209,7 @@ export class ShimTask implements RuntimeTask {
     this.detached = true;
     await this.shutdown();
     await this.owner.released(this);
-    return { pid: response.pid, exitStatus: response.exit_status, exitedAt: nanosFromTimestamp(response.exited_at) };
+    return { pid: response.pid, exitStatus: response.exit_status, exitedAt: nsFromTimestamp(response.exited_at) };
   }
 
   /** Shutdown (the shim exits unless it serves other tasks; failures ignored), then close the connection. */
@@ -214,14 +218,10 @@ export class ShimTask implements RuntimeTask {
     await this.client.close();
   }
 
-  private async call(method: TaskMethod, request: object, timeoutMs?: number): Promise<Record<string, any>> {
-    try {
-      return await typedCall(this.client, TASK_SERVICE, method, TASK_METHODS[method], { id: this.id, ...request }, {
-        timeoutMs,
-        metadata: { [NAMESPACE_METADATA_KEY]: this.namespace },
-      });
-    } catch (err) {
-      throw err instanceof TtrpcError ? errorFromStatus(err) : err;
-    }
+  private call(method: TaskMethod, request: object, timeoutMs?: number): Promise<Record<string, any>> {
+    return typedCall(this.client, TASK_SERVICE, method, TASK_METHODS[method], { id: this.id, ...request }, {
+      timeoutMs,
+      metadata: { [NAMESPACE_METADATA_KEY]: this.namespace },
+    });
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { defaultSpec, mergeEnv, parsePasswd, resolveUser, withImageConfig, withTerminal } from '../../src/client/run/oci-spec.js';
-import { chainId } from '../../src/client/run/image-config.js';
+import { chainId } from '../../src/client/image/manifest.js';
 
 test("containerd's default spec: cgroup path, namespaces, capabilities, mounts", () => {
   const spec = defaultSpec('team', 'web');

@@ -48,6 +48,13 @@ test('create, get, list with filters, update with masks, delete: containerd rule
   const { containers } = await c.unary<{ containers: Container[] }>(CONTAINERS, 'List', { filters: ['labels.tier==back'] });
   assert.deepEqual(containers.map((x) => x.id), ['db']);
 
+  const streamed: string[] = [];
+  const listStream = c.stream<{ container: Container }>(CONTAINERS, 'ListStream', { filters: ['runtime.name==io.containerd.runc.v2'] });
+  for await (const message of listStream) streamed.push(message.container.id);
+  assert.deepEqual(streamed, ['db', 'web'], 'one container per message, in id order');
+  await assert.rejects(c.unary(CONTAINERS, 'List', { filters: ['labels.tier=='] }), error(status.INVALID_ARGUMENT, /parse error/));
+  await assert.rejects(c.unary(CONTAINERS, 'Update', { container: { labels: { a: 'b' } } }), error(status.INVALID_ARGUMENT, /^Container.ID required$/));
+
   const masked = await c.unary<{ container: Container }>(CONTAINERS, 'Update', {
     container: { id: 'web', labels: { owner: 'ops' }, image: 'ignored' },
     update_mask: { paths: ['labels.owner'] },
@@ -67,7 +74,7 @@ test('create, get, list with filters, update with masks, delete: containerd rule
     error(status.FAILED_PRECONDITION, /containers/),
   );
   await c.unary(CONTAINERS, 'Delete', { id: 'web' });
-  await assert.rejects(c.unary(CONTAINERS, 'Delete', { id: 'web' }), error(status.NOT_FOUND, /cannot delete container "web" in namespace "ctrs"/));
+  await assert.rejects(c.unary(CONTAINERS, 'Delete', { id: 'web' }), error(status.NOT_FOUND, /^container web: not found$/));
 
   for (let i = 0; i < 50 && received.length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 50));
   assert.deepEqual(received.map((e) => e.topic), ['/containers/create', '/containers/create', '/containers/update', '/containers/delete']);

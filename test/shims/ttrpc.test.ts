@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openFifoReader } from '../../src/shims/fifo.js';
-import { messageCodec } from '../../src/shims/proto.js';
+import { Status, TASK_METHODS } from '../../src/shims/protocol/task.js';
+import { decodeResponse, encodeRequest } from '../../src/shims/ttrpc/messages.js';
 import {
   Code,
   encodeFrame,
-  errorFromStatus,
   FrameDecoder,
   MAX_MESSAGE_LENGTH,
   MessageType,
@@ -29,12 +29,13 @@ import {
   typedHandler,
   type CallContext,
 } from '../../src/shims/ttrpc/index.js';
-import { LedgerError, notFound } from '../../src/util/errdefs.js';
+import { notFound, StatusError } from '../../src/util/errdefs.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const TASK = 'containerd.task.v2.Task';
-const STATE = { request: 'containerd.task.v2.StateRequest', response: 'containerd.task.v2.StateResponse' };
-const CONNECT = { request: 'containerd.task.v2.ConnectRequest', response: 'containerd.task.v2.ConnectResponse' };
+const STATE = TASK_METHODS.State;
+const CONNECT = TASK_METHODS.Connect;
+const stateRequest = () => encodeRequest({ service: TASK, method: 'State', payload: new Uint8Array(0), timeoutNano: 0, metadata: new Map() });
 
 async function serverAndClient(t: TestContext, setup: (server: TtrpcServer) => void, options = {}) {
   const dir = tempDir(t);
@@ -81,13 +82,13 @@ test('unary calls: messages, metadata and deadline reach the handler; calls run 
       State: typedHandler<{ id: string; exec_id: string }, object>(STATE.request, STATE.response, async (req, ctx) => {
         seen.push(ctx);
         await sleep(req.id === 'slow' ? 150 : 1);
-        return { id: req.id, exec_id: req.exec_id, pid: 42, status: 'RUNNING', exited_at: { seconds: 1, nanos: 5 } };
+        return { id: req.id, exec_id: req.exec_id, pid: 42, status: Status.RUNNING, exited_at: { seconds: 1, nanos: 5 } };
       }),
     }),
   );
   const order: string[] = [];
   const call = (id: string) =>
-    typedCall<{ id: string; pid: number; status: string }>(client, TASK, 'State', STATE, { id, exec_id: 'e1' }, {
+    typedCall<{ id: string; pid: number; status: number }>(client, TASK, 'State', STATE, { id, exec_id: 'e1' }, {
       timeoutMs: 5000,
       metadata: { [NAMESPACE_METADATA_KEY]: 'ns1', 'X-Multi': ['a', 'b'] },
     }).then((r) => (order.push(r.id), r));
@@ -95,7 +96,7 @@ test('unary calls: messages, metadata and deadline reach the handler; calls run 
   const [slow, fast] = await Promise.all([call('slow'), call('fast')]);
   assert.deepEqual(order, ['fast', 'slow']);
   assert.equal(slow.pid, 42);
-  assert.equal(fast.status, 'RUNNING');
+  assert.equal(fast.status, Status.RUNNING);
   assert.equal(seen.length, 2);
   for (const ctx of seen) {
     assert.equal(ctx.service, TASK);
@@ -128,8 +129,7 @@ test('status errors: codes and messages cross the wire; errdefs kinds round-trip
   const nf = await failure('State');
   assert.equal(nf.code, Code.NotFound);
   assert.equal(nf.message, 'container "c1": not found');
-  const back = errorFromStatus(nf);
-  assert.ok(back instanceof LedgerError && back.kind === 'not found' && back.message === 'container "c1"');
+  assert.ok(nf instanceof StatusError, 'the gRPC layer passes a shim status on as it is');
   assert.deepEqual([(await failure('Kill')).code, (await failure('Kill')).message], [Code.FailedPrecondition, 'process already finished']);
   assert.deepEqual([(await failure('Start')).code, (await failure('Start')).message], [Code.Unknown, 'cannot start a running process']);
   assert.deepEqual([(await failure('Nope')).code, (await failure('Nope')).message], [Code.Unimplemented, 'method Nope']);
@@ -186,13 +186,12 @@ async function rawExchange(path: string, bytes: Buffer, frames: number): Promise
   const socket: Socket = connect(path);
   const decoder = new FrameDecoder();
   const out: { streamId: number; code: number; message: string }[] = [];
-  const response = messageCodec<{ status: { code: number; message: string } | null }>('ttrpc.Response');
   await new Promise<void>((resolve, reject) => {
     socket.on('error', reject);
     socket.on('data', (chunk) => {
       for (const f of decoder.push(chunk)) {
         if (!('payload' in f)) continue;
-        const status = response.decode(f.payload).status;
+        const status = decodeResponse(f.payload).status;
         out.push({ streamId: f.streamId, code: status?.code ?? 0, message: status?.message ?? '' });
       }
       if (out.length >= frames) resolve();
@@ -205,7 +204,7 @@ async function rawExchange(path: string, bytes: Buffer, frames: number): Promise
 
 test('protocol errors: even stream ids, undecodable requests and oversized frames get their status; the connection lives on', async (t) => {
   const { path } = await serverAndClient(t, (s) => s.register(TASK, { State: () => new Uint8Array(0) }));
-  const request = messageCodec('ttrpc.Request').encode({ service: TASK, method: 'State' });
+  const request = stateRequest();
   const oversized = Buffer.alloc(10 + MAX_MESSAGE_LENGTH + 1);
   oversized.writeUInt32BE(MAX_MESSAGE_LENGTH + 1, 0);
   oversized.writeUInt32BE(5, 4);
@@ -235,7 +234,7 @@ test('peer check: a connection from another uid is refused, the same uid is serv
   server.register(TASK, { State: () => new Uint8Array(0) });
   await server.listen(path, { mode: 0o666 });
   t.after(() => server.close());
-  const frame = encodeFrame(1, MessageType.Request, messageCodec('ttrpc.Request').encode({ service: TASK, method: 'State' }));
+  const frame = encodeFrame(1, MessageType.Request, stateRequest());
   // nobody (65534) connects, sends a request, and reports what it got back
   const script = `const s=require('net').connect(process.argv[1]);let n=0;s.on('data',d=>n+=d.length);s.on('error',()=>{});s.on('close',()=>{console.log('bytes:'+n)});s.write(Buffer.from(process.argv[2],'hex'));setTimeout(()=>s.destroy(),2000).unref();`;
   const other = spawn(process.execPath, ['-e', script, path, frame.toString('hex')], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -294,7 +293,7 @@ test('a real Go ttrpc server: containerd-shim-runc-v2 answers Connect, State (No
   assert.equal(err.code, Code.NotFound);
   assert.match(err.message, /not found/);
   const closed = new Promise<void>((resolve) => client.onClose(() => resolve()));
-  await typedCall(client, TASK, 'Shutdown', { request: 'containerd.task.v2.ShutdownRequest', response: 'google.protobuf.Empty' }, { id: 't1' }, md).catch(
+  await typedCall(client, TASK, 'Shutdown', TASK_METHODS.Shutdown, { id: 't1' }, md).catch(
     (e: Error) => assert.ok(e instanceof TtrpcClosedError, e.message),
   );
   await closed;

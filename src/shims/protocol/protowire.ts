@@ -317,8 +317,12 @@ export function timestampFromNs(ns: bigint): TimestampValue | undefined {
   return { seconds: Number(ns / 1_000_000_000n), nanos: Number(ns % 1_000_000_000n) };
 }
 
+/** Go's zero time.Time (year 1), which a Go shim writes for "no time" (a running process's exited_at). */
+const GO_ZERO_TIME_SECONDS = -62135596800;
+
+/** Nanoseconds since the epoch; absent and Go's zero time are both 0n ("not set"). */
 export function nsFromTimestamp(ts: TimestampValue | undefined): bigint {
-  if (!ts) return 0n;
+  if (!ts || (ts.seconds === GO_ZERO_TIME_SECONDS && !ts.nanos)) return 0n;
   return BigInt(ts.seconds) * 1_000_000_000n + BigInt(ts.nanos);
 }
 

@@ -1,5 +1,5 @@
 // containerd.task.v2.Task (runtime/v2/task/shim.proto): the shim v2 API served over ttrpc.
-import { Any, Timestamp, message, type AnyValue, type TimestampValue } from './protowire.js';
+import { Any, Empty, Timestamp, message, type AnyValue, type TimestampValue } from './protowire.js';
 
 export const TASK_SERVICE = 'containerd.task.v2.Task';
 
@@ -142,3 +142,26 @@ export interface ExitValue {
   exit_status: number;
   exited_at: TimestampValue | undefined;
 }
+
+/** Each method of the task service with its request and response messages (what a client calls with). */
+export const TASK_METHODS = {
+  State: { request: ProcessRequest, response: StateResponse },
+  Create: { request: CreateTaskRequest, response: CreateTaskResponse },
+  Start: { request: ProcessRequest, response: StartResponse },
+  Delete: { request: ProcessRequest, response: DeleteResponse },
+  Pids: { request: IdRequest, response: PidsResponse },
+  Pause: { request: IdRequest, response: Empty },
+  Resume: { request: IdRequest, response: Empty },
+  Checkpoint: { request: CheckpointTaskRequest, response: Empty },
+  Kill: { request: KillRequest, response: Empty },
+  Exec: { request: ExecProcessRequest, response: Empty },
+  ResizePty: { request: ResizePtyRequest, response: Empty },
+  CloseIO: { request: CloseIORequest, response: Empty },
+  Update: { request: UpdateTaskRequest, response: Empty },
+  Wait: { request: ProcessRequest, response: WaitResponse },
+  Stats: { request: IdRequest, response: StatsResponse },
+  Connect: { request: IdRequest, response: ConnectResponse },
+  Shutdown: { request: ShutdownRequest, response: Empty },
+} as const;
+
+export type TaskMethod = keyof typeof TASK_METHODS;

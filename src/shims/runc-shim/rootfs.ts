@@ -1,9 +1,9 @@
 // Mounting and unmounting a container's rootfs in its bundle. The mount helpers (and execa with
 // them) load on first use, never at shim start.
-type MountModule = typeof import('../../mount/mount.js');
+type MountModule = typeof import('../../util/mount/mount.js');
 let mountModule: Promise<MountModule> | undefined;
 
-export const loadMount = (): Promise<MountModule> => (mountModule ??= import('../../mount/mount.js'));
+export const loadMount = (): Promise<MountModule> => (mountModule ??= import('../../util/mount/mount.js'));
 
 /** Unmounts everything stacked on the rootfs directory (containerd's mount.UnmountAll). */
 export async function unmountRootfs(rootfs: string): Promise<void> {

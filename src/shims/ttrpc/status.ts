@@ -1,4 +1,4 @@
-import { LedgerError, type ErrorKind } from '../../util/errdefs.js';
+import { LedgerError, StatusError, type ErrorKind } from '../../util/errdefs.js';
 
 /** google.rpc.Code: the numbers ttrpc puts in Response.status.code (the same as gRPC's). */
 export const Code = {
@@ -32,14 +32,18 @@ export interface Status {
   readonly details?: readonly { type_url: string; value: Uint8Array }[];
 }
 
-/** A call that failed with a status: the peer's answer, or a deadline/cancellation on this side. */
-export class TtrpcError extends Error {
+/**
+ * A call that failed with a status: the peer's answer, or a deadline/cancellation on this side.
+ * It is a StatusError, so the daemon's gRPC layer passes a shim's code and message on unchanged
+ * (what containerd's errdefs.FromGRPC then ToGRPC amounts to on the wire).
+ */
+export class TtrpcError extends StatusError {
   constructor(
-    readonly code: number,
+    code: number,
     message: string,
     readonly details: Status['details'] = [],
   ) {
-    super(message);
+    super(code, message);
     this.name = 'TtrpcError';
   }
 
@@ -61,7 +65,7 @@ export const isClosedError = (err: unknown): err is TtrpcClosedError => err inst
 export const deadlineExceeded = () => new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded');
 export const canceled = () => new TtrpcError(Code.Canceled, 'context canceled');
 
-/** errdefs kinds and their codes (containerd's errdefs/grpc.go ToGRPC / FromGRPC). */
+/** errdefs kinds and their codes (containerd's errdefs/grpc.go ToGRPC). */
 const KIND_CODES: [ErrorKind, CodeNumber][] = [
   ['invalid argument', Code.InvalidArgument],
   ['not found', Code.NotFound],
@@ -72,7 +76,6 @@ const KIND_CODES: [ErrorKind, CodeNumber][] = [
   ['conflict', Code.Aborted],
 ];
 const CODE_OF_KIND = new Map(KIND_CODES);
-const KIND_OF_CODE = new Map(KIND_CODES.map(([kind, code]) => [code as number, kind]));
 
 /** Node's errno codes as ttrpc maps Go's os errors (ttrpc/services.go convertCode). */
 const ERRNO_CODES: Record<string, CodeNumber> = {
@@ -99,16 +102,4 @@ export function statusFromError(err: unknown): Status {
     return { code: (errno && ERRNO_CODES[errno]) || Code.Unknown, message: err.message };
   }
   return { code: Code.Unknown, message: String(err) };
-}
-
-/**
- * A status from a shim as ledgerd's errors (containerd's errdefs.FromGRPC): codes with an
- * errdefs kind become a LedgerError of that kind with the ": <kind>" suffix taken off the
- * message (the gRPC layer adds it back); other codes stay a TtrpcError.
- */
-export function errorFromStatus(err: TtrpcError): Error {
-  const kind = KIND_OF_CODE.get(err.code);
-  if (!kind) return err;
-  const suffix = `: ${kind}`;
-  return new LedgerError(kind, err.message.endsWith(suffix) ? err.message.slice(0, -suffix.length) : err.message);
 }

@@ -1,21 +1,14 @@
-import { EMPTY, messageCodec } from '../proto.js';
+import { decode, encode, type MessageType } from '../protocol/protowire.js';
 import type { CallOptions, TtrpcClient } from './client.js';
 import type { CallContext, UnaryHandler } from './server.js';
 
-const EMPTY_TYPE = 'google.protobuf.Empty';
-
-/** A handler over decoded messages: request and response named by full proto name. */
+/** A handler over decoded messages (protowire types for the request and the response). */
 export function typedHandler<Req, Res extends object>(
-  requestType: string,
-  responseType: string,
+  request: MessageType,
+  response: MessageType,
   handle: (request: Req, context: CallContext) => Res | Promise<Res>,
 ): UnaryHandler {
-  const request = messageCodec<Req>(requestType);
-  const response = messageCodec(responseType);
-  return async (payload, context) => {
-    const reply = await handle(request.decode(payload), context);
-    return responseType === EMPTY_TYPE ? EMPTY : response.encode(reply);
-  };
+  return async (payload, context) => encode(response, (await handle(decode<Req>(request, payload), context)) as Record<string, unknown>);
 }
 
 /** One call with decoded messages (see typedHandler); an Empty response resolves to {}. */
@@ -23,10 +16,10 @@ export async function typedCall<Res = Record<string, any>>(
   client: TtrpcClient,
   service: string,
   method: string,
-  types: { request: string; response: string },
+  types: { readonly request: MessageType; readonly response: MessageType },
   request: object,
   options?: CallOptions,
 ): Promise<Res> {
-  const payload = await client.call(service, method, messageCodec(types.request).encode(request), options);
-  return messageCodec<Res>(types.response).decode(payload);
+  const payload = await client.call(service, method, encode(types.request, request as Record<string, unknown>), options);
+  return decode<Res>(types.response, payload);
 }
