@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as api from '../src/shims/protocol/task.js';
-import { busyboxRootfs, makeBundle, ociSpec } from '../test/shims/bundle.js';
+import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers } from '../test/shims/bundle.js';
 import { SHIM_BINARY, ShimClient, startShim } from '../test/shims/own-shim-driver.js';
 import { percentile, report } from './report.js';
 
@@ -101,6 +101,7 @@ async function bench(name: string, binary: string): Promise<void> {
   for (const id of ids) await stopTask(shim!, id);
   await shim!.call('Shutdown', api.ShutdownRequest, { id: ids[0]! });
   await shim!.close();
+  removeNamespaceLeftovers(ns);
 }
 
 /** Calibration on this (shared, noisy) machine: how long a bare `node -e 0` takes now. The ledger shim boots node twice (start action, then the server). */

@@ -1,6 +1,6 @@
 // Test fixtures for shims: a busybox rootfs from Debian's busybox-static, a minimal OCI runtime
 // spec (runc spec's defaults, adapted), and bundles laid out as the daemon lays them out.
-import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const BUSYBOX = '/bin/busybox';
@@ -69,4 +69,28 @@ export function makeBundle(state: string, namespace: string, id: string, spec: R
   mkdirSync(join(bundle, 'rootfs'), { mode: 0o711 });
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
   return bundle;
+}
+
+/**
+ * After a test: runc's state directory for the namespace and the namespace's (empty) cgroup
+ * parents, which runc leaves behind when it deletes a container.
+ */
+export function removeNamespaceLeftovers(namespace: string): void {
+  const dirs = [join('/run/containerd/runc', namespace)];
+  for (const controller of safeReaddir('/sys/fs/cgroup')) dirs.push(join('/sys/fs/cgroup', controller, namespace));
+  for (const dir of dirs) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // not there, or still in use: left alone
+    }
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

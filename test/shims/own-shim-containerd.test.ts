@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { skipWithoutCtr } from '../helpers/ctr.js';
-import { skipWithoutRunc } from './bundle.js';
+import { removeNamespaceLeftovers, skipWithoutRunc } from './bundle.js';
 import { SHIM_BINARY } from './own-shim-driver.js';
 
 const HARNESS = fileURLToPath(new URL('../../../../shared/harness/', import.meta.url));
@@ -54,6 +54,7 @@ describe('real containerd 1.6 runs containers through containerd-shim-ledger-v1'
   after(() => {
     if (sock) execFileSync(join(HARNESS, 'containerd-ref.sh'), ['stop', join(dir, 'ctd')], { env, stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
+    removeNamespaceLeftovers(NS);
   });
 
   test("ctr run --rm --runtime io.containerd.ledger.v1 busybox sh -c 'echo hi; exit 3' prints hi and exits 3", () => {

@@ -2,14 +2,14 @@
 // containers from one process, and the `delete` action cleans up after a shim that died.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { decode } from '../../src/shims/protocol/protowire.js';
 import * as api from '../../src/shims/protocol/task.js';
-import { busyboxRootfs, makeBundle, ociSpec, skipWithoutRunc } from './bundle.js';
+import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers, skipWithoutRunc } from './bundle.js';
 import { alive, EventsServer, readFifo, runShimAction, ShimClient, startShim, stdinFifo } from './own-shim-driver.js';
 
 const NS = `own-shim-life-${process.pid}`;
@@ -63,6 +63,7 @@ describe('containerd-shim-ledger-v1 lifecycle', { skip: skipWithoutRunc }, () =>
     }
     await events.close();
     rmSync(dir, { recursive: true, force: true });
+    removeNamespaceLeftovers(NS);
   });
 
   test('the shim and its container outlive the daemon (kill -9 of the daemon and its process group)', async () => {
@@ -108,6 +109,9 @@ describe('containerd-shim-ledger-v1 lifecycle', { skip: skipWithoutRunc }, () =>
     const loner = bundleFor('loner', ['true']);
     const lonerStart = await startShim({ namespace: NS, id: 'loner', bundle: loner, daemonAddress });
     assert.notEqual(lonerStart.address, started[0]!.address);
+    const lonerShim = await ShimClient.connect(lonerStart.socket, NS);
+    const lonerPid = (await lonerShim.call<{ shim_pid: number }>('Connect', api.IdRequest, { id: 'loner' }, api.ConnectResponse)).shim_pid;
+    shimPids.add(lonerPid);
 
     const shim = await ShimClient.connect(started[0]!.socket, NS);
     const { shim_pid } = await shim.call<{ shim_pid: number }>('Connect', api.IdRequest, { id: 'g1' }, api.ConnectResponse);
@@ -135,8 +139,6 @@ describe('containerd-shim-ledger-v1 lifecycle', { skip: skipWithoutRunc }, () =>
       }
     }
     await shim.close();
-    const lonerShim = await ShimClient.connect(lonerStart.socket, NS);
-    const lonerPid = (await lonerShim.call<{ shim_pid: number }>('Connect', api.IdRequest, { id: 'loner' }, api.ConnectResponse)).shim_pid;
     await lonerShim.call('Shutdown', api.ShutdownRequest, { id: 'loner' });
     await lonerShim.close();
     await waitUntil(() => !alive(lonerPid), 'the loner shim to exit');
@@ -190,6 +192,39 @@ describe('containerd-shim-ledger-v1 lifecycle', { skip: skipWithoutRunc }, () =>
     await shim.close();
   });
 
+  test('stdio URIs: file:// appends stdout and stderr to one file, binary:// hands them to a logging process', async () => {
+    const id = 'uris';
+    const bundle = bundleFor(id, ['sh', '-c', 'echo out-line; echo err-line >&2; exit 0']);
+    const started = await startShim({ namespace: NS, id, bundle, daemonAddress });
+    const shim = await ShimClient.connect(started.socket, NS);
+    const { shim_pid } = await shim.call<{ shim_pid: number }>('Connect', api.IdRequest, { id }, api.ConnectResponse);
+    shimPids.add(shim_pid);
+    const file = join(dir, 'logs', 'uris.log');
+    await shim.call('Create', api.CreateTaskRequest, { id, bundle, stdout: `file://${file}`, stderr: `file://${file}`, rootfs: rootfsMount() }, api.CreateTaskResponse);
+    let waited = shim.call<{ exit_status: number }>('Wait', api.ProcessRequest, { id }, api.WaitResponse);
+    await shim.call('Start', api.ProcessRequest, { id }, api.StartResponse);
+    assert.equal((await waited).exit_status, 0);
+
+    // an exec whose output goes to a logging binary (containerd's binary:// protocol: fds 3, 4, ready on 5)
+    const logger = join(dir, 'logger.sh');
+    writeFileSync(logger, `#!/bin/sh\nexec 5>&-\ncat <&3 > "$1.out" & cat <&4 > "$1.err" &\necho "$CONTAINER_NAMESPACE/$CONTAINER_ID" > "$1.env"\nwait\n`, { mode: 0o755 });
+    const prefix = join(dir, 'logs', 'binary');
+    await shim.call('Delete', api.ProcessRequest, { id }, api.DeleteResponse);
+    await shim.call('Create', api.CreateTaskRequest, { id, bundle, stdout: `binary://${logger}?${prefix}`, stderr: `binary://${logger}?${prefix}`, rootfs: rootfsMount() }, api.CreateTaskResponse);
+    waited = shim.call<{ exit_status: number }>('Wait', api.ProcessRequest, { id }, api.WaitResponse);
+    await shim.call('Start', api.ProcessRequest, { id }, api.StartResponse);
+    assert.equal((await waited).exit_status, 0);
+    await waitUntil(() => existsSync(`${prefix}.err`) && readFileSync(`${prefix}.err`, 'utf8') !== '' && readFileSync(`${prefix}.out`, 'utf8') !== '', 'the logger output');
+    assert.equal(readFileSync(`${prefix}.out`, 'utf8'), 'out-line\n');
+    assert.equal(readFileSync(`${prefix}.err`, 'utf8'), 'err-line\n');
+    assert.equal(readFileSync(`${prefix}.env`, 'utf8'), `${NS}/${id}\n`);
+    await shim.call('Delete', api.ProcessRequest, { id }, api.DeleteResponse);
+    await shim.call('Shutdown', api.ShutdownRequest, { id });
+    await shim.close();
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text === 'out-line\nerr-line\n' || text === 'err-line\nout-line\n', text);
+  });
+
   test('terminal: the pty reaches stdout, stdin reaches the process, ResizePty sets the window size', async () => {
     const id = 'tty';
     const bundle = bundleFor(id, ['sh', '-c', 'tty; stty size; read x; echo "got $x"; exit 4'], { terminal: true });
@@ -219,6 +254,7 @@ describe('containerd-shim-ledger-v1 lifecycle', { skip: skipWithoutRunc }, () =>
     const bundle = bundleFor(id, ['sh', '-c', 'x=a; while true; do x="$x$x"; done'], { memoryLimit: 8 << 20 });
     const started = await startShim({ namespace: NS, id, bundle, daemonAddress, ttrpcAddress: events.socket });
     const shim = await ShimClient.connect(started.socket, NS);
+    shimPids.add((await shim.call<{ shim_pid: number }>('Connect', api.IdRequest, { id }, api.ConnectResponse)).shim_pid);
     await shim.call('Create', api.CreateTaskRequest, { id, bundle, rootfs: rootfsMount() }, api.CreateTaskResponse);
     const waited = shim.call<{ exit_status: number }>('Wait', api.ProcessRequest, { id }, api.WaitResponse);
     await shim.call('Start', api.ProcessRequest, { id }, api.StartResponse);

@@ -9,7 +9,7 @@ import { decode } from '../../src/shims/protocol/protowire.js';
 import { MetricsV1 } from '../../src/shims/protocol/metrics-v1.js';
 import * as api from '../../src/shims/protocol/task.js';
 import { Code, TtrpcError } from '../../src/shims/ttrpc/index.js';
-import { busyboxRootfs, makeBundle, ociSpec, skipWithoutRunc } from './bundle.js';
+import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers, skipWithoutRunc } from './bundle.js';
 import { alive, EventsServer, readFifo, ShimClient, startShim, stdinFifo } from './own-shim-driver.js';
 
 const NS = `own-shim-${process.pid}`;
@@ -60,6 +60,7 @@ describe('containerd-shim-ledger-v1 as a shim v2', { skip: skipWithoutRunc }, ()
     }
     await events.close();
     rmSync(dir, { recursive: true, force: true });
+    removeNamespaceLeftovers(NS);
   });
 
   test('start prints a unix address under the state directory, writes ./address, and the shim answers Connect', async () => {

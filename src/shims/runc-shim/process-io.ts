@@ -80,12 +80,12 @@ export class ProcessIO {
       [2, stderr],
     ] as const) {
       if (!target) continue;
-      const from = this.pipe(index);
       const dest = scheme === 'file' ? path : target;
+      // the destination first: if it cannot be opened, no pipe is left behind
       if (scheme === 'fifo' && isFifo(dest)) {
         const writer = openFifoWriter(dest);
         this.closers.push(() => writer.stream.destroy(), writer.closeKeepAlive);
-        this.copies.push(copyPipe(from, writer.stream, () => (writer.stream.end(), writer.closeKeepAlive())));
+        this.copies.push(copyPipe(this.pipe(index), writer.stream, () => (writer.stream.end(), writer.closeKeepAlive())));
         continue;
       }
       // a regular file (file://, or a plain path that is not a FIFO): appended to; file:// stdout and stderr share it
@@ -99,13 +99,12 @@ export class ProcessIO {
       }
       const shared = file;
       shared.users++;
-      this.copies.push(copyPipe(from, shared.stream, () => --shared.users === 0 && shared.stream.end()));
+      this.copies.push(copyPipe(this.pipe(index), shared.stream, () => --shared.users === 0 && shared.stream.end()));
     }
     if (stdin) {
-      const [r, w] = pipeFds();
+      const reader = (this.stdinReader = openFifoReader(stdin));
+      const [r, w] = pipe();
       this.adoptChildEnd(0, r);
-      this.stdinReader = openFifoReader(stdin);
-      const reader = this.stdinReader;
       this.closers.push(() => reader.stream.destroy(), () => reader.closeWriteHandle());
       const toContainer = pipeSocket(w, 'write');
       this.closers.push(() => toContainer.destroy());
@@ -117,7 +116,7 @@ export class ProcessIO {
 
   /** A pipe whose write end goes to the container as fd `index`; returns our read end. */
   private pipe(index: 1 | 2): number {
-    const [r, w] = pipeFds();
+    const [r, w] = pipe();
     this.adoptChildEnd(index, w);
     return r;
   }
@@ -130,9 +129,9 @@ export class ProcessIO {
 
   /** binary://path?args: a logging process reads fd 3 (stdout) and fd 4 (stderr), signals readiness on fd 5. */
   private async setupBinary(path: string, args: string[]): Promise<void> {
-    const [outR, outW] = pipeFds();
-    const [errR, errW] = pipeFds();
-    const [readyR, readyW] = pipeFds();
+    const [outR, outW] = pipe();
+    const [errR, errW] = pipe();
+    const [readyR, readyW] = pipe();
     this.adoptChildEnd(1, outW);
     this.adoptChildEnd(2, errW);
     const logger = spawn(path, args, {
@@ -179,10 +178,6 @@ export class ProcessIO {
       }
     }
   }
-}
-
-function pipeFds(): [number, number] {
-  return pipe();
 }
 
 /** Copies a pipe (our read end) into `to` until EOF, then runs `finish` (which ends or releases `to`). */

@@ -144,8 +144,12 @@ export class TaskService {
     if (!execId) {
       container.starting = true;
       try {
-        await container.init.start();
+        // watched before it runs (containerd adds it after start): a fast OOM is not missed
         if (container.cgroup) (await this.oomWatcher()).add(container.id, container.cgroup);
+        await container.init.start().catch((err: unknown) => {
+          this.oom?.remove(container.id);
+          throw err;
+        });
         this.events.publish('/tasks/start', ev.TaskStart, { container_id: id, pid: container.init.pid });
       } finally {
         container.starting = false;
