@@ -66,19 +66,20 @@ export async function pull(rpc: Rpc, reference: string, options: PullOptions = {
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
   const lease = await takeLease(rpc);
   let keepLease = false;
+  let fetcher: BlobFetcher | undefined;
   try {
     listener({ type: 'resolving', name });
     const root = await registry.resolve(signal);
     listener({ type: 'resolved', name, desc: root });
 
-    const fetcher = new BlobFetcher(lease.rpc, registry, options.maxConcurrentDownloads ?? 3, listener, signal);
-    const unpacker = new Unpacker(lease.rpc, (layer) => fetcher.fetch(layer), snapshotter, listener, lease.id);
+    fetcher = new BlobFetcher(lease.rpc, registry, options.maxConcurrentDownloads ?? 3, listener, signal);
+    const unpacker = new Unpacker(lease.rpc, (layer) => fetcher!.fetch(layer), snapshotter, listener, lease.id);
     const images = await collectImages(fetcher, root, options.allPlatforms ? allPlatforms : matcher, wanted, !!options.allPlatforms);
 
     const work = images.map(async (image): Promise<UnpackedPlatform | undefined> => {
       const platform = formatPlatform(configPlatform(image.image));
       if (!unpack) {
-        await Promise.all(image.body.layers.map((layer) => fetcher.fetch(layer)));
+        await Promise.all(image.body.layers.map((layer) => fetcher!.fetch(layer)));
         return undefined;
       }
       listener({ type: 'unpack', platform, manifest: image.manifest, status: 'start' });
@@ -95,6 +96,8 @@ export async function pull(rpc: Rpc, reference: string, options: PullOptions = {
     return { name, target: root, snapshotter, unpacked };
   } catch (err) {
     abort.abort(err);
+    // downloads still running stop and keep what they have, under the lease
+    await fetcher?.settled();
     if (err instanceof IncompleteDownloadError) {
       // the lease (it expires in 24 h) keeps the partial download from the collector: pulling
       // again resumes it where it stopped

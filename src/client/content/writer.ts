@@ -32,7 +32,8 @@ export interface WriterTarget {
 
 const CHUNK = 1 << 20;
 const WINDOW = 4;
-const OPEN_ATTEMPTS = 10;
+/** How long a ref held by another writer is waited for. */
+const LOCKED_WAIT_MS = 10 * 60_000;
 
 export class ContentWriter {
   private buffered: Buffer[] = [];
@@ -63,8 +64,10 @@ export class ContentWriter {
    * Opens the ingest, or returns "exists" when the namespace has the expected blob already (the
    * server then also adds it to the caller's lease). A ref held by another writer is retried.
    */
-  static async open(rpc: Rpc, target: WriterTarget): Promise<ContentWriter | 'exists'> {
+  static async open(rpc: Rpc, target: WriterTarget, signal?: AbortSignal): Promise<ContentWriter | 'exists'> {
+    const started = Date.now();
     for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
       const call = rpc.duplex<WriteRequest, WriteResponse>(SERVICES.content, 'Write');
       const writer = new ContentWriter(call, target);
       try {
@@ -74,8 +77,9 @@ export class ContentWriter {
       } catch (err) {
         writer.cancel();
         if (grpcCode(err) === GRPC.ALREADY_EXISTS) return 'exists';
-        if (grpcCode(err) !== GRPC.UNAVAILABLE || attempt >= OPEN_ATTEMPTS) throw err;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** Math.min(attempt, 9) * 2));
+        // another writer holds the ref (a concurrent pull of the same blob): wait for it
+        if (grpcCode(err) !== GRPC.UNAVAILABLE || Date.now() - started > LOCKED_WAIT_MS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2)));
       }
     }
   }

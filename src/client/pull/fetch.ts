@@ -47,11 +47,16 @@ export class BlobFetcher {
     return fetched;
   }
 
+  /** Resolves once every fetch asked for has ended (after a failure: before the lease goes). */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.inProgress.values());
+  }
+
   private async fetchOnce(desc: Descriptor, options: FetchOptions, retried = false): Promise<Buffer | undefined> {
     this.signal?.throwIfAborted();
     if (desc.size === 0 && desc.digest !== EMPTY_SHA256) throw new Error(`${desc.digest}: a descriptor of size 0 (refusing, as containerd does)`);
     const ref = refKey(desc);
-    const writer = await ContentWriter.open(this.rpc, { ref, total: desc.size, expected: desc.digest });
+    const writer = await ContentWriter.open(this.rpc, { ref, total: desc.size, expected: desc.digest }, this.signal);
     if (writer === 'exists') {
       const bytes = options.keep || options.labelsFor ? await readBlob(this.rpc, desc.digest) : undefined;
       await this.labelExisting(desc, bytes && options.labelsFor ? options.labelsFor(bytes) : {});

@@ -45,6 +45,8 @@ interface WireMount {
 }
 
 export class Unpacker {
+  private readonly unpacking = new Map<string, Promise<boolean>>();
+
   constructor(
     private readonly rpc: Rpc,
     private readonly layerSource: LayerSource,
@@ -84,8 +86,17 @@ export class Unpacker {
     return top;
   }
 
+  /** One unpack per chain at a time in this client (images of an index may share layers). */
+  private unpackLayer(layer: Descriptor, diffId: string, chainId: string, parent: string, fetched: Promise<unknown>): Promise<boolean> {
+    const running = this.unpacking.get(chainId);
+    if (running) return running.then(() => false);
+    const unpacked = this.unpackLayerOnce(layer, diffId, chainId, parent, fetched).finally(() => this.unpacking.delete(chainId));
+    this.unpacking.set(chainId, unpacked);
+    return unpacked;
+  }
+
   /** Returns false when the chain was there (or appeared meanwhile), true when this call applied it. */
-  private async unpackLayer(layer: Descriptor, diffId: string, chainId: string, parent: string, fetched: Promise<unknown>): Promise<boolean> {
+  private async unpackLayerOnce(layer: Descriptor, diffId: string, chainId: string, parent: string, fetched: Promise<unknown>): Promise<boolean> {
     if (await this.exists(chainId)) return false;
     const labels: Record<string, string> = { ...inheritedLabels(layer), [SNAPSHOT_REF_LABEL]: chainId };
     let key = '';
