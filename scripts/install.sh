@@ -28,3 +28,6 @@ command -v node >/dev/null || { echo "install: Node.js 20 or newer is required" 
 # out of the lock file and ci then refuses it; install still follows the lock.
 npm install --no-audit --no-fund --loglevel=error
 npm run build --silent
+
+# ledgerd's runc shim, where containerd (and ledgerd) look up `io.containerd.ledger.v1`
+ln -sf "$PWD/bin/containerd-shim-ledger-v1" /usr/local/bin/containerd-shim-ledger-v1

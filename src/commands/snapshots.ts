@@ -9,7 +9,7 @@ import {
   type SnapshotUsage,
   type WriteOptions,
 } from '../snapshots/index.js';
-import type { Mount } from '../mount/index.js';
+import type { Mount } from '../util/mount/index.js';
 import { alreadyExists, failedPrecondition, invalidArgument, LedgerError, notFound } from '../util/errdefs.js';
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
 import { KeyedMutex } from '../util/mutex.js';

@@ -28,8 +28,10 @@ export async function readIngest(dir: string): Promise<IngestStatus> {
   }
   const backendRef = await readOptional(join(dir, 'ref'));
   if (backendRef === undefined) throw notFound(`ingest ${dir}: no ref`);
-  const startedAt = parseTime((await readOptional(join(dir, 'startedat'))) ?? '');
-  const updatedAt = parseTime((await readOptional(join(dir, 'updatedat'))) ?? '');
+  const times = [await readOptional(join(dir, 'startedat')), await readOptional(join(dir, 'updatedat'))];
+  // files gone meanwhile: a commit or abort is removing the directory (containerd: NotFound too)
+  if (times.includes(undefined)) throw notFound(`ingest ${dir}: no startedat/updatedat`);
+  const [startedAt, updatedAt] = times.map((text) => parseTime(text!));
   if (startedAt === undefined || updatedAt === undefined) throw new Error(`ingest ${dir}: could not read startedat/updatedat`);
   const total = Number.parseInt((await readOptional(join(dir, 'total'))) ?? '', 10);
   return {

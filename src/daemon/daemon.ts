@@ -31,7 +31,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   let serving = false;
   const verifying = new AbortController();
   const host: PluginHost = new PluginHost(
-    registrations({ plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers, warn: (m) => logger.warn(m) }),
+    registrations({ config, plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers, warn: (m) => logger.warn(m) }),
     config,
     (message) => logger.warn(message),
   );

@@ -1,16 +1,29 @@
+import { containerPlugins } from './plugins/containers.js';
 import { contentPlugins } from './plugins/content.js';
 import { corePlugins } from './plugins/core.js';
 import { diffPlugins } from './plugins/diff.js';
 import { gcPlugins } from './plugins/gc.js';
 import { imagePlugins } from './plugins/images.js';
+import { runtimePlugins } from './plugins/runtime.js';
 import { snapshotPlugins } from './plugins/snapshots.js';
+import { taskPlugins } from './plugins/tasks.js';
 import type { AnyRegistration, DaemonHooks } from './plugins/shared.js';
 
 export type { DaemonHooks } from './plugins/shared.js';
 
 /** Every plugin of the daemon, in registration order (which is also `ctr plugins ls` order). */
 export function registrations(hooks: DaemonHooks): AnyRegistration[] {
-  const areas = [corePlugins(hooks), contentPlugins(), snapshotPlugins(hooks), diffPlugins(), imagePlugins(), gcPlugins(hooks)];
+  const areas = [
+    corePlugins(hooks),
+    contentPlugins(),
+    snapshotPlugins(hooks),
+    diffPlugins(),
+    imagePlugins(),
+    containerPlugins(),
+    runtimePlugins(hooks),
+    taskPlugins(hooks),
+    gcPlugins(hooks),
+  ];
   const byId = (a: AnyRegistration, b: AnyRegistration) => a.id.localeCompare(b.id);
   return [
     ...areas.flatMap((area) => area.backends ?? []),

@@ -4,6 +4,8 @@ export * from './leases.js';
 export * from './images.js';
 export * from './content.js';
 export * from './snapshots.js';
+export * from './containers.js';
+export * from './tasks.js';
 export * from './topics.js';
 export * from './vocabulary.js';
 export { upcast } from './versioning.js';

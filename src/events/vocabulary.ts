@@ -2,11 +2,13 @@ import type { NamespaceEvents } from './namespaces.js';
 import type { PublishedEvents } from './published.js';
 import type { LeaseEvents } from './leases.js';
 import type { ImageEvents } from './images.js';
+import type { ContainerEvents } from './containers.js';
+import type { TaskEvents } from './tasks.js';
 import type { ContentEvents } from './content.js';
 import type { SnapshotEvents } from './snapshots.js';
 
 /** Every event type ledgerd appends, with its current payload shape. */
-export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents {}
+export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents, ContainerEvents, TaskEvents {}
 
 export type EventType = keyof EventPayloads;
 
@@ -23,6 +25,19 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   ImageCreated: 1,
   ImageUpdated: 1,
   ImageDeleted: 1,
+  ContainerCreated: 1,
+  ContainerUpdated: 1,
+  ContainerDeleted: 1,
+  TaskCreated: 1,
+  TaskStarted: 1,
+  TaskExited: 1,
+  TaskDeleted: 1,
+  TaskExecAdded: 1,
+  TaskExecStarted: 1,
+  TaskExecDeleted: 1,
+  TaskPaused: 1,
+  TaskResumed: 1,
+  TaskOOM: 1,
   ContentCommitted: 1,
   ContentLabelsUpdated: 1,
   ContentDeleted: 1,
@@ -38,4 +53,4 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
  * Writes of these types into a namespace bring it into existence, as a write into a namespace's
  * bucket does in containerd: the namespace then shows in Namespaces.List without a Create.
  */
-export const IMPLIES_NAMESPACE: ReadonlySet<string> = new Set<EventType>(['LeaseCreated', 'ImageCreated', 'ContentCommitted', 'ContentIngestStarted', 'SnapshotPrepared']);
+export const IMPLIES_NAMESPACE: ReadonlySet<string> = new Set<EventType>(['LeaseCreated', 'ImageCreated', 'ContentCommitted', 'ContentIngestStarted', 'SnapshotPrepared', 'ContainerCreated']);

@@ -24,3 +24,5 @@ export {
   type SnapshotView,
   type SnapshotTree,
 } from './snapshots.js';
+export { containersProjection, containerOf, containersIn, type ContainersState, type ContainerView } from './containers.js';
+export { tasksProjection, taskOf, tasksIn, type TasksState, type TaskRecord, type ProcessRecord, type RecordedStatus } from './tasks.js';

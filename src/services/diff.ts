@@ -1,5 +1,5 @@
 import type { DiffCommands, Descriptor } from '../commands/diff.js';
-import type { Mount } from '../mount/index.js';
+import type { Mount } from '../util/mount/index.js';
 import { unary, type Implementation } from './handlers.js';
 import { header, LEASE_HEADER, requestMeta, requireNamespace } from './request.js';
 

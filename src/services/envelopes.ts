@@ -1,6 +1,9 @@
 import type { LogRecord } from '../log/index.js';
 import {
   topicOf,
+  type ContainerCreated,
+  type ContainerDeleted,
+  type ContainerUpdated,
   type ContentDeleted,
   type EnvelopePublished,
   type ImageCreated,
@@ -10,6 +13,13 @@ import {
   type SnapshotCommitted,
   type SnapshotPrepared,
   type SnapshotRemoved,
+  type TaskCreated,
+  type TaskExecAdded,
+  type TaskExecStarted,
+  type TaskExited,
+  type TaskDeleted,
+  type TaskStarted,
+  type TaskStateChanged,
 } from '../events/index.js';
 import type { Adaptor } from '../filters/index.js';
 import { packAny, timestamp, unpackAny } from './proto.js';
@@ -51,12 +61,59 @@ const TRANSLATIONS: Record<string, Translation> = {
   SnapshotCommitted: { message: 'containerd.events.SnapshotCommit', body: (p: SnapshotCommitted) => ({ key: p.key, name: p.name }) },
   SnapshotRemoved: { message: 'containerd.events.SnapshotRemove', body: (p: SnapshotRemoved) => ({ key: p.key }) },
   ContentDeleted: { message: 'containerd.events.ContentDelete', body: (p: ContentDeleted) => ({ digest: p.digest }) },
+  ContainerCreated: {
+    message: 'containerd.events.ContainerCreate',
+    body: (p: ContainerCreated) => ({
+      id: p.id,
+      image: p.image,
+      runtime: { name: p.runtime.name, ...(p.runtime.options ? { options: { type_url: p.runtime.options.typeUrl, value: Buffer.from(p.runtime.options.value) } } : {}) },
+    }),
+  },
+  ContainerUpdated: {
+    message: 'containerd.events.ContainerUpdate',
+    body: (p: ContainerUpdated) => ({ id: p.id, image: p.image, labels: p.labels, snapshot_key: p.snapshotKey }),
+  },
+  ContainerDeleted: { message: 'containerd.events.ContainerDelete', body: (p: ContainerDeleted) => ({ id: p.id }) },
+  TaskCreated: {
+    message: 'containerd.events.TaskCreate',
+    body: (p: TaskCreated) => ({
+      container_id: p.containerId,
+      bundle: p.bundle,
+      rootfs: p.rootfs.map((m) => ({ type: m.type, source: m.source, target: m.target, options: [...m.options] })),
+      io: { stdin: p.io.stdin, stdout: p.io.stdout, stderr: p.io.stderr, terminal: p.io.terminal },
+      checkpoint: p.checkpoint,
+      pid: p.pid,
+    }),
+  },
+  TaskStarted: { message: 'containerd.events.TaskStart', body: (p: TaskStarted) => ({ container_id: p.containerId, pid: p.pid }) },
+  TaskExited: {
+    message: 'containerd.events.TaskExit',
+    body: (p: TaskExited) => ({ container_id: p.containerId, id: p.id, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(BigInt(p.exitedAt)) }),
+  },
+  TaskDeleted: {
+    message: 'containerd.events.TaskDelete',
+    body: (p: TaskDeleted) => ({ container_id: p.containerId, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(BigInt(p.exitedAt)), id: '' }),
+  },
+  TaskExecAdded: { message: 'containerd.events.TaskExecAdded', body: (p: TaskExecAdded) => ({ container_id: p.containerId, exec_id: p.execId }) },
+  TaskExecStarted: {
+    message: 'containerd.events.TaskExecStarted',
+    body: (p: TaskExecStarted) => ({ container_id: p.containerId, exec_id: p.execId, pid: p.pid }),
+  },
+  TaskPaused: { message: 'containerd.events.TaskPaused', body: (p: TaskStateChanged) => ({ container_id: p.containerId }) },
+  TaskResumed: { message: 'containerd.events.TaskResumed', body: (p: TaskStateChanged) => ({ container_id: p.containerId }) },
+  TaskOOM: { message: 'containerd.events.TaskOOM', body: (p: TaskStateChanged) => ({ container_id: p.containerId }) },
 };
 
 export interface EnvelopeWithBody {
   readonly envelope: Envelope;
   /** The decoded event, for `event.<field>` filters (undefined when its type is unknown). */
   readonly body: Record<string, unknown> | undefined;
+}
+
+/** When it happened: a shim's own timestamp for what a shim reported (containerd forwards envelopes unchanged), else the append's. */
+function eventTime(record: LogRecord): bigint {
+  const reported = record.meta.shimTimestamp;
+  return typeof reported === 'string' && /^\d+$/.test(reported) ? BigInt(reported) : record.time;
 }
 
 /** The containerd envelope a log record is published as, or undefined when it has no topic. */
@@ -75,7 +132,7 @@ export function toEnvelope(record: LogRecord): EnvelopeWithBody | undefined {
   const body = translation.body(record.payload as never);
   return {
     envelope: {
-      timestamp: timestamp(record.time),
+      timestamp: timestamp(eventTime(record)),
       namespace: translation.namespace?.(record) ?? record.namespace,
       topic,
       event: packAny(translation.message, body),

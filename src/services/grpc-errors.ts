@@ -1,6 +1,6 @@
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { AppendConflictError, CorruptLogError, LogClosedError } from '../log/index.js';
-import { LedgerError, type ErrorKind } from '../util/errdefs.js';
+import { LedgerError, StatusError, type ErrorKind } from '../util/errdefs.js';
 import { FilterSyntaxError } from '../filters/index.js';
 
 const CODES: Record<ErrorKind, Status> = {
@@ -18,7 +18,7 @@ const CODES: Record<ErrorKind, Status> = {
  * ends in ": <class>", which the Go client strips again, so ctr prints what it prints for containerd.
  */
 export function toServiceError(err: unknown): Partial<ServiceError> {
-  if (err instanceof GrpcStatusError) return { code: err.code, details: err.message };
+  if (err instanceof GrpcStatusError || err instanceof StatusError) return { code: err.code, details: err.message };
   if (err instanceof LedgerError) return { code: CODES[err.kind], details: `${err.message}: ${err.kind}` };
   if (err instanceof FilterSyntaxError) return { code: Status.INVALID_ARGUMENT, details: `${err.message}: invalid argument` };
   if (err instanceof AppendConflictError) return { code: Status.ABORTED, details: err.message };

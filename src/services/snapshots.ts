@@ -1,7 +1,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { SnapshotCommands } from '../commands/snapshots.js';
 import type { SnapshotInfo, SnapshotKind, Snapshotter, WriteOptions } from '../snapshots/index.js';
-import type { Mount } from '../mount/index.js';
+import type { Mount } from '../util/mount/index.js';
 import { adaptorFromFields, parseFilters } from '../filters/index.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
 import { timestamp } from './proto.js';

@@ -1,4 +1,4 @@
-import type { Mount } from '../mount/index.js';
+import type { Mount } from '../util/mount/index.js';
 import type { SnapshotUsage } from './snapshotter.js';
 
 /** The kinds a backend creates directories for; committing changes no directory. */

@@ -1,5 +1,5 @@
 import { chmod } from 'node:fs/promises';
-import type { Mount } from '../mount/index.js';
+import type { Mount } from '../util/mount/index.js';
 import type { CreateKind, SnapshotBackend } from './backend.js';
 import { copyDir } from './copy-dir.js';
 import { diskUsage } from './disk-usage.js';

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { mount, unmountAll, type Mount } from '../mount/index.js';
+import { mount, unmountAll, type Mount } from '../util/mount/index.js';
 import type { CreateKind, SnapshotBackend } from './backend.js';
 import { diskUsage } from './disk-usage.js';
 import { SnapshotDirectories } from './directories.js';

@@ -1,5 +1,5 @@
 import type { RecordMeta } from '../log/index.js';
-import type { Mount } from '../mount/index.js';
+import type { Mount } from '../util/mount/index.js';
 
 /** containerd's snapshot kinds (snapshots.Kind); the wire enum is VIEW=1, ACTIVE=2, COMMITTED=3. */
 export type SnapshotKind = 'active' | 'view' | 'committed';

@@ -33,3 +33,17 @@ export const notImplemented = (message: string) => new LedgerError('not implemen
 export function isKind(err: unknown, kind: ErrorKind): err is LedgerError {
   return err instanceof LedgerError && err.kind === kind;
 }
+
+/**
+ * An error that already carries its gRPC status (a shim's ttrpc status, or a message containerd
+ * sends without a class suffix, e.g. `task x not found`): passed on as it is.
+ */
+export class StatusError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StatusError';
+  }
+}

@@ -1,6 +1,6 @@
 import { invalidArgument } from './errdefs.js';
 
-/** containerd's label limit (labels/validate.go): key and value together at most 4096 bytes. */
+/** containerd's label limit (labels/validate.go): key and value together at most 4096 bytes; the message shows the key's first 10 characters. */
 export const MAX_LABEL_SIZE = 4096;
 
 export type Labels = Record<string, string>;
@@ -10,7 +10,7 @@ export function validateLabels(labels: Labels | undefined, field = 'labels'): vo
     const size = Buffer.byteLength(key) + Buffer.byteLength(value);
     if (size > MAX_LABEL_SIZE) {
       throw invalidArgument(
-        `${field}: label key and value greater than maximum size (${MAX_LABEL_SIZE} bytes), key: ${key.slice(0, 64)}`,
+        `${field}: label key and value greater than maximum size (${MAX_LABEL_SIZE} bytes), key: ${key.length > 10 ? key.slice(0, 10) : key}`,
       );
     }
   }

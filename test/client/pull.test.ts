@@ -11,7 +11,7 @@ import { pull } from '../../src/client/pull.js';
 import { chainId } from '../../src/client/image/manifest.js';
 import { collect, SERVICES } from '../../src/client/rpc.js';
 import type { PullEvent } from '../../src/client/pull/events.js';
-import { withTempMount, type Mount } from '../../src/mount/index.js';
+import { withTempMount, type Mount } from '../../src/util/mount/index.js';
 import type { Connection } from '../../src/cli/grpc-client.js';
 import { LEDGERCTL, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { buildImage, buildIndex, busyboxEntries, sha256, skipWithoutRegistry, startTestRegistry, type BuiltImage } from '../helpers/registry.js';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { ctrAt, runHarness, skipWithoutCtr, skipWithoutHarness } from '../helpers/ctr.js';
-import { mountPointsUnder, unmountAll } from '../../src/mount/index.js';
+import { mountPointsUnder, unmountAll } from '../../src/util/mount/index.js';
 
 const SNAPSHOTS = 'containerd.services.snapshots.v1.Snapshots';
 const LEASES = 'containerd.services.leases.v1.Leases';

@@ -28,9 +28,12 @@ export const ctrAt =
       maxBuffer: 1 << 26,
     });
 
-/** Runs the harness steps whose names match `only` (a regular expression) and returns its whole output and exit code. */
-export async function runHarness(address: string, only: string): Promise<{ out: string; code: number | null }> {
-  const run = spawn('bash', [HARNESS, address], { env: { ...process.env, ONLY: only }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs the harness steps whose names match `only` (a regular expression) and returns its whole
+ * output and exit code; `env` adds variables (e.g. REGISTRY for the image steps).
+ */
+export async function runHarness(address: string, only: string, env: Record<string, string> = {}): Promise<{ out: string; code: number | null }> {
+  const run = spawn('bash', [HARNESS, address], { env: { ...process.env, ...env, ONLY: only }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   run.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   run.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));

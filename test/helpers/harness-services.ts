@@ -2,12 +2,11 @@
 // real containerd 1.6 (../shared/harness: make-images.sh, registry.sh, containerd-ref.sh).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
-import { tempDir } from './tmp.js';
 
 const HARNESS_DIR = fileURLToPath(new URL('../../../../shared/harness/', import.meta.url));
 const script = (name: string) => join(HARNESS_DIR, name);
@@ -45,18 +44,39 @@ export function harnessImages(): string {
   return dir;
 }
 
-/** docker-registry on 127.0.0.1:PORT holding the harness's images; stopped when the test ends. */
+/** A directory for a service's pid file and data: the service is stopped before the directory goes. */
+function stoppedThenRemoved(t: TestContext, prefix: string, stop: (dir: string) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => {
+    try {
+      stop(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  return dir;
+}
+
+/**
+ * docker-registry on 127.0.0.1 holding the harness's images, on `port` or the next free one
+ * (another checkout's tests may hold it); stopped when the test ends. Returns host:port.
+ */
 export function startRegistry(t: TestContext, port: number): string {
-  const dir = tempDir(t, 'ledgerd-registry-');
-  const env = { ...process.env, REGISTRY_PORT: String(port) };
-  t.after(() => execFileSync('bash', [script('registry.sh'), 'stop', dir], { env, stdio: 'ignore' }));
-  execFileSync('bash', [script('registry.sh'), 'start', dir, harnessImages()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return `127.0.0.1:${port}`;
+  for (let candidate = port; candidate < port + 50; candidate++) {
+    const env = { ...process.env, REGISTRY_PORT: String(candidate) };
+    const dir = stoppedThenRemoved(t, 'ledgerd-registry-', (path) => execFileSync('bash', [script('registry.sh'), 'stop', path], { env, stdio: 'ignore' }));
+    try {
+      execFileSync('bash', [script('registry.sh'), 'start', dir, harnessImages()], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      return `127.0.0.1:${candidate}`;
+    } catch (err) {
+      if (!/already answers/.test(String((err as { stderr?: Buffer }).stderr ?? ''))) throw err;
+    }
+  }
+  throw new Error(`no free port for a registry in ${port}..${port + 49}`);
 }
 
 /** Real containerd 1.6 on its own root, state and socket; stopped (tasks, shims, mounts) when the test ends. */
 export function startReferenceContainerd(t: TestContext): string {
-  const dir = tempDir(t, 'ledgerd-ctdref-');
-  t.after(() => execFileSync('bash', [script('containerd-ref.sh'), 'stop', dir], { stdio: 'ignore' }));
+  const dir = stoppedThenRemoved(t, 'ledgerd-ctdref-', (path) => execFileSync('bash', [script('containerd-ref.sh'), 'stop', path], { stdio: 'ignore' }));
   return execFileSync('bash', [script('containerd-ref.sh'), 'start', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }

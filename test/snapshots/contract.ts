@@ -10,7 +10,7 @@ import { EventLog } from '../../src/log/index.js';
 import { ProjectionSet, snapshotsProjection } from '../../src/projections/index.js';
 import { SnapshotCommands, type SnapshotHooks } from '../../src/commands/snapshots.js';
 import type { SnapshotBackend, Snapshotter } from '../../src/snapshots/index.js';
-import { mountPointsUnder, unmountAll, withTempMount, type Mount } from '../../src/mount/index.js';
+import { mountPointsUnder, unmountAll, withTempMount, type Mount } from '../../src/util/mount/index.js';
 import { LedgerError } from '../../src/util/errdefs.js';
 
 export interface ContractTarget {

@@ -2,7 +2,7 @@
 // record with the spec, a task with FIFO stdio, Wait before Start, and clean-up with --rm.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withTempMount, type Mount } from '../../mount/index.js';
+import { withTempMount, type Mount } from '../../util/mount/index.js';
 import { SERVICES, type Rpc } from '../rpc.js';
 import { runnableImage } from './image-config.js';
 import { defaultSpec, mergeEnv, parsePasswd, PROCESS_TYPE_URL, SPEC_TYPE_URL, withImageConfig, withTerminal, type PasswdEntry, type ProcessSpec } from './oci-spec.js';

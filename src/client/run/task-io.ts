@@ -3,9 +3,7 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, constants as fs } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { mknod } from '../../diff/syscalls.js';
-
-const S_IFIFO = 0o010000;
+import { mkfifo } from '../../shims/fifo.js';
 
 export interface TaskIO {
   /** The paths for Tasks.Create / Exec ("" where a stream is not wanted). */
@@ -48,7 +46,7 @@ export function fifoIO(options: TaskIOOptions): TaskIO {
   const stdin = options.stdin ? path('stdin') : '';
   const stdout = path('stdout');
   const stderr = options.terminal ? '' : path('stderr');
-  for (const fifo of [stdin, stdout, stderr].filter(Boolean)) mknod(fifo, S_IFIFO | 0o600, 0n);
+  for (const fifo of [stdin, stdout, stderr].filter(Boolean)) mkfifo(fifo, 0o600);
 
   const socketOn = (fifo: string, flags: number) => new Socket({ fd: openSync(fifo, flags | fs.O_NONBLOCK), readable: true, writable: true });
   const outputs = [

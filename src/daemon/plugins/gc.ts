@@ -1,3 +1,4 @@
+import type { ContainerCommands } from '../../commands/containers.js';
 import type { ContentCommands } from '../../commands/content.js';
 import type { ImageCommands } from '../../commands/images.js';
 import type { LeaseCommands } from '../../commands/leases.js';
@@ -22,11 +23,13 @@ export const gcPlugins = (hooks: DaemonHooks): AreaPlugins => ({
         const leases = ctx.getById<LeaseCommands>(PluginType.Service, 'leases-service');
         const content = ctx.getById<ContentCommands>(PluginType.Service, 'content-service');
         const snapshots = ctx.getById<SnapshotCommands>(PluginType.Service, 'snapshots-service');
+        const containers = ctx.getById<ContainerCommands>(PluginType.Service, 'containers-service');
         const inputs = gcInputs({
           leases: () => leases.state,
           images: () => images.state,
           content: { namespaces: () => content.namespaces(), blobs: (ns) => content.list(ns), ingests: (ns) => content.ingests(ns) },
           snapshots: { namespaces: () => snapshots.namespaces(), all: (ns) => snapshots.all(ns) },
+          containers: { namespaces: () => containers.namespaces(), all: (ns) => containers.list(ns) },
         });
         const collector = new GarbageCollector(
           commandContext(ctx),
@@ -41,7 +44,7 @@ export const gcPlugins = (hooks: DaemonHooks): AreaPlugins => ({
           },
           hooks.warn,
         );
-        for (const owner of [images, leases, content, snapshots]) owner.gc = collector;
+        for (const owner of [images, leases, content, snapshots, containers]) owner.gc = collector;
         Object.assign(ctx.meta.exports, {
           PauseThreshold: String(config.pause_threshold),
           DeletionThreshold: String(config.deletion_threshold),

@@ -2,12 +2,14 @@ import type { EventLog } from '../../log/index.js';
 import type { ProjectionSet } from '../../projections/index.js';
 import type { CommandContext } from '../../commands/context.js';
 import type { LeaseCommands } from '../../commands/leases.js';
-import { PluginType, type InitContext, type LoadedPlugin, type Registration } from '../../plugin/index.js';
+import { PluginType, type DaemonConfig, type InitContext, type LoadedPlugin, type Registration } from '../../plugin/index.js';
 import type { GrpcPlugin } from '../../services/grpc-service.js';
 import type { SubscriberGauge } from '../../services/events.js';
 
 /** What the registrations need from the daemon that owns them. */
 export interface DaemonHooks {
+  /** The daemon's whole config (top-level settings such as [timeouts] and debug.level). */
+  readonly config?: DaemonConfig;
   plugins(): readonly LoadedPlugin[];
   serving(): boolean;
   subscribers: SubscriberGauge;

@@ -1,0 +1,71 @@
+import { parseDuration } from '../../commands/gc.js';
+import { PluginType, type DaemonConfig, type Platform } from '../../plugin/index.js';
+import { ShimRuntime } from '../../shims/manager.js';
+import type { ShimTimeouts } from '../../shims/shim-task.js';
+import { defaultPlatform } from '../../util/platform.js';
+import type { AreaPlugins, DaemonHooks } from './shared.js';
+
+/** containerd's runtime/v2 Config. */
+export interface RuntimeConfig {
+  platforms: string[];
+  sched_core: boolean;
+  /**
+   * ledgerd: runtime name -> shim binary, e.g. { "io.containerd.runc.v2" = "containerd-shim-ledger-v1" }
+   * runs runc containers with ledgerd's own shim. Unset names resolve as containerd does.
+   */
+  shim_binaries: Record<string, string>;
+}
+
+const formatPlatform = (p: Platform) => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+
+function parsePlatform(text: string): Platform {
+  const [os = '', architecture = '', variant] = text.split('/');
+  if (!os || !architecture) throw new Error(`platforms: ${JSON.stringify(text)} is not <os>/<arch>[/<variant>]`);
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+
+/** containerd's [timeouts] keys for shims, as milliseconds; keys not set keep containerd's defaults. */
+function shimTimeouts(config: DaemonConfig | undefined): Partial<ShimTimeouts> {
+  const keys: Record<keyof ShimTimeouts, string> = {
+    load: 'io.containerd.timeout.shim.load',
+    cleanup: 'io.containerd.timeout.shim.cleanup',
+    shutdown: 'io.containerd.timeout.shim.shutdown',
+    state: 'io.containerd.timeout.task.state',
+  };
+  const timeouts: Partial<Record<keyof ShimTimeouts, number>> = {};
+  for (const [name, key] of Object.entries(keys) as [keyof ShimTimeouts, string][]) {
+    const value = config?.timeouts[key];
+    if (value !== undefined) timeouts[name] = parseDuration(value);
+  }
+  return timeouts;
+}
+
+/**
+ * The shim v2 runtime (io.containerd.runtime.v2.task): bundles under its state directory, work
+ * directories under its root, and the ttrpc events server for shims at `<grpc address>.ttrpc`,
+ * which listens from start-up and whose socket is removed when the daemon stops (close()).
+ */
+export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
+  backends: [
+    {
+      type: PluginType.RuntimeV2,
+      id: 'task',
+      config: { platforms: [formatPlatform(defaultPlatform())], sched_core: false, shim_binaries: {} } satisfies RuntimeConfig,
+      init(ctx) {
+        const config = ctx.config as RuntimeConfig;
+        ctx.meta.platforms.push(...config.platforms.map(parsePlatform));
+        return ShimRuntime.open({
+          root: ctx.root,
+          state: ctx.state,
+          address: ctx.address,
+          schedCore: config.sched_core,
+          shimBinaries: config.shim_binaries,
+          // containerd passes -debug to shims when it logs at debug or trace
+          debug: ['debug', 'trace'].includes(hooks.config?.debug.level ?? ''),
+          timeouts: shimTimeouts(hooks.config),
+          warn: hooks.warn,
+        });
+      },
+    },
+  ],
+});

@@ -1,0 +1,59 @@
+import type { LogRecord } from '../log/index.js';
+import type { ContainerCreated, ContainerRecord } from '../events/index.js';
+import type { Projection } from './projection.js';
+
+export interface ContainerView extends ContainerRecord {
+  readonly createdAt: bigint;
+  readonly updatedAt: bigint;
+}
+
+export interface ContainersState {
+  /** namespace -> container id -> container */
+  readonly live: Record<string, Record<string, ContainerView>>;
+  /** `${namespace}/${id}` -> version of the container's stream, deleted containers included. */
+  readonly versions: Record<string, number>;
+  /** Namespaces that have had a container since they were created (containerd's containers bucket). */
+  readonly buckets: Record<string, true>;
+}
+
+export const containersProjection: Projection<ContainersState> = {
+  name: 'containers',
+  version: 2,
+  initial: () => ({ live: {}, versions: {}, buckets: {} }),
+  evolve(state, record: LogRecord) {
+    const ns = record.namespace;
+    switch (record.type) {
+      case 'ContainerCreated':
+      case 'ContainerUpdated': {
+        const container = record.payload as ContainerCreated;
+        const containers = (state.live[ns] ??= {});
+        containers[container.id] = { ...container, createdAt: containers[container.id]?.createdAt ?? record.time, updatedAt: record.time };
+        state.versions[`${ns}/${container.id}`] = record.version;
+        state.buckets[ns] = true;
+        break;
+      }
+      case 'ContainerDeleted': {
+        const { id } = record.payload as { id: string };
+        const containers = state.live[ns];
+        if (containers) {
+          delete containers[id];
+          if (Object.keys(containers).length === 0) delete state.live[ns];
+        }
+        state.versions[`${ns}/${id}`] = record.version;
+        break;
+      }
+      case 'NamespaceDeleted':
+        delete state.buckets[ns];
+        break;
+    }
+    return state;
+  },
+};
+
+export function containerOf(state: ContainersState, namespace: string, id: string): ContainerView | undefined {
+  return state.live[namespace]?.[id];
+}
+
+export function containersIn(state: ContainersState, namespace: string): ContainerView[] {
+  return Object.values(state.live[namespace] ?? {}).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

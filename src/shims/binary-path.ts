@@ -1,0 +1,73 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { invalidArgument, notFound } from '../util/errdefs.js';
+
+/** containerd-shim-<second-to-last>-<last> of a runtime name with at least two dot-separated parts. */
+export function shimBinaryName(runtime: string): string | undefined {
+  const parts = runtime.split('.');
+  if (parts.length < 2) return undefined;
+  return `containerd-shim-${parts[parts.length - 2]}-${parts[parts.length - 1]}`;
+}
+
+const isExecutableFile = (path: string): boolean => {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The shim binary of a runtime, as containerd's resolveRuntimePath: an absolute path is used as
+ * it is (it must exist); otherwise the binary named after the runtime is looked for beside the
+ * runtime name's directory part (relative to the working directory), then on $PATH, then beside
+ * the daemon's own executable. Results are cached per binary name.
+ */
+export class ShimBinaryResolver {
+  private readonly cache = new Map<string, string>();
+
+  /**
+   * `binaries`: ledgerd's runtime name -> shim binary overrides (a binary name looked up like the
+   * derived ones, or an absolute path), e.g. io.containerd.runc.v2 -> containerd-shim-ledger-v1.
+   */
+  constructor(
+    private readonly daemonExecutable: string = process.argv[1] ?? process.execPath,
+    private readonly binaries: Readonly<Record<string, string>> = {},
+  ) {}
+
+  resolve(runtime: string): string {
+    if (runtime === '') throw invalidArgument('no runtime name');
+    const override = this.binaries[runtime];
+    if (override) return isAbsolute(override) ? this.resolve(override) : this.find(runtime, override);
+    if (isAbsolute(runtime)) {
+      try {
+        statSync(runtime);
+      } catch (err) {
+        throw invalidArgument(`invalid custom binary path: ${(err as Error).message}`);
+      }
+      return runtime;
+    }
+    const name = shimBinaryName(runtime);
+    if (!name) {
+      throw invalidArgument(
+        `invalid runtime name ${runtime}, correct runtime name should be either format like \`io.containerd.runc.v1\` or a full path to the binary`,
+      );
+    }
+    return this.find(runtime, name);
+  }
+
+  private find(runtime: string, name: string): string {
+    const cached = this.cache.get(name);
+    if (cached) return cached;
+    const candidates = [
+      resolve(dirname(runtime), name),
+      ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => resolve(dir, name)),
+      join(dirname(this.daemonExecutable), name),
+    ];
+    const found = candidates.find(isExecutableFile);
+    if (!found) throw notFound(`runtime "${runtime}" binary not installed "${name}"`);
+    this.cache.set(name, found);
+    return found;
+  }
+}

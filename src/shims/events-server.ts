@@ -1,0 +1,41 @@
+import { EVENTS_SERVICE, ForwardRequest } from './protocol/events.js';
+import { Empty } from './protocol/protowire.js';
+import type { TimestampedShimEvent } from './runtime.js';
+import { BadEnvelopeError, decodeTaskEvent, type Envelope } from './task-events.js';
+import { Code, requireSameUser, TtrpcError, TtrpcServer, typedHandler } from './ttrpc/index.js';
+
+export interface EventsServerOptions {
+  /** The socket path: containerd's TTRPC_ADDRESS, `<grpc address>.ttrpc`. */
+  readonly path: string;
+  readonly onEvent: (event: TimestampedShimEvent) => void;
+  /** Envelopes that are not task events (a shim's own topics), as they came. */
+  readonly onOtherEvent?: (envelope: Envelope) => void;
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * The daemon's ttrpc server for shims: containerd.services.events.ttrpc.v1.Events/Forward,
+ * which decodes each /tasks/* envelope into a ShimEvent. Only peers with the daemon's uid and
+ * gid may connect (as containerd's ttrpc listener).
+ */
+export async function startEventsServer(options: EventsServerOptions): Promise<TtrpcServer> {
+  const server = new TtrpcServer({ authorize: requireSameUser(), onError: (err) => options.warn?.(err.message) });
+  server.register(EVENTS_SERVICE, {
+    Forward: typedHandler<{ envelope: Envelope | undefined }, object>(ForwardRequest, Empty, ({ envelope }) => {
+      if (!envelope) throw new TtrpcError(Code.InvalidArgument, 'envelope is required');
+      if (!envelope.topic) throw new TtrpcError(Code.InvalidArgument, 'envelope topic is required');
+      let event: TimestampedShimEvent | undefined;
+      try {
+        event = decodeTaskEvent(envelope);
+      } catch (err) {
+        if (err instanceof BadEnvelopeError) throw new TtrpcError(Code.InvalidArgument, err.message);
+        throw err;
+      }
+      if (event) options.onEvent(event);
+      else options.onOtherEvent?.(envelope);
+      return {};
+    }),
+  });
+  await server.listen(options.path);
+  return server;
+}

@@ -1,0 +1,28 @@
+import { constants, openSync, closeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { errnoError, lib } from './libc.js';
+
+/** Creates a FIFO (mkfifo(3)); an existing FIFO at the path is fine. */
+export function mkfifo(path: string, mode = 0o700): void {
+  if (lib().mkfifo(path, mode) !== 0) {
+    const err = errnoError('mkfifo', path);
+    if (err.code !== 'EEXIST') throw err;
+  }
+}
+
+/**
+ * Opens a FIFO for reading without blocking and without ever seeing end-of-file: O_RDWR keeps a
+ * writer open on our side, so writers may come and go (containerd opens the shim log the same
+ * way). Returns a socket over the fd (node reads FIFOs through libuv's pipe handle); destroy()
+ * closes it.
+ */
+export function openFifoReader(path: string, mode = 0o700): Socket {
+  mkfifo(path, mode);
+  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  try {
+    return new Socket({ fd, readable: true, writable: false });
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}

@@ -1,0 +1,133 @@
+// Terminals: runc creates the pty and sends its master over a console socket (SCM_RIGHTS); the
+// shim copies between the master and the client's FIFOs (stdout only: a terminal merges
+// stderr into it) and resizes it on ResizePty.
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ReadStream } from 'node:tty';
+import { openAppend, openFifoReader, openFifoWriter, isFifo } from './fifo.js';
+import { copyToEnd, stdioScheme, IoError, type StdioPaths } from './process-io.js';
+import { receiveFd, setWindowSize } from './syscalls.js';
+
+/** A listening unix socket runc connects to (--console-socket) to hand over the pty master. */
+export class ConsoleSocket {
+  private readonly server: Server;
+  private readonly dir: string;
+  readonly path: string;
+  private readonly master: Promise<number>;
+
+  private constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'pty'));
+    this.path = join(this.dir, 'pty.sock');
+    this.server = createServer({ pauseOnConnect: true });
+    this.master = new Promise<number>((resolve, reject) => {
+      this.server.once('connection', (socket: Socket) => {
+        // read the message ourselves (recvmsg) before libuv reads and drops the descriptor
+        const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+        if (fd === undefined || fd < 0) return reject(new IoError('console socket: no file descriptor'));
+        const poll = (attempt: number): void => {
+          try {
+            const master = receiveFd(fd);
+            if (master !== undefined) {
+              socket.destroy();
+              return resolve(master);
+            }
+          } catch (err) {
+            socket.destroy();
+            return reject(err);
+          }
+          if (attempt > 6000) return reject(new IoError('console socket: no pty master received'));
+          setTimeout(() => poll(attempt + 1), 5);
+        };
+        poll(0);
+      });
+    });
+    this.master.catch(() => {});
+  }
+
+  static async listen(): Promise<ConsoleSocket> {
+    const socket = new ConsoleSocket();
+    await new Promise<void>((resolve, reject) => {
+      socket.server.once('error', reject);
+      socket.server.listen(socket.path, resolve);
+    });
+    return socket;
+  }
+
+  /** The pty master runc sent; only after runc create/exec has returned successfully. */
+  receiveMaster(): Promise<number> {
+    return this.master;
+  }
+
+  close(): void {
+    this.server.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A pty master with its copies: master -> stdout, stdin -> master. */
+export class Console {
+  private readonly output: ReadStream;
+  private readonly closers: Array<() => void> = [];
+  private stdinWriteHandle: (() => void) | undefined;
+  /** Resolves when the output has been copied to the end (every slave closed). */
+  readonly copied: Promise<void>;
+
+  constructor(
+    private readonly master: number,
+    stdio: StdioPaths,
+  ) {
+    this.output = new ReadStream(master);
+    const { scheme, path } = stdioScheme(stdio.stdout || 'fifo://');
+    let copied: Promise<void> = Promise.resolve();
+    if (stdio.stdout) {
+      if (scheme === 'binary') throw new IoError('binary:// logging is not supported with a terminal');
+      const dest = scheme === 'file' ? path : stdio.stdout;
+      if (scheme === 'fifo' && isFifo(dest)) {
+        const writer = openFifoWriter(dest);
+        this.closers.push(() => writer.stream.destroy(), writer.closeKeepAlive);
+        copied = this.copyOutput(writer.stream, () => (writer.stream.end(), writer.closeKeepAlive()));
+      } else {
+        const file = createWriteStream(dest, { fd: openAppend(dest) });
+        this.closers.push(() => file.destroy());
+        copied = this.copyOutput(file, () => file.end());
+      }
+    } else {
+      this.output.resume();
+    }
+    this.copied = copied;
+    if (stdio.stdin) {
+      const reader = openFifoReader(stdio.stdin);
+      this.stdinWriteHandle = reader.closeWriteHandle;
+      // the master is in blocking mode (libuv leaves a pty master blocking): write on the thread pool
+      const input = createWriteStream('', { fd: master, autoClose: false });
+      reader.stream.pipe(input);
+      input.on('error', () => reader.stream.destroy());
+      this.closers.push(() => reader.stream.destroy(), () => reader.closeWriteHandle());
+    }
+  }
+
+  private copyOutput(to: NodeJS.WritableStream, finish: () => void): Promise<void> {
+    return copyToEnd(this.output, to, finish);
+  }
+
+  resize(width: number, height: number): void {
+    setWindowSize(this.master, width, height);
+  }
+
+  closeStdin(): void {
+    this.stdinWriteHandle?.();
+  }
+
+  close(): void {
+    for (const close of this.closers.splice(0)) {
+      try {
+        close();
+      } catch {
+        // already closed
+      }
+    }
+    this.output.destroy();
+  }
+}

@@ -1,0 +1,134 @@
+// Exit collection for a child subreaper that shares its children with libuv.
+//
+// The containers' processes become our children when runc exits (we are their subreaper). libuv
+// reaps the children it spawned itself (runc, mount, logging binaries) with waitpid(pid) per pid
+// and hangs forever if someone else reaps one of them first. So we never call waitpid(-1): on
+// every SIGCHLD we waitpid(WNOHANG) exactly the pids runc reported (init and exec pid files),
+// and reap other orphaned zombies (processes of containers without their own pid namespace)
+// only when they are neither watched nor one of libuv's live children.
+import { readdirSync, readFileSync } from 'node:fs';
+import { exitCode, waitPid } from './syscalls.js';
+
+export interface Exit {
+  readonly pid: number;
+  /** Exit status, or 128 + signal. */
+  readonly status: number;
+  /** Nanoseconds since the epoch, when we collected it. */
+  readonly exitedAt: bigint;
+}
+
+export type ExitHandler = (exit: Exit) => void;
+
+const clockBase = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** Wall-clock nanoseconds since the epoch (millisecond-accurate origin, nanosecond steps). */
+export function nowNs(): bigint {
+  return clockBase + process.hrtime.bigint();
+}
+
+export class Reaper {
+  private readonly watched = new Map<number, ExitHandler>();
+  private started = false;
+  private holds = 0;
+
+  /** Starts listening for SIGCHLD (the process must already be a subreaper). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    process.on('SIGCHLD', () => this.collect());
+  }
+
+  /**
+   * Calls `onExit` once when `pid` exits. Checks at once: the process may have exited before
+   * we learnt its pid (its SIGCHLD came while it was not watched yet).
+   */
+  watch(pid: number, onExit: ExitHandler): void {
+    this.watched.set(pid, onExit);
+    this.check(pid);
+  }
+
+  /**
+   * While runc create/exec runs, the new process may exit before we have read its pid file:
+   * its zombie must wait for watch(), not be taken for an orphan. Returns the release.
+   */
+  holdOrphans(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      if (this.holds === 0) this.reapOrphans();
+    };
+  }
+
+  unwatch(pid: number): void {
+    this.watched.delete(pid);
+  }
+
+  /** Collects every watched pid that has exited, then orphaned zombies nobody else waits for. */
+  collect(): void {
+    for (const pid of [...this.watched.keys()]) this.check(pid);
+    this.reapOrphans();
+  }
+
+  private check(pid: number): void {
+    const handler = this.watched.get(pid);
+    if (!handler) return;
+    const status = waitPid(pid);
+    if (status === undefined) return;
+    this.watched.delete(pid);
+    // 'gone': not our child (never reparented to us, or reaped elsewhere): the status is lost
+    handler({ pid, status: status === 'gone' ? 255 : exitCode(status), exitedAt: nowNs() });
+  }
+
+  private reapOrphans(): void {
+    if (this.holds > 0) return;
+    const libuvChildren = libuvChildPids();
+    for (const pid of zombieChildren()) {
+      if (this.watched.has(pid) || libuvChildren.has(pid)) continue;
+      waitPid(pid);
+    }
+  }
+}
+
+/** Pids of the child processes libuv still waits for (node's ChildProcess handles). */
+function libuvChildPids(): Set<number> {
+  const pids = new Set<number>();
+  const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
+  for (const handle of handles) {
+    const pid = (handle as { pid?: unknown; spawnfile?: unknown }).pid;
+    if (typeof pid === 'number' && (handle as { spawnfile?: unknown }).spawnfile !== undefined) pids.add(pid);
+  }
+  return pids;
+}
+
+/** Our children in state Z, from /proc/self/task/<tid>/children (orphans may be given to any thread). */
+function zombieChildren(): number[] {
+  const zombies: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return zombies;
+  }
+  for (const tid of tasks) {
+    let children: string;
+    try {
+      children = readFileSync(`/proc/self/task/${tid}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const word of children.split(' ')) {
+      const pid = Number(word);
+      if (!pid) continue;
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') zombies.push(pid);
+      } catch {
+        // gone already
+      }
+    }
+  }
+  return zombies;
+}

@@ -1,0 +1,40 @@
+// Where a shim listens: one socket per (daemon, namespace, group), named like containerd's
+// shim.SocketAddress (sha256 of "<daemon address>/<namespace>/<group>"), in a 0700 directory
+// `s/` under the daemon's state directory (derived from the bundle path) rather than the fixed
+// /run/containerd/s, so two daemons on a host never meet. Never an abstract socket.
+import { createHash } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+
+/** containerd's fixed socket directory: the fallback when the bundle is not in a state directory. */
+export const FALLBACK_SOCKET_DIR = '/run/containerd/s';
+const TASK_DIR = 'io.containerd.runtime.v2.task';
+/** sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+
+/** Annotations that put containers in one shim, in order (runc shim manager_linux.go groupLabels). */
+export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
+
+export function groupOf(id: string, annotations: Record<string, string> | undefined): string {
+  for (const key of GROUP_ANNOTATIONS) {
+    const group = annotations?.[key];
+    if (group !== undefined) return group;
+  }
+  return id;
+}
+
+/** <state>/s for a bundle at <state>/io.containerd.runtime.v2.task/<ns>/<id>, else undefined. */
+export function stateSocketDir(bundle: string): string | undefined {
+  const tasks = dirname(dirname(bundle));
+  return basename(tasks) === TASK_DIR ? join(dirname(tasks), 's') : undefined;
+}
+
+/** The socket path (no scheme) for a group. */
+export function socketPath(daemonAddress: string, namespace: string, group: string, bundle: string): string {
+  const name = createHash('sha256').update(join(daemonAddress, namespace, group)).digest('hex');
+  const dir = stateSocketDir(bundle);
+  if (dir && join(dir, name).length <= MAX_SOCKET_PATH) return join(dir, name);
+  return join(FALLBACK_SOCKET_DIR, name);
+}
+
+export const toAddress = (path: string): string => `unix://${path}`;
+export const fromAddress = (address: string): string => address.replace(/^unix:\/\//, '');

@@ -1,0 +1,188 @@
+// The few Linux system calls Node does not offer, through koffi (libc). Loaded on first use:
+// the shim's `start` and `delete` actions never pay for it.
+import { createRequire } from 'node:module';
+
+type Koffi = typeof import('koffi');
+type Fn = ((...args: unknown[]) => number) & { async: (...args: unknown[]) => void };
+
+const PR_SET_CHILD_SUBREAPER = 36;
+export const WNOHANG = 1;
+const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = O_CLOEXEC;
+const EPOLL_CLOEXEC = O_CLOEXEC;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+const EPOLLIN = 0x1;
+const MSG_DONTWAIT = 0x40;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const TIOCSWINSZ = 0x5414;
+const EINTR = 4;
+const EAGAIN = 11;
+const ECHILD = 10;
+
+let libc: { koffi: Koffi; fns: Record<string, Fn> } | undefined;
+
+function load(): { koffi: Koffi; fns: Record<string, Fn> } {
+  if (libc) return libc;
+  const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+  const lib = koffi.load('libc.so.6');
+  const decls: Record<string, string> = {
+    prctl: 'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
+    waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+    pipe2: 'int pipe2(_Out_ int *fds, int flags)',
+    eventfd: 'int eventfd(unsigned int initval, int flags)',
+    epoll_create1: 'int epoll_create1(int flags)',
+    epoll_ctl: 'int epoll_ctl(int epfd, int op, int fd, void *event)',
+    epoll_wait: 'int epoll_wait(int epfd, _Out_ void *events, int maxevents, int timeout)',
+    recvmsg: 'long recvmsg(int fd, void *msg, int flags)',
+    ioctl: 'int ioctl(int fd, unsigned long request, void *arg)',
+  };
+  const fns: Record<string, Fn> = {};
+  for (const [name, decl] of Object.entries(decls)) fns[name] = lib.func(decl) as unknown as Fn;
+  libc = { koffi, fns };
+  return libc;
+}
+
+export class SyscallError extends Error {
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+  ) {
+    super(`${syscall}: errno ${errno}`);
+    this.name = 'SyscallError';
+  }
+}
+
+function check(name: string, result: number): number {
+  if (result < 0) throw new SyscallError(name, load().koffi.errno());
+  return result;
+}
+
+/** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants (the containers runc leaves behind) become our children. */
+export function becomeSubreaper(): void {
+  check('prctl', load().fns.prctl!(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+}
+
+/**
+ * waitpid(pid, WNOHANG) for one pid: its raw wait status, or undefined while it runs. A pid that
+ * is not (or no longer) our child gives ECHILD, returned as 'gone'.
+ */
+export function waitPid(pid: number): number | undefined | 'gone' {
+  const { fns, koffi } = load();
+  for (;;) {
+    const status = [0];
+    const r = fns.waitpid!(pid, status, WNOHANG);
+    if (r === pid) return status[0]!;
+    if (r === 0) return undefined;
+    const errno = koffi.errno();
+    if (errno === EINTR) continue;
+    if (errno === ECHILD) return 'gone';
+    throw new SyscallError('waitpid', errno);
+  }
+}
+
+/** A raw wait status as a shell exit code: the exit status, or 128 + signal for a signal death. */
+export function exitCode(status: number): number {
+  const signal = status & 0x7f;
+  return signal === 0 ? (status >> 8) & 0xff : 128 + signal;
+}
+
+/** pipe2(O_CLOEXEC): [read end, write end]. Real pipes, so /dev/stdout works in the container. */
+export function pipe(): [number, number] {
+  const fds = [0, 0];
+  check('pipe2', load().fns.pipe2!(fds, O_CLOEXEC));
+  return [fds[0]!, fds[1]!];
+}
+
+export function eventfd(): number {
+  return check('eventfd', load().fns.eventfd!(0, EFD_CLOEXEC | O_NONBLOCK));
+}
+
+export function epollCreate(): number {
+  return check('epoll_create1', load().fns.epoll_create1!(EPOLL_CLOEXEC));
+}
+
+/** struct epoll_event is packed on x86_64: u32 events, u64 data (12 bytes); 16 on other arches. */
+const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+
+export function epollAdd(epfd: number, fd: number): void {
+  const event = Buffer.alloc(EPOLL_EVENT_SIZE);
+  event.writeUInt32LE(EPOLLIN, 0);
+  event.writeInt32LE(fd, EPOLL_DATA_OFFSET);
+  check('epoll_ctl', load().fns.epoll_ctl!(epfd, EPOLL_CTL_ADD, fd, event));
+}
+
+export function epollDelete(epfd: number, fd: number): void {
+  load().fns.epoll_ctl!(epfd, EPOLL_CTL_DEL, fd, Buffer.alloc(EPOLL_EVENT_SIZE));
+}
+
+/** epoll_wait on a koffi worker thread: resolves with the ready fds (empty on timeout). */
+export function epollWaitAsync(epfd: number, timeoutMs: number): Promise<number[]> {
+  const max = 16;
+  const events = Buffer.alloc(EPOLL_EVENT_SIZE * max);
+  const { fns, koffi } = load();
+  return new Promise((resolve, reject) => {
+    fns.epoll_wait!.async(epfd, events, max, timeoutMs, (err: unknown, n: number) => {
+      if (err) return reject(err);
+      if (n < 0) {
+        const errno = koffi.errno();
+        return errno === EINTR ? resolve([]) : reject(new SyscallError('epoll_wait', errno));
+      }
+      const fds: number[] = [];
+      for (let i = 0; i < n; i++) fds.push(events.readInt32LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET));
+      resolve(fds);
+    });
+  });
+}
+
+/**
+ * recvmsg(MSG_DONTWAIT) of one file descriptor passed with SCM_RIGHTS (runc's console socket
+ * sends the pty master this way). Returns undefined while nothing has arrived yet.
+ */
+export function receiveFd(socketFd: number): number | undefined {
+  const { fns, koffi } = load();
+  const data = koffi.alloc('uint8', 4096);
+  const control = koffi.alloc('uint8', 64);
+  const iov = Buffer.alloc(16);
+  iov.writeBigUInt64LE(koffi.address(data), 0);
+  iov.writeBigUInt64LE(4096n, 8);
+  const iovMem = koffi.alloc('uint8', 16);
+  new Uint8Array(koffi.view(iovMem, 16)).set(iov);
+  // struct msghdr: name, namelen(+pad), iov, iovlen, control, controllen, flags(+pad)
+  const msg = Buffer.alloc(56);
+  msg.writeBigUInt64LE(koffi.address(iovMem), 16);
+  msg.writeBigUInt64LE(1n, 24);
+  msg.writeBigUInt64LE(koffi.address(control), 32);
+  msg.writeBigUInt64LE(64n, 40);
+  try {
+    const n = fns.recvmsg!(socketFd, msg, MSG_DONTWAIT);
+    if (n < 0) {
+      const errno = koffi.errno();
+      if (errno === EAGAIN || errno === EINTR) return undefined;
+      throw new SyscallError('recvmsg', errno);
+    }
+    const controlLen = Number(msg.readBigUInt64LE(40));
+    const cmsg = Buffer.from(koffi.view(control, 64));
+    // struct cmsghdr: u64 len, i32 level, i32 type, data
+    if (controlLen < 20 || cmsg.readInt32LE(8) !== SOL_SOCKET || cmsg.readInt32LE(12) !== SCM_RIGHTS) {
+      if (n === 0) throw new SyscallError('recvmsg (peer closed without a file descriptor)', 0);
+      throw new SyscallError('recvmsg (no file descriptor in message)', 0);
+    }
+    return cmsg.readInt32LE(16);
+  } finally {
+    koffi.free(data);
+    koffi.free(control);
+    koffi.free(iovMem);
+  }
+}
+
+/** ioctl(TIOCSWINSZ): the window size of a terminal (the pty master of a container process). */
+export function setWindowSize(fd: number, width: number, height: number): void {
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(height, 0);
+  ws.writeUInt16LE(width, 2);
+  check('ioctl', load().fns.ioctl!(fd, TIOCSWINSZ, ws));
+}

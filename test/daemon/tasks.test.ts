@@ -1,0 +1,195 @@
+// Tasks end to end: bin/ledgerd with its shim v2 runtime (io.containerd.runtime.v2.task), the
+// real ctr, runc, and a busybox root filesystem in a snapshot prepared here from Debian's
+// busybox-static. Skipped while the daemon has no working runtime plugin.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { ctrAt, hasCtr, runHarness, skipWithoutHarness } from '../helpers/ctr.js';
+import { defaultSpec, SPEC_TYPE_URL } from '../../src/client/run/oci-spec.js';
+
+const run = promisify(execFile);
+const BUSYBOX = '/bin/busybox';
+const TOOLS = ['sh', 'echo', 'cat', 'sleep', 'true', 'false', 'id', 'pwd', 'ls', 'wc'];
+const NS = 'e2e';
+const SNAPSHOTS = 'containerd.services.snapshots.v1.Snapshots';
+const CONTAINERS = 'containerd.services.containers.v1.Containers';
+
+const skip: string | false = !hasCtr ? 'ctr is not installed' : !existsSync(BUSYBOX) ? 'busybox-static is not installed' : !existsSync('/usr/sbin/runc') && !existsSync('/usr/bin/runc') ? 'runc is not installed' : false;
+
+/** A daemon whose runtime plugin loaded, or undefined (the test then skips). */
+async function daemonWithRuntime(t: TestContext): Promise<TestDaemon | undefined> {
+  const daemon = await startTestDaemon(t);
+  const plugins = ctrAt(daemon.address)('plugins', 'ls');
+  if (!/^io\.containerd\.runtime\.v2\s+task\s+.*\sok\s*$/m.test(plugins) || !/^io\.containerd\.grpc\.v1\s+tasks\s+.*\sok\s*$/m.test(plugins)) {
+    t.skip('the daemon has no working io.containerd.runtime.v2.task plugin yet');
+    return undefined;
+  }
+  return daemon;
+}
+
+/** A committed native snapshot "busybox" holding busybox and its applets, prepared through the Snapshots service. */
+async function busyboxSnapshot(daemon: TestDaemon): Promise<void> {
+  const c = daemon.connect(NS);
+  const { mounts } = await c.unary<{ mounts: { type: string; source: string }[] }>(SNAPSHOTS, 'Prepare', { snapshotter: 'native', key: 'busybox-build', parent: '' });
+  const root = mounts[0]!.source;
+  for (const dir of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc', 'run']) mkdirSync(join(root, dir), { recursive: true });
+  copyFileSync(BUSYBOX, join(root, 'bin', 'busybox'));
+  for (const tool of TOOLS) symlinkSync('busybox', join(root, 'bin', tool));
+  await c.unary(SNAPSHOTS, 'Commit', { snapshotter: 'native', name: 'busybox', key: 'busybox-build' });
+}
+
+/** A container on a fresh snapshot of "busybox" running `args`, created as the Go client does. */
+async function busyboxContainer(daemon: TestDaemon, id: string, args: string[]): Promise<string> {
+  const c = daemon.connect(NS);
+  const { mounts } = await c.unary<{ mounts: { source: string }[] }>(SNAPSHOTS, 'Prepare', { snapshotter: 'native', key: id, parent: 'busybox' });
+  const spec = defaultSpec(NS, id);
+  spec.process.args = args;
+  await c.unary(CONTAINERS, 'Create', {
+    container: {
+      id,
+      runtime: { name: 'io.containerd.runc.v2' },
+      spec: { type_url: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
+      snapshotter: 'native',
+      snapshot_key: id,
+    },
+  });
+  return mounts[0]!.source;
+}
+
+const ctrRun = async (daemon: TestDaemon, ...args: string[]) => {
+  try {
+    const { stdout } = await run('ctr', ['--address', daemon.address, '-n', NS, ...args], { timeout: 30_000 });
+    return { code: 0, stdout };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+};
+
+test('ctr tasks start (attached) and ctr run --rm on a busybox snapshot: output and exit code 7', { skip }, async (t) => {
+  const daemon = await daemonWithRuntime(t);
+  if (!daemon) return;
+  await busyboxSnapshot(daemon);
+  await busyboxContainer(daemon, 'attached', ['sh', '-c', 'echo hello-from-task; exit 7']);
+  const started = await ctrRun(daemon, 'tasks', 'start', 'attached');
+  assert.deepEqual([started.code, started.stdout], [7, 'hello-from-task\n']);
+  assert.equal((await ctrRun(daemon, 'tasks', 'ls', '-q')).stdout, '', 'an attached start deletes its task');
+
+  const rootfs = await busyboxContainer(daemon, 'unused', ['true']);
+  const ran = await ctrRun(daemon, 'run', '--rm', '--rootfs', rootfs, 'run1', '/bin/sh', '-c', 'echo ran; exit 7');
+  assert.deepEqual([ran.code, ran.stdout], [7, 'ran\n']);
+  assert.doesNotMatch((await ctrRun(daemon, 'containers', 'ls', '-q')).stdout, /run1/);
+});
+
+test('ctr on a detached task: ls, ps, exec (output, exit code), pause, resume, metrics, kill, delete; ctr events', { skip }, async (t) => {
+  const daemon = await daemonWithRuntime(t);
+  if (!daemon) return;
+  const events = spawn('ctr', ['--address', daemon.address, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let printed = '';
+  events.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  t.after(() => events.kill());
+  await busyboxSnapshot(daemon);
+  await busyboxContainer(daemon, 'det', ['sleep', '600']);
+  assert.equal((await ctrRun(daemon, 'tasks', 'start', '-d', 'det')).code, 0);
+
+  const ls = (await ctrRun(daemon, 'tasks', 'ls')).stdout;
+  const pid = Number(/^det\s+(\d+)\s+RUNNING/m.exec(ls)?.[1]);
+  assert.ok(pid > 0 && existsSync(`/proc/${pid}`), ls);
+  assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^sleep\x00600/);
+  assert.match((await ctrRun(daemon, 'tasks', 'ps', 'det')).stdout, new RegExp(`^PID\\s+INFO\\s*\\n${pid}\\s+-`));
+
+  assert.deepEqual(await ctrRun(daemon, 'tasks', 'exec', '--exec-id', 'e1', 'det', 'echo', 'exec-ok'), { code: 0, stdout: 'exec-ok\n' });
+  assert.equal((await ctrRun(daemon, 'tasks', 'exec', '--exec-id', 'e2', 'det', 'sh', '-c', 'exit 3')).code, 3);
+  const invalidId = await ctrRun(daemon, 'tasks', 'exec', '--exec-id', 'bad id', 'det', 'true');
+  assert.notEqual(invalidId.code, 0);
+
+  await ctrRun(daemon, 'tasks', 'pause', 'det');
+  assert.match((await ctrRun(daemon, 'tasks', 'ls')).stdout, /^det\s+\d+\s+PAUSED/m);
+  await ctrRun(daemon, 'tasks', 'resume', 'det');
+  assert.match((await ctrRun(daemon, 'tasks', 'ls')).stdout, /^det\s+\d+\s+RUNNING/m);
+  const metrics = (await ctrRun(daemon, 'tasks', 'metrics', 'det')).stdout;
+  assert.match(metrics, /det/);
+  assert.match(metrics, /pids\.current\s+\d+/);
+
+  await ctrRun(daemon, 'tasks', 'kill', '-s', 'SIGKILL', 'det');
+  for (let i = 0; i < 50 && !/STOPPED/.test((await ctrRun(daemon, 'tasks', 'ls')).stdout); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match((await ctrRun(daemon, 'tasks', 'ls')).stdout, /^det\s+\d+\s+STOPPED/m);
+  assert.equal((await ctrRun(daemon, 'tasks', 'delete', 'det')).code, 0);
+  assert.equal((await ctrRun(daemon, 'tasks', 'ls', '-q')).stdout, '');
+
+  for (let i = 0; i < 50 && !printed.includes('/tasks/delete'); i++) await new Promise((r) => setTimeout(r, 100));
+  const topics = printed.split('\n').filter((l) => l.includes(` ${NS} /tasks/`)).map((l) => / e2e (\S+) /.exec(l)![1]);
+  for (const topic of ['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/paused', '/tasks/resumed', '/tasks/exit', '/tasks/delete']) {
+    assert.ok(topics.includes(topic), `${topic} in ${topics.join(' ')}`);
+  }
+  assert.match(printed, /\/tasks\/exit \{"container_id":"det","id":"e2","pid":\d+,"exit_status":3,/);
+  assert.match(printed, /\/tasks\/exit \{"container_id":"det","id":"det","pid":\d+,"exit_status":137,/);
+});
+
+test('a running task survives a daemon restart; a killed shim is recorded as exited 137 and deleted', { skip }, async (t) => {
+  let daemon = await daemonWithRuntime(t);
+  if (!daemon) return;
+  await busyboxSnapshot(daemon);
+  await busyboxContainer(daemon, 'survivor', ['sleep', '600']);
+  assert.equal((await ctrRun(daemon, 'tasks', 'start', '-d', 'survivor')).code, 0);
+  const pid = Number(/^survivor\s+(\d+)/m.exec((await ctrRun(daemon, 'tasks', 'ls')).stdout)?.[1]);
+  await daemon.stop();
+  daemon = await daemon.restart();
+  assert.match((await ctrRun(daemon, 'tasks', 'ls')).stdout, new RegExp(`^survivor\\s+${pid}\\s+RUNNING`, 'm'));
+
+  const events = spawn('ctr', ['--address', daemon.address, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let printed = '';
+  events.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+  t.after(() => events.kill());
+  await new Promise((r) => setTimeout(r, 500));
+  const shimPid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  process.kill(shimPid, 'SIGKILL');
+  for (let i = 0; i < 100 && !printed.includes('/tasks/delete'); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(printed, /\/tasks\/exit \{"container_id":"survivor","id":"survivor","pid":\d+,"exit_status":137,/);
+  assert.match(printed, /\/tasks\/delete \{"container_id":"survivor",/);
+  assert.equal((await ctrRun(daemon, 'tasks', 'ls', '-q')).stdout, '');
+  assert.ok(!existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')), 'the container process is gone');
+});
+
+test('the run and task steps of shared/harness/ctr-conformance.sh pass', { skip: skipWithoutHarness || skip }, async (t) => {
+  const daemon = await daemonWithRuntime(t);
+  if (!daemon) return;
+  const { out, code } = await runHarness(daemon.address, '^(run\\.|task\\.|events\\.exit-status)');
+  assert.match(out, /^18 passed, 0 failed$/m, out);
+  assert.equal(code, 0);
+});
+
+test('SIGKILL of the daemon while tasks run: after a restart the live one is RUNNING and an exit during the downtime is recorded with its status', { skip }, async (t) => {
+  let daemon = await daemonWithRuntime(t);
+  if (!daemon) return;
+  await busyboxSnapshot(daemon);
+  await busyboxContainer(daemon, 'stays', ['sleep', '600']);
+  await busyboxContainer(daemon, 'leaves', ['sh', '-c', 'sleep 2; exit 5']);
+  for (const id of ['stays', 'leaves']) assert.equal((await ctrRun(daemon, 'tasks', 'start', '-d', id)).code, 0);
+  await daemon.kill();
+  await new Promise((resolve) => setTimeout(resolve, 3000)); // "leaves" exits while nobody listens
+  daemon = await daemon.restart();
+
+  const listed = (await ctrRun(daemon, 'tasks', 'ls')).stdout;
+  assert.match(listed, /^stays\s+\d+\s+RUNNING/m);
+  assert.match(listed, /^leaves\s+\d+\s+STOPPED/m);
+  const exits: { payload_json: string }[] = [];
+  const stream = daemon.connect(NS).stream<{ payload_json: string }>('ledgerd.services.log.v1.Log', 'Read', { from_seq: 1, filters: ['type==TaskExited'] });
+  await new Promise((resolve, reject) => stream.on('data', (r) => exits.push(r)).on('end', resolve).on('error', reject));
+  const leaves = exits.map((r) => JSON.parse(r.payload_json)).filter((p) => p.containerId === 'leaves');
+  assert.equal(leaves.length, 1, JSON.stringify(leaves));
+  assert.equal(leaves[0].exitStatus, 5);
+  const waited = await ctrRun(daemon, 'tasks', 'delete', 'leaves');
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.equal((await ctrRun(daemon, 'tasks', 'kill', '-s', 'SIGKILL', 'stays')).code, 0);
+  let deleted = await ctrRun(daemon, 'tasks', 'delete', 'stays');
+  for (let i = 0; i < 50 && deleted.code !== 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    deleted = await ctrRun(daemon, 'tasks', 'delete', 'stays');
+  }
+  assert.equal(deleted.code, 0, deleted.stderr);
+});

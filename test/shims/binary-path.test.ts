@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { ShimBinaryResolver, shimBinaryName } from '../../src/shims/binary-path.js';
+import { tempDir } from '../helpers/tmp.js';
+
+test('runtime names map to containerd-shim-<name>-<version>', () => {
+  assert.equal(shimBinaryName('io.containerd.runc.v2'), 'containerd-shim-runc-v2');
+  assert.equal(shimBinaryName('io.containerd.kata.v2'), 'containerd-shim-kata-v2');
+  assert.equal(shimBinaryName('/opt/x/io.containerd.ledger.v1'), 'containerd-shim-ledger-v1');
+  assert.equal(shimBinaryName('runc'), undefined);
+});
+
+test('resolution: absolute paths as they are; names beside their relative directory, $PATH, the daemon\'s directory; cached per binary', (t) => {
+  const dir = tempDir(t);
+  const shim = (sub: string, name: string) => {
+    mkdirSync(join(dir, sub), { recursive: true });
+    writeFileSync(join(dir, sub, name), '#!/bin/sh\n');
+    chmodSync(join(dir, sub, name), 0o755);
+    return join(dir, sub, name);
+  };
+  const beside = shim('beside', 'containerd-shim-a-v1');
+  const onPath = shim('path', 'containerd-shim-b-v1');
+  const daemonDir = shim('daemon', 'containerd-shim-c-v1');
+  writeFileSync(join(dir, 'path', 'containerd-shim-noexec-v1'), '');
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${join(dir, 'path')}:${savedPath}`;
+  t.after(() => (process.env.PATH = savedPath));
+  const resolver = new ShimBinaryResolver(join(dir, 'daemon', 'ledgerd'));
+
+  // a relative name with a directory part looks beside it (relative to the working directory)
+  assert.equal(resolver.resolve(relative(process.cwd(), join(dir, 'beside', 'io.containerd.a.v1'))), beside);
+  assert.equal(resolver.resolve('io.containerd.b.v1'), onPath);
+  assert.equal(resolver.resolve('io.containerd.c.v1'), daemonDir);
+  assert.equal(resolver.resolve(beside), beside);
+  assert.throws(() => resolver.resolve('io.containerd.noexec.v1'), /binary not installed "containerd-shim-noexec-v1"/);
+  assert.throws(() => resolver.resolve('/no/such/shim'), /invalid custom binary path/);
+  assert.throws(() => resolver.resolve(''), /no runtime name/);
+  process.env.PATH = savedPath;
+  assert.equal(resolver.resolve('io.containerd.b.v1'), onPath, 'cached');
+});
+
+test("configured overrides (the plugin's shim_binaries) win over containerd's resolution", (t) => {
+  const dir = tempDir(t);
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  for (const name of ['containerd-shim-runc-v2', 'containerd-shim-ledger-v1']) {
+    writeFileSync(join(bin, name), '#!/bin/sh\n');
+    chmodSync(join(bin, name), 0o755);
+  }
+  assert.equal(shimBinaryName('io.containerd.runc.v2'), 'containerd-shim-runc-v2');
+  assert.equal(shimBinaryName('runc'), undefined);
+  // nothing on $PATH may win over the daemon's directory (install.sh links the shim into /usr/local/bin)
+  const savedPath = process.env.PATH;
+  process.env.PATH = '';
+  t.after(() => (process.env.PATH = savedPath));
+  const plain = new ShimBinaryResolver(join(bin, 'ledgerd'));
+  assert.equal(plain.resolve('io.containerd.ledger.v1'), join(bin, 'containerd-shim-ledger-v1'));
+  const mapped = new ShimBinaryResolver(join(bin, 'ledgerd'), { 'io.containerd.runc.v2': 'containerd-shim-ledger-v1', 'x.custom.v9': join(bin, 'containerd-shim-runc-v2') });
+  assert.equal(mapped.resolve('io.containerd.runc.v2'), join(bin, 'containerd-shim-ledger-v1'));
+  assert.equal(mapped.resolve('x.custom.v9'), join(bin, 'containerd-shim-runc-v2'));
+  assert.throws(() => plain.resolve('io.containerd.nope.v1'), /binary not installed "containerd-shim-nope-v1"/);
+  assert.throws(() => plain.resolve('runc'), /invalid runtime name runc/);
+});

@@ -1,0 +1,356 @@
+/**
+ * The shim v2 runtime, as root, with busybox containers on a bind-mounted rootfs, driven through
+ * the TaskRuntime contract. One suite, run against Debian's containerd-shim-runc-v2 and against
+ * ledgerd's own shim (bin/containerd-shim-ledger-v1), both over runc.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { mountPointsUnder, unmountAll } from '../../src/util/mount/index.js';
+import { decodeMessage } from '../../src/services/proto.js';
+import { ShimRuntime } from '../../src/shims/manager.js';
+import type { DeadTask, RuntimeTask, TimestampedShimEvent } from '../../src/shims/runtime.js';
+import { Code } from '../../src/shims/ttrpc/index.js';
+import { busyboxRootfs, ociSpec, skipWithoutRunc } from './bundle.js';
+import { SHIM_BINARY } from './own-shim-driver.js';
+
+const RUNC = 'io.containerd.runc.v2';
+const RUNC_SHIM = '/usr/bin/containerd-shim-runc-v2';
+const skip = process.getuid?.() !== 0 ? 'needs root' : !existsSync(RUNC_SHIM) ? 'containerd-shim-runc-v2 is not installed' : skipWithoutRunc;
+
+interface ShimUnderTest {
+  readonly name: string;
+  readonly runtime: string;
+  readonly binary: string;
+  /** The directory its sockets are in, given the runtime's state directory. */
+  socketDir(state: string): string;
+}
+
+const SHIMS: ShimUnderTest[] = [
+  { name: 'containerd-shim-runc-v2', runtime: RUNC, binary: RUNC_SHIM, socketDir: () => '/run/containerd/s' },
+  {
+    name: 'containerd-shim-ledger-v1',
+    runtime: 'io.containerd.ledger.v1',
+    binary: SHIM_BINARY,
+    socketDir: (state) => join(dirname(state), 's'),
+  },
+];
+const PROCESS_SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
+const hasCode = (code: number, message?: RegExp) => (err: Error & { code?: unknown }) => err.code === code && (!message || message.test(err.message));
+
+interface Fixture {
+  readonly dir: string;
+  readonly rootfs: string;
+  readonly namespace: string;
+  readonly options: { root: string; state: string; address: string };
+  open(): Promise<ShimRuntime & { events: TimestampedShimEvent[]; deaths: DeadTask[]; shimLog: string[] }>;
+}
+
+let counter = 0;
+
+async function fixture(t: TestContext): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'ledgerd-shims-'));
+  const rootfs = busyboxRootfs(join(dir, 'rootfs'));
+  const namespace = `shims-${process.pid}-${++counter}`;
+  const plugin = 'io.containerd.runtime.v2.task';
+  const options = { root: join(dir, 'root', plugin), state: join(dir, 'state', plugin), address: join(dir, 'ledgerd.sock') };
+  const runtimes: ShimRuntime[] = [];
+  // one hook, in this order: tasks, runtimes, then the directory (never removed through a mount)
+  t.after(async () => {
+    for (const r of runtimes) {
+      for (const task of r.list(namespace)) {
+        await task.kill(9, { all: true }).catch(() => {});
+        await task.wait().catch(() => {});
+        await task.delete().catch(() => {});
+      }
+      await r.close();
+    }
+    rmSync(`/run/containerd/runc/${namespace}`, { recursive: true, force: true });
+    for (const point of mountPointsUnder(dir)) await unmountAll(point);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    dir,
+    rootfs,
+    namespace,
+    options,
+    async open() {
+      const events: TimestampedShimEvent[] = [];
+      const deaths: DeadTask[] = [];
+      const shimLog: string[] = [];
+      const runtime = await ShimRuntime.open({ ...options, shimLog: (_ns, _id, text) => shimLog.push(text), warn: (m) => shimLog.push(m) });
+      runtime.onEvent((e) => events.push(e));
+      runtime.onDeath((d) => deaths.push(d));
+      runtimes.push(runtime);
+      return Object.assign(runtime, { events, deaths, shimLog });
+    },
+  };
+}
+
+function createTask(runtime: ShimRuntime, f: Fixture, shim: ShimUnderTest, id: string, args: string[], stdout = '') {
+  return runtime.create({
+    namespace: f.namespace,
+    id,
+    runtime: shim.runtime,
+    runtimePath: shim.binary,
+    spec: Buffer.from(JSON.stringify(ociSpec({ args, cgroupsPath: `/ledgerd-test/${f.namespace}-${id}` }))),
+    rootfs: [{ type: 'bind', source: f.rootfs, options: ['rbind', 'rw'] }],
+    stdin: '',
+    stdout,
+    stderr: stdout,
+    terminal: false,
+  });
+}
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const kinds = (events: TimestampedShimEvent[], id: string) => events.filter((e) => e.containerId === id).map((e) => e.kind);
+
+/** The shim serving a container: the parent of its init process (the shim is its subreaper). */
+function shimPidOf(initPid: number): number {
+  return Number(readFileSync(`/proc/${initPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+}
+
+for (const shim of SHIMS) {
+  test(`${shim.name}: create, events, start, wait: exit code 7 and stdout captured; delete removes the bundle`, { skip }, async (t) => {
+    const f = await fixture(t);
+    const runtime = await f.open();
+    const out = join(f.dir, 'out.log');
+    const task = await createTask(runtime, f, shim, 'c1', ['sh', '-c', 'echo hello from busybox; exit 7'], `file://${out}`);
+    assert.ok(task.pid > 0);
+    const bundle = join(f.options.state, f.namespace, 'c1');
+    assert.equal(task.bundle, bundle);
+    assert.equal(lstatSync(bundle).mode & 0o777, 0o700);
+    assert.equal(readFileSync(join(bundle, 'shim-binary-path'), 'utf8'), shim.binary);
+    assert.equal(readlinkSync(join(bundle, 'work')), join(f.options.root, f.namespace, 'c1'));
+    const address = readFileSync(join(bundle, 'address'), 'utf8');
+    assert.match(address, /^unix:\/\/\/.*\/[0-9a-f]{64}$/);
+    assert.equal(dirname(address.slice('unix://'.length)), shim.socketDir(f.options.state));
+    assert.ok(lstatSync(address.slice('unix://'.length)).isSocket());
+    assert.deepEqual(JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')).process.args, ['sh', '-c', 'echo hello from busybox; exit 7']);
+    assert.equal((await task.state()).status, 'created');
+    assert.equal(runtime.get(f.namespace, 'c1'), task);
+    assert.deepEqual(runtime.list(f.namespace), [task]);
+
+    const exited = task.wait();
+    const { pid } = await task.start();
+    assert.equal(pid, task.pid);
+    const exit = await exited;
+    assert.equal(exit.exitStatus, 7);
+    assert.equal(exit.pid, pid);
+    assert.ok(exit.exitedAt > 0n);
+    assert.equal(readFileSync(out, 'utf8'), 'hello from busybox\n');
+    const state = await task.state();
+    assert.deepEqual([state.status, state.exitStatus, state.id, state.stdout], ['stopped', 7, 'c1', `file://${out}`]);
+
+    const deleted = await task.delete();
+    assert.deepEqual([deleted.exitStatus, deleted.pid], [7, pid]);
+    assert.equal(existsSync(bundle), false);
+    assert.equal(existsSync(join(f.options.root, f.namespace, 'c1')), false);
+    assert.equal(runtime.get(f.namespace, 'c1'), undefined);
+
+    // the shim's Go ttrpc client forwarded these to the runtime's events server
+    await until('the delete event', () => runtime.events.some((e) => e.kind === 'delete'));
+    assert.deepEqual(kinds(runtime.events, 'c1'), ['create', 'start', 'exit', 'delete']);
+    const [create, , exitEvent, del] = runtime.events;
+    assert.ok(create!.kind === 'create' && create!.pid === pid && create!.bundle === bundle && create!.namespace === f.namespace);
+    assert.deepEqual(create!.kind === 'create' && create!.rootfs, [{ type: 'bind', source: f.rootfs, options: ['rbind', 'rw'] }]);
+    assert.ok(exitEvent!.kind === 'exit' && exitEvent!.exitStatus === 7 && exitEvent!.id === 'c1' && exitEvent!.exitedAt === exit.exitedAt);
+    assert.ok(del!.kind === 'delete' && del!.exitStatus === 7 && del!.pid === pid);
+    assert.ok(runtime.events.every((e) => e.timestamp > 0n));
+    assert.deepEqual(runtime.deaths, []);
+    // what the shim wrote to its log FIFO reached the daemon, line by line
+    if (shim.runtime === RUNC) assert.ok(runtime.shimLog.some((line) => /level=info msg="starting signal loop"/.test(line) && !line.includes('\n')), runtime.shimLog.join('\n'));
+  });
+
+  test(`${shim.name}: exec and its exit, pids, pause/resume, stats, kill with SIGKILL: 137`, { skip }, async (t) => {
+    const f = await fixture(t);
+    const runtime = await f.open();
+    const task = await createTask(runtime, f, shim, 'c2', ['sleep', '1000']);
+    const initExit = task.wait();
+    await task.start();
+
+    const execOut = join(f.dir, 'exec.log');
+    const spec = (args: string[]) => ({ typeUrl: PROCESS_SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(ociSpec({ args }).process)) });
+    await task.exec({ execId: 'x1', spec: spec(['sh', '-c', 'echo from exec; exit 3']), stdin: '', stdout: `file://${execOut}`, stderr: `file://${execOut}`, terminal: false });
+    assert.equal((await task.state('x1')).status, 'created');
+    const x1Exit = task.wait('x1');
+    const x1 = await task.start('x1');
+    assert.ok(x1.pid > 0 && x1.pid !== task.pid);
+    assert.equal((await x1Exit).exitStatus, 3);
+    assert.equal(readFileSync(execOut, 'utf8'), 'from exec\n');
+    const x1State = await task.state('x1');
+    assert.deepEqual([x1State.id, x1State.status, x1State.exitStatus], ['x1', 'stopped', 3]);
+    assert.equal((await task.delete('x1')).exitStatus, 3);
+    await assert.rejects(task.state('x1'), hasCode(Code.NotFound));
+
+    await task.exec({ execId: 'x2', spec: spec(['sleep', '1000']), stdin: '', stdout: '', stderr: '', terminal: false });
+    await assert.rejects(
+      task.exec({ execId: 'x2', spec: spec(['true']), stdin: '', stdout: '', stderr: '', terminal: false }),
+      hasCode(Code.AlreadyExists, /id x2: already exists/),
+    );
+    await assert.rejects(task.exec({ execId: 'bad id', spec: spec(['true']), stdin: '', stdout: '', stderr: '', terminal: false }), /exec id "bad id" must match/);
+    const x2 = await task.start('x2');
+    const pids = await task.pids();
+    assert.deepEqual(pids.map((p) => p.pid).sort(), [task.pid, x2.pid].sort());
+    const x2Info = pids.find((p) => p.pid === x2.pid)!.info!;
+    assert.equal(x2Info.typeUrl, 'containerd.runc.v1.ProcessDetails');
+    assert.equal(pids.find((p) => p.pid === task.pid)!.info, undefined);
+    const x2Exit = task.wait('x2');
+    await task.kill(9, { execId: 'x2' });
+    assert.equal((await x2Exit).exitStatus, 137);
+    await task.delete('x2');
+
+    await task.pause();
+    assert.equal((await task.state()).status, 'paused');
+    await assert.rejects(task.pause(), /cannot pause a paused container/);
+    await task.resume();
+    assert.equal((await task.state()).status, 'running');
+
+    const stats = await task.stats();
+    assert.equal(stats?.typeUrl, 'io.containerd.cgroups.v1.Metrics');
+    const metrics = decodeMessage('io.containerd.cgroups.v1.Metrics', stats!.value) as { pids: { current: number }; memory: { usage: { usage: number } } };
+    assert.ok(metrics.pids.current >= 1, JSON.stringify(metrics.pids));
+    assert.ok(metrics.memory.usage.usage > 0);
+
+    await task.kill(9);
+    const exit = await initExit;
+    assert.equal(exit.exitStatus, 137);
+    await assert.rejects(task.kill(9), hasCode(Code.NotFound, /^process already finished: not found$/));
+    await task.delete();
+    await until('the delete event', () => runtime.events.some((e) => e.kind === 'delete'));
+    assert.deepEqual(kinds(runtime.events, 'c2'), [
+      'create',
+      'start',
+      'exec-added',
+      'exec-started',
+      'exit',
+      'exec-added',
+      'exec-started',
+      'exit',
+      'paused',
+      'resumed',
+      'exit',
+      'delete',
+    ]);
+    const execExits = runtime.events.filter((e) => e.kind === 'exit').map((e) => e.kind === 'exit' && [e.id, e.exitStatus]);
+    assert.deepEqual(execExits, [
+      ['x1', 3],
+      ['x2', 137],
+      ['c2', 137],
+    ]);
+  });
+
+  test(`${shim.name}: a shim killed with SIGKILL: its cleanup runs, onDeath reports the task, a pending wait learns the exit, the bundle is gone`, { skip }, async (t) => {
+    const f = await fixture(t);
+    const runtime = await f.open();
+    const task = await createTask(runtime, f, shim, 'c3', ['sleep', '1000']);
+    await task.start();
+    const waiting = task.wait();
+    const shimPid = shimPidOf(task.pid);
+    assert.ok(readFileSync(`/proc/${shimPid}/cmdline`, 'utf8').includes(shim.binary.split('/').pop()!));
+    process.kill(shimPid, 'SIGKILL');
+    const dead = await until('onDeath', () => runtime.deaths[0]);
+    assert.equal(dead.namespace, f.namespace);
+    assert.equal(dead.id, 'c3');
+    assert.ok([137, 255].includes(dead.exitStatus), `exit status ${dead.exitStatus}`);
+    assert.equal(dead.exitStatus, 137, `the runc shim's delete action reports SIGKILL (${dead.reason})`);
+    assert.equal(dead.pid, task.pid);
+    assert.ok(dead.exitedAt > 0n);
+    assert.match(dead.reason, /shim disconnected/);
+    const exit = await waiting;
+    assert.deepEqual([exit.exitStatus, exit.pid], [137, task.pid]);
+    assert.equal(existsSync(task.bundle), false);
+    assert.equal(runtime.get(f.namespace, 'c3'), undefined);
+    await until('the container init to be gone', () => !existsSync(`/proc/${task.pid}/cmdline`) || readFileSync(`/proc/${task.pid}/stat`, 'utf8').includes(') Z'));
+    await assert.rejects(task.state(), hasCode(Code.NotFound));
+  });
+
+  test(`${shim.name}: restart: a new runtime loads the live shim (still RUNNING), cleans up a dead one, empty bundles and stale work dirs`, { skip }, async (t) => {
+    const f = await fixture(t);
+    const first = await f.open();
+    const live = await createTask(first, f, shim, 'live', ['sleep', '1000']);
+    await live.start();
+    const doomed = await createTask(first, f, shim, 'doomed', ['sleep', '1000']);
+    await doomed.start();
+    const doomedShim = shimPidOf(doomed.pid);
+    await first.close();
+    const ttrpcSocket = `${f.options.address}.ttrpc`;
+    assert.equal(existsSync(ttrpcSocket), false, 'the events socket is removed at close');
+    assert.equal((await live.state().catch((e: Error) => e)) instanceof Error, true, 'the old runtime is disconnected');
+    process.kill(doomedShim, 'SIGKILL'); // dies while no daemon is there to notice
+    mkdirSync(join(f.options.state, f.namespace, 'empty'));
+    mkdirSync(join(f.options.root, f.namespace, 'stale-work'), { recursive: true });
+    mkdirSync(join(f.options.state, f.namespace, '.half-deleted', 'rootfs'), { recursive: true });
+
+    const second = await f.open();
+    const loaded = await second.load((ns) => (ns === f.namespace ? shim.runtime : undefined));
+    assert.deepEqual(loaded.map((task) => task.id), ['live']);
+    const task = loaded[0]!;
+    assert.equal(second.get(f.namespace, 'live'), task);
+    assert.equal(task.pid, live.pid);
+    const state = await task.state();
+    assert.deepEqual([state.status, state.pid], ['running', live.pid]);
+    assert.deepEqual(
+      second.deaths.map((d) => [d.id, d.exitStatus]),
+      [['doomed', 137]],
+    );
+    assert.match(second.deaths[0]!.reason, /not reachable after restart/);
+    for (const gone of [join(f.options.state, f.namespace, 'doomed'), join(f.options.state, f.namespace, 'empty'), join(f.options.root, f.namespace, 'stale-work'), join(f.options.root, f.namespace, 'doomed'), join(f.options.state, f.namespace, '.half-deleted')]) {
+      assert.equal(existsSync(gone), false, gone);
+    }
+    assert.equal(existsSync(join(f.options.root, f.namespace, 'live')), true);
+
+    // the shim's event publisher finds the new daemon's socket
+    const exited = task.wait();
+    await task.kill(9);
+    assert.equal((await exited).exitStatus, 137);
+    await until('the exit event at the new runtime', () => second.events.some((e) => e.kind === 'exit' && e.containerId === 'live'));
+    await task.delete();
+    assert.equal(existsSync(task.bundle), false);
+  });
+}
+
+test('bad input: unknown runtime, bad ids, a duplicate task, a failing runc create leave nothing behind', { skip }, async (t) => {
+  const f = await fixture(t);
+  const runtime = await f.open();
+  const base = {
+    namespace: f.namespace,
+    spec: Buffer.from(JSON.stringify(ociSpec({ args: ['sleep', '1000'] }))),
+    rootfs: [{ type: 'bind', source: f.rootfs, options: ['rbind', 'rw'] }],
+    stdin: '',
+    stdout: '',
+    stderr: '',
+    terminal: false,
+  };
+  const nsDir = join(f.options.state, f.namespace);
+  await assert.rejects(runtime.create({ ...base, id: 'a', runtime: 'io.containerd.nosuch.v9' }), (err: Error & { kind?: string }) =>
+    err.kind === 'not found' && /binary not installed "containerd-shim-nosuch-v9"/.test(err.message),
+  );
+  await assert.rejects(runtime.create({ ...base, id: 'a', runtime: 'runc' }), /invalid runtime name runc/);
+  await assert.rejects(runtime.create({ ...base, id: 'a', runtime: RUNC, runtimePath: '/no/such/shim' }), /invalid custom binary path/);
+  await assert.rejects(runtime.create({ ...base, id: 'bad/id', runtime: RUNC }), (err: Error & { kind?: string }) => err.kind === 'invalid argument' && /task id "bad\/id"/.test(err.message));
+  assert.equal(existsSync(join(nsDir, 'a')), false);
+
+  const broken = { ...base, spec: Buffer.from(JSON.stringify(ociSpec({ args: ['/no/such/binary'] }))) };
+  await assert.rejects(runtime.create({ ...broken, id: 'broken', runtime: RUNC }), /no such file or directory|not found/);
+  assert.equal(existsSync(join(nsDir, 'broken')), false, 'the bundle of a failed create is removed');
+  assert.equal(runtime.get(f.namespace, 'broken'), undefined);
+  assert.deepEqual(runtime.deaths, []);
+
+  const task = await runtime.create({ ...base, id: 'dup', runtime: RUNC, runtimePath: RUNC_SHIM });
+  await assert.rejects(runtime.create({ ...base, id: 'dup', runtime: RUNC }), (err: Error & { kind?: string }) => err.kind === 'already exists' && err.message === 'task dup');
+  await task.delete(); // a created, never started task can be deleted
+  assert.equal(existsSync(join(nsDir, 'dup')), false);
+});
