@@ -156,7 +156,6 @@ async function startAndWait(rpc: Rpc, id: string, execId: string, io: TaskIO, te
       resize();
       process.stdout.on('resize', resize);
     }
-    stdio.stdin?.once('end', () => io.closeStdin());
     const { exit_status } = await exited;
     await Promise.race([io.done, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     return exit_status;

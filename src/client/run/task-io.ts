@@ -59,6 +59,8 @@ export function fifoIO(options: TaskIOOptions): TaskIO {
   if (stdin) {
     input = socketOn(stdin, fs.O_RDWR);
     sockets.push(input);
+    // our descriptor is also a writer: the process reads end-of-file only once it is closed
+    input.once('finish', () => input!.destroy());
     options.stdin!.pipe(input);
   }
   let ended!: () => void;
