@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status, type ServiceError } from '@grpc/grpc-js';
+import { startRegistry } from '../helpers/harness-services.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { runHarness, skipWithoutHarness } from '../helpers/ctr.js';
 import { decodeMessage } from '../../src/services/proto.js';
@@ -106,7 +107,8 @@ test("a container is a GC root for its snapshot (and its snapshot's parents)", a
 
 test('the containers steps of shared/harness/ctr-conformance.sh pass', { skip: skipWithoutHarness }, async (t) => {
   const daemon = await startTestDaemon(t);
-  const { out, code } = await runHarness(daemon.address, '^containers\\.');
+  const registry = startRegistry(t, 5124); // the steps pull the harness images
+  const { out, code } = await runHarness(daemon.address, '^containers\\.', { REGISTRY: registry });
   assert.match(out, /^5 passed, 0 failed$/m, out);
   assert.equal(code, 0);
 });

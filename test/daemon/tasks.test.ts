@@ -7,6 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { startRegistry } from '../helpers/harness-services.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { ctrAt, hasCtr, runHarness, skipWithoutHarness } from '../helpers/ctr.js';
 import { defaultSpec, SPEC_TYPE_URL } from '../../src/client/run/oci-spec.js';
@@ -158,7 +159,8 @@ test('a running task survives a daemon restart; a killed shim is recorded as exi
 test('the run and task steps of shared/harness/ctr-conformance.sh pass', { skip: skipWithoutHarness || skip }, async (t) => {
   const daemon = await daemonWithRuntime(t);
   if (!daemon) return;
-  const { out, code } = await runHarness(daemon.address, '^(run\\.|task\\.|events\\.exit-status)');
+  const registry = startRegistry(t, 5125); // the steps pull the harness images
+  const { out, code } = await runHarness(daemon.address, '^(run\\.|task\\.|events\\.exit-status)', { REGISTRY: registry });
   assert.match(out, /^18 passed, 0 failed$/m, out);
   assert.equal(code, 0);
 });
