@@ -8,9 +8,11 @@ import { bundleOf, createBundle, deleteBundle, type Bundle } from './bundle.js';
 import { startEventsServer } from './events-server.js';
 import { openFifoReader } from './fifo.js';
 import type { CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './runtime.js';
-import { runShimDelete, runShimStart, shimSocketPath, type ShimCommand } from './shim-binary.js';
+import { runcOptions } from './runc-shim/options.js';
+import { runShimDelete, runShimStart, shimEnv, shimSocketPath, type ShimCommand } from './shim-binary.js';
 import { DEFAULT_TIMEOUTS, ShimTask, type ShimTimeouts } from './shim-task.js';
 import { TtrpcClient, type TtrpcServer } from './ttrpc/index.js';
+import { WarmShimPool } from './warm-shims.js';
 
 export interface ShimRuntimeOptions {
   /** Persistent directory: work dirs at <root>/<ns>/<id> (the plugin's root). */
@@ -33,6 +35,8 @@ export interface ShimRuntimeOptions {
   readonly warn?: (message: string) => void;
   /** Runtime name -> shim binary overrides (see ShimBinaryResolver). */
   readonly shimBinaries?: Readonly<Record<string, string>>;
+  /** Idle warm shims kept for ledgerd's own shim (warm-shims.ts); 0: always run `start`. */
+  readonly warmShims?: number;
 }
 
 const SHIM_BINARY_PATH = 'shim-binary-path';
@@ -51,6 +55,7 @@ export class ShimRuntime implements TaskRuntime {
   private readonly eventHandlers = new Set<(event: TimestampedShimEvent) => void>();
   private readonly deathHandlers = new Set<(dead: DeadTask) => void>();
   private eventsServer: TtrpcServer | undefined;
+  private warmShims: WarmShimPool | undefined;
   /** Dead-shim cleanups under way: close() lets them finish. */
   private readonly cleanups = new Set<Promise<void>>();
   private closed = false;
@@ -63,6 +68,9 @@ export class ShimRuntime implements TaskRuntime {
       onEvent: (event) => runtime.emit(runtime.eventHandlers, event),
       warn: runtime.warn,
     });
+    if ((options.warmShims ?? 0) > 0) {
+      runtime.warmShims = new WarmShimPool({ size: options.warmShims!, env: shimEnv({ ttrpcAddress: runtime.ttrpcAddress, schedCore: options.schedCore }), warn: runtime.warn });
+    }
     return runtime;
   }
 
@@ -85,7 +93,7 @@ export class ShimRuntime implements TaskRuntime {
       const log = this.openLog(bundle);
       let address: string;
       try {
-        address = await runShimStart(command, bundle, request.options);
+        address = (await this.startWarm(command, bundle, request)) ?? (await runShimStart(command, bundle, request.options));
       } catch (err) {
         log.destroy();
         throw err;
@@ -100,6 +108,14 @@ export class ShimRuntime implements TaskRuntime {
       else await deleteBundle(bundle).catch((e: Error) => this.warn(`task ${request.id}: removing the bundle: ${e.message}`));
       throw err;
     }
+  }
+
+  /** ledgerd's own shim from the warm pool: its address, or undefined (then `start` runs). */
+  private async startWarm(command: ShimCommand, bundle: Bundle, request: CreateTaskRequest): Promise<string | undefined> {
+    if (!this.warmShims || !WarmShimPool.serves(command.binary)) return undefined;
+    const options = request.options && { type_url: request.options.typeUrl, value: request.options.value };
+    const shimCgroup = runcOptions(options).shim_cgroup || undefined;
+    return this.warmShims.start({ namespace: command.namespace, id: command.id, address: command.address, bundle: bundle.path, debug: command.debug, shimCgroup });
   }
 
   get(namespace: string, id: string): RuntimeTask | undefined {
@@ -151,6 +167,7 @@ export class ShimRuntime implements TaskRuntime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.warmShims?.close();
     const tasks = [...this.tasks.values()].flatMap((byId) => [...byId.values()]);
     this.tasks.clear();
     for (const task of tasks) task.detached = true;

@@ -26,7 +26,7 @@ function commonArgs(command: ShimCommand): string[] {
   return ['-namespace', command.namespace, '-address', command.address, '-publish-binary', command.publishBinary];
 }
 
-function shimEnv(command: ShimCommand): NodeJS.ProcessEnv {
+export function shimEnv(command: Pick<ShimCommand, 'ttrpcAddress' | 'schedCore'>): NodeJS.ProcessEnv {
   return { ...process.env, GOMAXPROCS: '2', TTRPC_ADDRESS: command.ttrpcAddress, ...(command.schedCore ? { SCHED_CORE: '1' } : {}) };
 }
 

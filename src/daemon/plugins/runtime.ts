@@ -10,11 +10,17 @@ export interface RuntimeConfig {
   platforms: string[];
   sched_core: boolean;
   /**
-   * ledgerd: runtime name -> shim binary, e.g. { "io.containerd.runc.v2" = "containerd-shim-ledger-v1" }
-   * runs runc containers with ledgerd's own shim. Unset names resolve as containerd does.
+   * ledgerd: runtime name -> shim binary over DEFAULT_SHIM_BINARIES, e.g.
+   * { "io.containerd.runc.v2" = "containerd-shim-runc-v2" } runs runc containers with containerd's
+   * shim. Names in neither resolve as containerd does.
    */
   shim_binaries: Record<string, string>;
+  /** ledgerd: idle shim processes kept booted for its own shim (0: start each shim with `start`). */
+  warm_shims: number;
 }
+
+/** runc containers run on ledgerd's own shim unless shim_binaries says otherwise. */
+export const DEFAULT_SHIM_BINARIES: Readonly<Record<string, string>> = { 'io.containerd.runc.v2': 'containerd-shim-ledger-v1' };
 
 const formatPlatform = (p: Platform) => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 
@@ -50,7 +56,12 @@ export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
     {
       type: PluginType.RuntimeV2,
       id: 'task',
-      config: { platforms: [formatPlatform(defaultPlatform())], sched_core: false, shim_binaries: {} } satisfies RuntimeConfig,
+      config: {
+        platforms: [formatPlatform(defaultPlatform())],
+        sched_core: false,
+        shim_binaries: {},
+        warm_shims: 1,
+      } satisfies RuntimeConfig,
       init(ctx) {
         const config = ctx.config as RuntimeConfig;
         ctx.meta.platforms.push(...config.platforms.map(parsePlatform));
@@ -59,7 +70,8 @@ export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
           state: ctx.state,
           address: ctx.address,
           schedCore: config.sched_core,
-          shimBinaries: config.shim_binaries,
+          shimBinaries: { ...DEFAULT_SHIM_BINARIES, ...config.shim_binaries },
+          warmShims: config.warm_shims,
           // containerd passes -debug to shims when it logs at debug or trace
           debug: ['debug', 'trace'].includes(hooks.config?.debug.level ?? ''),
           timeouts: shimTimeouts(hooks.config),

@@ -1,10 +1,11 @@
 // containerd-shim-ledger-v1: ledgerd's runc shim (shim v2), usable by ledgerd and by containerd
 // (`--runtime io.containerd.ledger.v1`). Actions: `start` (print the address of a shim serving
 // this container, starting one if needed), `delete` (clean up a dead shim's container), none
-// (serve; run by `start`). Keep this file's imports small: the shim must start fast.
+// (serve; run by `start`), `warm` (boot and wait to be assigned a task: ledgerd's warm shims). Keep this file's imports small: the shim must start fast.
 import { writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseFlags, type ShimFlags } from './flags.js';
+import { WARM_ACTION } from './warm-messages.js';
 
 const NAME = 'containerd-shim-ledger-v1';
 export const SHIM_VERSION = '0.1.0';
@@ -14,6 +15,10 @@ async function main(): Promise<void> {
   if (flags.version) {
     writeSync(1, `${NAME}:\n  Version:  ${SHIM_VERSION}\n  Node:     ${process.version}\n\n`);
     return;
+  }
+  if (flags.action === WARM_ACTION) {
+    const { serveWarm } = await import('./warm.js');
+    return serveWarm(flags);
   }
   if (!flags.namespace) throw new Error('shim namespace cannot be empty');
   const bundle = resolve(flags.bundle || process.cwd());

@@ -1,7 +1,9 @@
-// The long-running shim (no action): becomes the child subreaper, serves containerd.task.v2.Task
-// over ttrpc on the socket `start` handed over as fd 3 (or -socket), publishes task events to
-// TTRPC_ADDRESS, and exits when Shutdown finds no container left (or on SIGTERM/SIGINT),
-// removing its socket. The daemon's death does not concern it: it keeps its containers.
+// The long-running shim: becomes the child subreaper and serves containerd.task.v2.Task over
+// ttrpc, publishing task events to TTRPC_ADDRESS. `serve` is the server `start` launched (on the
+// socket handed over as fd 3, or -socket): it exits when Shutdown finds no container left (or
+// on SIGTERM/SIGINT), removing its socket. The daemon's death does not concern it: it keeps its
+// containers. `serveSession` is one such service, also run by warm shims (warm.ts), which may
+// serve another container after it ends.
 import { readFileSync, rmSync } from 'node:fs';
 import { TASK_SERVICE } from '../protocol/task.js';
 // not ../ttrpc/index.js: it re-exports the typed helpers, which load protobufjs
@@ -18,39 +20,71 @@ import { TaskService } from './task-service.js';
 const LISTENER_FD = 3;
 /** containerd's shim returns memory to the system every 30 s (debug.FreeOSMemory); so do we. */
 const GC_INTERVAL_MS = 30_000;
+/** How long closing the server may wait for the daemon to hang up its connections. */
+const CLOSE_GRACE_MS = 200;
 
-export async function serve(flags: ShimFlags): Promise<void> {
-  openLog({ debug: flags.debug, namespace: flags.namespace, id: flags.id });
+export const collectGarbage = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+/** Subreaper, exit collection and the periodic gc: once per shim process. */
+export function bootShimProcess(): Reaper {
   becomeSubreaper();
   const reaper = new Reaper();
   reaper.start();
+  setInterval(collectGarbage, GC_INTERVAL_MS).unref();
+  process.on('SIGPIPE', () => {});
+  return reaper;
+}
 
+export interface ShimSession {
+  /** Resolves once the session has ended: socket removed, log closed; `clean` when its server closed in time. */
+  readonly ended: Promise<{ clean: boolean }>;
+  end(): Promise<void>;
+}
+
+/**
+ * Serves the task API for `flags.namespace` in the current directory (the bundle) until
+ * Shutdown finds no container left. `listen` binds the server to its socket.
+ */
+export async function serveSession(flags: ShimFlags, reaper: Reaper, listen: (server: TtrpcServer) => Promise<void>): Promise<ShimSession> {
+  openLog({ debug: flags.debug, namespace: flags.namespace, id: flags.id });
   const publisher = new Publisher(process.env.TTRPC_ADDRESS ?? '', flags.namespace);
   const server = new TtrpcServer({ authorize: requireSameUser(), onError: (err) => log.warn(err.message) });
+  let resolveEnded!: (result: { clean: boolean }) => void;
+  const ended = new Promise<{ clean: boolean }>((resolve) => (resolveEnded = resolve));
   let stopping = false;
-  const shutdown = async (): Promise<void> => {
-    if (stopping) return;
+  const end = async (): Promise<void> => {
+    if (stopping) return ended.then(() => {});
     stopping = true;
     log.info('shutting down');
     service.close();
     await publisher.flush(2000);
     publisher.close();
     removeSocket(flags.socket);
-    // closing waits for the peers' connections to go; the exit below ends them anyway
-    await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 200))]);
+    // closing waits for the peers' connections to go
+    const clean = await Promise.race([server.close().then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS, false))]);
     closeLog();
-    process.exit(0);
+    resolveEnded({ clean });
   };
-  const service = new TaskService(flags.namespace, reaper, publisher, () => void shutdown());
+  const service = new TaskService(flags.namespace, reaper, publisher, () => void end());
   server.register(TASK_SERVICE, service.handlers());
-
-  if (flags.socket) await server.listen(fromAddress(flags.socket));
-  else await server.listenFd(LISTENER_FD);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void shutdown());
-  process.on('SIGPIPE', () => {});
+  try {
+    await listen(server);
+  } catch (err) {
+    publisher.close();
+    closeLog();
+    throw err;
+  }
   log.info(`serving (pid ${process.pid})`);
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) setInterval(gc, GC_INTERVAL_MS).unref();
+  return { ended, end };
+}
+
+export async function serve(flags: ShimFlags): Promise<void> {
+  const reaper = bootShimProcess();
+  const session = await serveSession(flags, reaper, (server) => (flags.socket ? server.listen(fromAddress(flags.socket)) : server.listenFd(LISTENER_FD)));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void session.end());
+  await session.ended;
+  // an unclean close leaves connections open: the exit ends them
+  process.exit(0);
 }
 
 /** The socket file of ./address (the inherited listener does not know its path). */

@@ -3,6 +3,8 @@
 // `s/` under the daemon's state directory (derived from the bundle path) rather than the fixed
 // /run/containerd/s, so two daemons on a host never meet. Never an abstract socket.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 
 /** containerd's fixed socket directory: the fallback when the bundle is not in a state directory. */
@@ -38,3 +40,18 @@ export function socketPath(daemonAddress: string, namespace: string, group: stri
 
 export const toAddress = (path: string): string => `unix://${path}`;
 export const fromAddress = (address: string): string => address.replace(/^unix:\/\//, '');
+
+/** The socket of the group the bundle's container belongs to (its config.json annotations). */
+export function groupSocketPath(daemonAddress: string, namespace: string, id: string, bundle: string): string {
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
+  return socketPath(daemonAddress, namespace, groupOf(id, spec.annotations), bundle);
+}
+
+/** Whether a shim serves on the socket file (a file nobody listens on is a dead shim's). */
+export function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}

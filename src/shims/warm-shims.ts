@@ -1,0 +1,264 @@
+// ledgerd's warm shims. Starting ledgerd's own shim the shim v2 way (`start`, which launches the
+// server) boots node twice and loads execa before the first runc command: ~300 ms before a
+// Create can be answered, where containerd's Go shim needs ~20 ms. So for that one binary the
+// runtime keeps shim servers booted ahead of need (`containerd-shim-ledger-v1 warm`, children
+// of the daemon with an IPC channel, in their own session like any shim) and assigns one to each
+// new task instead of running `start`. A shim whose last container is gone comes back to the
+// pool and serves the next task: one shim process still serves one task (or group) at a time.
+// Anything that goes wrong here only costs speed: the caller runs `start` instead.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { adjustOomScore, joinShimCgroup, SERVER_NODE_FLAGS } from './runc-shim/shim-process.js';
+import { WARM_ACTION, type FromWarmShim, type ToWarmShim } from './runc-shim/warm-messages.js';
+
+/** bin/containerd-shim-ledger-v1 of this installation: the only binary warm shims are for. */
+export const OWN_SHIM_BINARY = fileURLToPath(new URL('../../../bin/containerd-shim-ledger-v1', import.meta.url));
+
+export interface WarmShimOptions {
+  /** Idle shims kept booted (at least; a burst's extra shims stay idle for IDLE_KEEP_MS). */
+  readonly size: number;
+  /** The environment of shims (TTRPC_ADDRESS …), as `start` would get it. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly warn: (message: string) => void;
+}
+
+export interface WarmAssignment {
+  readonly namespace: string;
+  readonly id: string;
+  /** The daemon's gRPC address (the shim derives its socket name from it). */
+  readonly address: string;
+  readonly bundle: string;
+  readonly debug: boolean;
+  /** options.shim_cgroup of the task's runc options. */
+  readonly shimCgroup?: string;
+}
+
+/** A task waits this long for a shim to boot before it runs `start` itself. */
+const BOOT_WAIT_MS = 5_000;
+const ASSIGN_TIMEOUT_MS = 5_000;
+/** A shim that came back is usually wanted again soon: refill the pool only after this. */
+const REFILL_DELAY_MS = 500;
+/** Idle shims beyond `size` exit after this long unused. */
+const IDLE_KEEP_MS = 10_000;
+/** After a shim failed to boot, tasks run `start` for this long rather than wait for another. */
+const BOOT_FAILURE_BACKOFF_MS = 30_000;
+
+class WarmShim {
+  /** False once it was moved into a task's shim cgroup: it must not serve another task there. */
+  recyclable = true;
+  idleSince = 0;
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (m: FromWarmShim) => void; reject: (e: Error) => void }>();
+
+  constructor(readonly child: ChildProcess) {
+    child.once('exit', (code, signal) => {
+      for (const { reject } of this.pending.values()) reject(new Error(`warm shim ${child.pid} exited (${signal ?? code})`));
+      this.pending.clear();
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null && this.child.connected;
+  }
+
+  /** Routes the answer to an assignment; other messages are the pool's. */
+  answer(message: FromWarmShim): boolean {
+    if (message.type !== 'assigned' && message.type !== 'refused') return false;
+    const waiting = this.pending.get(message.seq);
+    this.pending.delete(message.seq);
+    waiting?.resolve(message);
+    return true;
+  }
+
+  async assign(assignment: WarmAssignment): Promise<{ address: string; shared: boolean }> {
+    const seq = ++this.seq;
+    const message: ToWarmShim = { type: 'assign', seq, namespace: assignment.namespace, id: assignment.id, address: assignment.address, bundle: assignment.bundle, debug: assignment.debug };
+    const answer = await new Promise<FromWarmShim>((resolve, reject) => {
+      const timer = setTimeout(() => (this.pending.delete(seq), reject(new Error(`warm shim ${this.pid} did not answer in ${ASSIGN_TIMEOUT_MS} ms`))), ASSIGN_TIMEOUT_MS);
+      this.pending.set(seq, { resolve: (m) => (clearTimeout(timer), resolve(m)), reject: (e) => (clearTimeout(timer), reject(e)) });
+      this.send(message);
+    });
+    if (answer.type === 'refused') throw new Error(`warm shim ${this.pid}: ${answer.error}`);
+    if (answer.type !== 'assigned') throw new Error(`warm shim ${this.pid} answered ${answer.type}`);
+    return { address: answer.address, shared: answer.shared };
+  }
+
+  send(message: ToWarmShim): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+export class WarmShimPool {
+  private readonly idle: WarmShim[] = [];
+  /** Serving a task: told to carry on alone when the daemon closes. */
+  private readonly assigned = new Set<WarmShim>();
+  private booting = 0;
+  private readonly waiters: Array<(shim: WarmShim | undefined) => void> = [];
+  private refill: NodeJS.Timeout | undefined;
+  private readonly trim: NodeJS.Timeout;
+  private lastBootFailure = -Infinity;
+  private closed = false;
+
+  /** Whether `binary` (a resolved shim path) is ledgerd's own shim. */
+  static serves(binary: string): boolean {
+    try {
+      return realpathSync(binary) === realpathSync(OWN_SHIM_BINARY);
+    } catch {
+      return false;
+    }
+  }
+
+  constructor(private readonly options: WarmShimOptions) {
+    this.trim = setInterval(() => this.trimIdle(), IDLE_KEEP_MS / 2).unref();
+    this.fill();
+  }
+
+  /**
+   * Assigns a warm shim to the task: the address it (or the group's live shim) serves on, or
+   * undefined when no shim could be had in time (the caller runs `start` then).
+   */
+  async start(assignment: WarmAssignment): Promise<string | undefined> {
+    const shim = await this.acquire();
+    if (!shim) return undefined;
+    let answer: { address: string; shared: boolean };
+    try {
+      answer = await shim.assign(assignment);
+    } catch (err) {
+      this.options.warn(`${(err as Error).message}; starting the shim of ${assignment.namespace}/${assignment.id} with \`start\``);
+      shim.kill();
+      return undefined;
+    }
+    if (answer.shared) {
+      this.release(shim);
+      return answer.address;
+    }
+    this.assigned.add(shim);
+    if (assignment.shimCgroup) {
+      shim.recyclable = false;
+      try {
+        joinShimCgroup(shim.pid, assignment.shimCgroup);
+      } catch (err) {
+        shim.kill();
+        throw err;
+      }
+    }
+    return answer.address;
+  }
+
+  /** Idle shims exit; assigned ones are let go (they keep their containers, as after a crash). */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.trim);
+    clearTimeout(this.refill);
+    for (const waiter of this.waiters.splice(0)) waiter(undefined);
+    for (const shim of this.idle.splice(0)) shim.send({ type: 'exit' });
+    for (const shim of this.assigned) if (shim.child.connected) shim.child.disconnect();
+    this.assigned.clear();
+  }
+
+  private get backingOff(): boolean {
+    return Date.now() - this.lastBootFailure < BOOT_FAILURE_BACKOFF_MS;
+  }
+
+  private acquire(): Promise<WarmShim | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
+    this.scheduleRefill();
+    for (let shim = this.idle.pop(); shim; shim = this.idle.pop()) if (shim.alive) return Promise.resolve(shim);
+    if (this.backingOff) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const waiter = (shim: WarmShim | undefined) => (clearTimeout(timer), resolve(shim));
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        resolve(undefined);
+      }, BOOT_WAIT_MS);
+      this.waiters.push(waiter);
+      if (this.booting < this.waiters.length) this.boot();
+    });
+  }
+
+  /** A shim free for another task: to whoever waits, else idle. */
+  private release(shim: WarmShim): void {
+    if (!shim.alive) return;
+    const waiter = this.waiters.shift();
+    if (waiter) return waiter(shim);
+    if (this.closed) return shim.send({ type: 'exit' });
+    shim.idleSince = Date.now();
+    this.idle.push(shim);
+  }
+
+  private scheduleRefill(): void {
+    this.refill ??= setTimeout(() => {
+      this.refill = undefined;
+      this.fill();
+    }, REFILL_DELAY_MS).unref();
+  }
+
+  private fill(): void {
+    while (!this.closed && !this.backingOff && this.idle.length + this.booting < this.options.size) this.boot();
+  }
+
+  private trimIdle(): void {
+    const now = Date.now();
+    // the oldest idle shims are at the front
+    while (this.idle.length > this.options.size && now - this.idle[0]!.idleSince > IDLE_KEEP_MS) this.idle.shift()!.send({ type: 'exit' });
+  }
+
+  private boot(): void {
+    this.booting++;
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, [...SERVER_NODE_FLAGS, OWN_SHIM_BINARY, WARM_ACTION], {
+        cwd: '/',
+        env: this.options.env,
+        detached: true,
+        stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+      });
+    } catch (err) {
+      this.booting--;
+      this.options.warn(`booting a warm shim: ${(err as Error).message}`);
+      return;
+    }
+    const shim = new WarmShim(child);
+    let ready = false;
+    child.unref();
+    child.channel?.unref();
+    child.on('error', (err) => this.options.warn(`warm shim: ${err.message}`));
+    try {
+      if (child.pid) adjustOomScore(child.pid, process.pid);
+    } catch (err) {
+      this.options.warn(`warm shim ${child.pid}: oom_score_adj: ${(err as Error).message}`);
+    }
+    child.on('message', (message: FromWarmShim) => {
+      if (shim.answer(message)) return;
+      if (message.type === 'ready' && !ready) {
+        ready = true;
+        this.booting--;
+        this.release(shim);
+      } else if (message.type === 'free') {
+        this.assigned.delete(shim);
+        if (shim.recyclable) this.release(shim);
+        else shim.send({ type: 'exit' });
+      }
+    });
+    child.once('exit', (code, signal) => {
+      this.assigned.delete(shim);
+      const index = this.idle.indexOf(shim);
+      if (index >= 0) this.idle.splice(index, 1);
+      if (!ready) {
+        this.booting--;
+        this.lastBootFailure = Date.now();
+        this.options.warn(`a warm shim exited while booting (${signal ?? `exit status ${code}`}); shims start with \`start\` for ${BOOT_FAILURE_BACKOFF_MS / 1000} s`);
+        for (const waiter of this.waiters.splice(0)) waiter(undefined);
+      }
+    });
+  }
+}
