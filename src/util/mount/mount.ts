@@ -3,6 +3,7 @@ import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { MNT_DETACH, mountSyscall, unmountSyscall } from './syscall.js';
 
 /**
  * A mount as containerd describes it (api/types/mount.proto): what to mount, not where. The
@@ -26,16 +27,23 @@ export class MountError extends Error {
 }
 
 /**
- * Mounts one mount on `target` with mount(8), which also applies `ro` to bind mounts (a bind
- * followed by a read-only remount, as containerd's mount.Mount does). Long overlay lowerdir
- * lists are shortened as containerd's compactLowerdirOption does: relative to their common
- * parent, with mount(8) run in that directory.
+ * Mounts one mount on `target` with mount(2), as containerd's mount.Mount (a bind with `ro` is
+ * remounted read-only). mount(8) does what needs a helper or a working directory: loop devices,
+ * FUSE, and long overlay lowerdir lists, shortened as containerd's compactLowerdirOption does
+ * (relative to their common parent, with mount(8) run in that directory).
  */
 export async function mount(m: Mount, target: string): Promise<void> {
   let options = [...m.options];
   let cwd: string | undefined;
   if (m.type === 'overlay' && options.join(',').length >= PAGE_SIZE - 512) {
     ({ cwd, options } = compactLowerdir(options));
+  }
+  if (cwd === undefined && !options.includes('loop') && !m.type.startsWith('fuse')) {
+    try {
+      return mountSyscall(m.type, m.source, target, options);
+    } catch (err) {
+      throw new MountError((err as Error).message);
+    }
   }
   const args = ['-t', m.type, m.source, target];
   if (options.length > 0) args.push('-o', options.join(','));
@@ -62,11 +70,8 @@ export async function mountAll(mounts: readonly Mount[], target: string): Promis
 /** Unmounts the topmost mount on `target`; a target that is not a mount point is left alone. */
 export async function unmount(target: string, options: { lazy?: boolean } = {}): Promise<void> {
   if (!isMountPoint(target)) return;
-  const args = options.lazy ? ['-l', target] : [target];
-  const result = await execa('umount', args, { reject: false, stdin: 'ignore' });
-  if (result.exitCode !== 0 && isMountPoint(target)) {
-    throw new MountError(`umount ${target}: ${String(result.stderr).trim() || `exit ${result.exitCode}`}`);
-  }
+  const error = await unmountSyscall(target, options.lazy ? MNT_DETACH : 0);
+  if (error && isMountPoint(target)) throw new MountError(`umount ${target}: ${error}`);
 }
 
 /** Unmounts everything stacked on `target` (containerd's UnmountAll). */
