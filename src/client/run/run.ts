@@ -93,7 +93,6 @@ export async function runAttached(rpc: Rpc, id: string, rootfs: readonly Mount[]
   const io = fifoIO({ ...stdio, id, terminal });
   try {
     await rpc.unary(SERVICES.tasks, 'Create', { container_id: id, rootfs, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, terminal });
-    io.attach();
     return await startAndWait(rpc, id, '', io, terminal, stdio);
   } finally {
     io.close();
@@ -121,7 +120,6 @@ export async function execAttached(rpc: Rpc, id: string, execId: string, process
       terminal: !!process.terminal,
       spec: { type_url: PROCESS_TYPE_URL, value: Buffer.from(JSON.stringify(process)) },
     });
-    io.attach();
     const status = await startAndWait(rpc, id, execId, io, !!process.terminal, stdio);
     await rpc.unary(SERVICES.tasks, 'DeleteProcess', { container_id: id, exec_id: execId }).catch(() => undefined);
     return status;
@@ -152,6 +150,9 @@ async function startAndWait(rpc: Rpc, id: string, execId: string, io: TaskIO, te
   try {
     tty?.setRawMode(true);
     await rpc.unary(SERVICES.tasks, 'Start', { container_id: id, exec_id: execId });
+    io.attach();
+    // our end of stdin is closed, but the shim holds a writer until CloseIO (as ctr's stdinCloser)
+    void io.stdinClosed.then(() => rpc.unary(SERVICES.tasks, 'CloseIO', { container_id: id, exec_id: execId, stdin: true })).catch(() => undefined);
     if (tty) {
       resize();
       process.stdout.on('resize', resize);

@@ -11,12 +11,15 @@ export interface TaskIO {
   readonly stdout: string;
   readonly stderr: string;
   readonly terminal: boolean;
-  /** Call once Create/Exec has returned (the shim holds its ends): starts copying output. */
+  /** Call once Start has returned (the shim holds its ends, for an exec too): starts copying output. */
   attach(): void;
   /** Resolves when the task's output streams have ended (after its exit). */
   readonly done: Promise<void>;
-  /** Closes our write end of stdin (the process reads EOF). */
-  closeStdin(): void;
+  /**
+   * Resolves once the input has ended and all of it is in the stdin FIFO, our writer closed: the
+   * moment for Tasks.CloseIO{stdin}. Never resolves without stdin or while the input is open.
+   */
+  readonly stdinClosed: Promise<void>;
   /** Closes everything and removes the FIFO directory. */
   close(): void;
 }
@@ -33,11 +36,17 @@ export interface TaskIOOptions {
 
 /**
  * FIFOs `<id>-stdin`, `<id>-stdout`, `<id>-stderr` (no stderr with a terminal) in a fresh 0700
- * directory. Until the shim has opened its ends, each FIFO is held open read-write (a reader
- * alone would see end-of-file at once, and the shim's open for writing would block without a
- * reader). attach() then reads through a read-only descriptor and drops the holders, so the
- * output ends when the shim closes its ends; our stdin stays read-write (never blocks, and
- * closing it is the process's end-of-file).
+ * directory. Each is held open read-write until attach(), that is until the shim has opened its
+ * ends (at Create for a task, only at Start for an exec): an output reader alone would see
+ * end-of-file at once and the shim's open for writing would block or fail without a reader, and
+ * the input already written to stdin would die with our writer (a FIFO's data lives only while
+ * some descriptor is open). attach() then reads the outputs through read-only descriptors and
+ * drops the holders, so the output ends when the shim closes its ends.
+ *
+ * stdin is a write-only stream on a read-write descriptor (its open never blocks; reading it
+ * would take the input away from the shim). Closing it is not the process's end-of-file: the
+ * shim holds a writer of its own until Tasks.CloseIO{stdin} (containerd's pkg/process), which the
+ * caller sends once stdinClosed resolves, as ctr does when its stdin reaches EOF.
  */
 export function fifoIO(options: TaskIOOptions): TaskIO {
   mkdirSync(options.fifoRoot, { recursive: true, mode: 0o700 });
@@ -48,21 +57,28 @@ export function fifoIO(options: TaskIOOptions): TaskIO {
   const stderr = options.terminal ? '' : path('stderr');
   for (const fifo of [stdin, stdout, stderr].filter(Boolean)) mkfifo(fifo, 0o600);
 
-  const socketOn = (fifo: string, flags: number) => new Socket({ fd: openSync(fifo, flags | fs.O_NONBLOCK), readable: true, writable: true });
+  const socketOn = (fifo: string, flags: number, direction: 'read' | 'write') =>
+    new Socket({ fd: openSync(fifo, flags | fs.O_NONBLOCK), readable: direction === 'read', writable: direction === 'write' });
   const outputs = [
     { fifo: stdout, sink: options.stdout },
     { fifo: stderr, sink: options.stderr },
   ].filter((o) => o.fifo);
-  const holders = outputs.map((o) => openSync(o.fifo, fs.O_RDWR | fs.O_NONBLOCK));
+  const holders = [...outputs.map((o) => o.fifo), stdin].filter(Boolean).map((fifo) => openSync(fifo, fs.O_RDWR | fs.O_NONBLOCK));
   const sockets: Socket[] = [];
-  let input: Socket | undefined;
-  if (stdin) {
-    input = socketOn(stdin, fs.O_RDWR);
+  let attached!: () => void;
+  const shimHoldsItsEnds = new Promise<void>((resolve) => (attached = resolve));
+  const inputWritten = new Promise<void>((resolve) => {
+    if (!stdin) return;
+    const input = socketOn(stdin, fs.O_RDWR, 'write');
     sockets.push(input);
-    // our descriptor is also a writer: the process reads end-of-file only once it is closed
-    input.once('finish', () => input!.destroy());
+    input.on('error', () => undefined); // the FIFO went away under us (close() after the exit)
+    // 'finish' (all of it written) then, the socket destroying itself, 'close' (descriptor closed)
+    let finished = false;
+    input.once('finish', () => (finished = true));
+    input.once('close', () => finished && resolve());
     options.stdin!.pipe(input);
-  }
+  });
+  const stdinClosed = Promise.all([inputWritten, shimHoldsItsEnds]).then(() => undefined);
   let ended!: () => void;
   const done = new Promise<void>((resolve) => (ended = resolve));
 
@@ -72,17 +88,18 @@ export function fifoIO(options: TaskIOOptions): TaskIO {
     stderr,
     terminal: options.terminal,
     done,
+    stdinClosed,
     attach() {
       const closed = outputs.map(({ fifo, sink }) => {
-        const socket = socketOn(fifo, fs.O_RDONLY);
+        const socket = socketOn(fifo, fs.O_RDONLY, 'read');
         sockets.push(socket);
         socket.pipe(sink, { end: false });
         return new Promise<void>((resolve) => socket.once('close', () => resolve()));
       });
       for (const fd of holders.splice(0)) closeSync(fd);
+      attached();
       void Promise.all(closed).then(ended);
     },
-    closeStdin: () => input?.end(),
     close() {
       for (const fd of holders.splice(0)) closeSync(fd);
       for (const socket of sockets) socket.destroy();
