@@ -27,6 +27,8 @@ interface ShimUnderTest {
   readonly binary: string;
   /** The directory its sockets are in, given the runtime's state directory. */
   socketDir(state: string): string;
+  /** The runtime's warm_shims (ledgerd's own shim only). */
+  readonly warmShims?: number;
 }
 
 const SHIMS: ShimUnderTest[] = [
@@ -36,6 +38,13 @@ const SHIMS: ShimUnderTest[] = [
     runtime: 'io.containerd.ledger.v1',
     binary: SHIM_BINARY,
     socketDir: (state) => join(dirname(state), 's'),
+  },
+  {
+    name: 'containerd-shim-ledger-v1 (warm)',
+    runtime: 'io.containerd.ledger.v1',
+    binary: SHIM_BINARY,
+    socketDir: (state) => join(dirname(state), 's'),
+    warmShims: 1,
   },
 ];
 const PROCESS_SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
@@ -51,7 +60,7 @@ interface Fixture {
 
 let counter = 0;
 
-async function fixture(t: TestContext): Promise<Fixture> {
+async function fixture(t: TestContext, shim?: ShimUnderTest): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'ledgerd-shims-'));
   const rootfs = busyboxRootfs(join(dir, 'rootfs'));
   const namespace = `shims-${process.pid}-${++counter}`;
@@ -81,7 +90,7 @@ async function fixture(t: TestContext): Promise<Fixture> {
       const events: TimestampedShimEvent[] = [];
       const deaths: DeadTask[] = [];
       const shimLog: string[] = [];
-      const runtime = await ShimRuntime.open({ ...options, shimLog: (_ns, _id, text) => shimLog.push(text), warn: (m) => shimLog.push(m) });
+      const runtime = await ShimRuntime.open({ ...options, warmShims: shim?.warmShims ?? 0, shimLog: (_ns, _id, text) => shimLog.push(text), warn: (m) => shimLog.push(m) });
       runtime.onEvent((e) => events.push(e));
       runtime.onDeath((d) => deaths.push(d));
       runtimes.push(runtime);
@@ -124,7 +133,7 @@ function shimPidOf(initPid: number): number {
 
 for (const shim of SHIMS) {
   test(`${shim.name}: create, events, start, wait: exit code 7 and stdout captured; delete removes the bundle`, { skip }, async (t) => {
-    const f = await fixture(t);
+    const f = await fixture(t, shim);
     const runtime = await f.open();
     const out = join(f.dir, 'out.log');
     const task = await createTask(runtime, f, shim, 'c1', ['sh', '-c', 'echo hello from busybox; exit 7'], `file://${out}`);
@@ -175,7 +184,7 @@ for (const shim of SHIMS) {
   });
 
   test(`${shim.name}: exec and its exit, pids, pause/resume, stats, kill with SIGKILL: 137`, { skip }, async (t) => {
-    const f = await fixture(t);
+    const f = await fixture(t, shim);
     const runtime = await f.open();
     const task = await createTask(runtime, f, shim, 'c2', ['sleep', '1000']);
     const initExit = task.wait();
@@ -253,7 +262,7 @@ for (const shim of SHIMS) {
   });
 
   test(`${shim.name}: a shim killed with SIGKILL: its cleanup runs, onDeath reports the task, a pending wait learns the exit, the bundle is gone`, { skip }, async (t) => {
-    const f = await fixture(t);
+    const f = await fixture(t, shim);
     const runtime = await f.open();
     const task = await createTask(runtime, f, shim, 'c3', ['sleep', '1000']);
     await task.start();
@@ -278,7 +287,7 @@ for (const shim of SHIMS) {
   });
 
   test(`${shim.name}: restart: a new runtime loads the live shim (still RUNNING), cleans up a dead one, empty bundles and stale work dirs`, { skip }, async (t) => {
-    const f = await fixture(t);
+    const f = await fixture(t, shim);
     const first = await f.open();
     const live = await createTask(first, f, shim, 'live', ['sleep', '1000']);
     await live.start();

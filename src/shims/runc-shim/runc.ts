@@ -3,7 +3,7 @@
 // than the rest of the shim.
 import { readFileSync } from 'node:fs';
 import { writeFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 type Execa = typeof import('execa').execa;
 let execaPromise: Promise<Execa> | undefined;
@@ -50,6 +50,9 @@ export class Runc {
     const captured = !options.stdio;
     const [stdin, stdout, stderr] = options.stdio ?? [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
     const result = await execa(this.config.command, [...this.globalArgs(), ...args], {
+      // the container's bundle, not the shim's working directory: that is the bundle of the
+      // group's first container, which may be gone (runc cannot be started in a deleted directory)
+      cwd: dirname(this.config.log),
       stdin,
       stdout,
       stderr,

@@ -47,6 +47,8 @@ export interface ShimSession {
  */
 export async function serveSession(flags: ShimFlags, reaper: Reaper, listen: (server: TtrpcServer) => Promise<void>): Promise<ShimSession> {
   openLog({ debug: flags.debug, namespace: flags.namespace, id: flags.id });
+  // now, while the working directory (the first container's bundle) exists
+  const socketAddress = flags.socket || readAddressFile();
   const publisher = new Publisher(process.env.TTRPC_ADDRESS ?? '', flags.namespace);
   const server = new TtrpcServer({ authorize: requireSameUser(), onError: (err) => log.warn(err.message) });
   let resolveEnded!: (result: { clean: boolean }) => void;
@@ -59,7 +61,7 @@ export async function serveSession(flags: ShimFlags, reaper: Reaper, listen: (se
     service.close();
     await publisher.flush(2000);
     publisher.close();
-    removeSocket(flags.socket);
+    if (socketAddress) rmSync(fromAddress(socketAddress), { force: true });
     // closing waits for the peers' connections to go
     const clean = await Promise.race([server.close().then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS, false))]);
     closeLog();
@@ -87,12 +89,11 @@ export async function serve(flags: ShimFlags): Promise<void> {
   process.exit(0);
 }
 
-/** The socket file of ./address (the inherited listener does not know its path). */
-function removeSocket(socketFlag: string): void {
+/** ./address: where `start` said the inherited listener is (it does not know its path). */
+function readAddressFile(): string | undefined {
   try {
-    const address = socketFlag || readFileSync('address', 'utf8').trim();
-    rmSync(fromAddress(address), { force: true });
+    return readFileSync('address', 'utf8').trim();
   } catch {
-    // no address file
+    return undefined;
   }
 }

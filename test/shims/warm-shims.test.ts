@@ -1,0 +1,145 @@
+/**
+ * ledgerd's warm shims (src/shims/warm-shims.ts), as root with runc and busybox: tasks of
+ * ledgerd's own shim are served by shims booted ahead, a shim whose task is gone serves the next
+ * one, a group shares one shim (and outlives the bundle of its first container), idle shims go
+ * when the runtime closes while assigned ones keep their containers.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ShimRuntime } from '../../src/shims/manager.js';
+import type { RuntimeTask } from '../../src/shims/runtime.js';
+import { mountPointsUnder, unmountAll } from '../../src/util/mount/index.js';
+import { busyboxRootfs, ociSpec, skipWithoutRunc } from './bundle.js';
+import { SHIM_BINARY } from './own-shim-driver.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root' : skipWithoutRunc;
+const PLUGIN = 'io.containerd.runtime.v2.task';
+let counter = 0;
+
+const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
+/** ledgerd's idle warm shims: children of this process running `containerd-shim-ledger-v1 warm`. */
+const warmChildren = () =>
+  readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8')
+    .split(' ')
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('warm'));
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function setup(t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'ledgerd-warm-'));
+  const rootfs = busyboxRootfs(join(dir, 'rootfs'));
+  const namespace = `warm-${process.pid}-${++counter}`;
+  const options = { root: join(dir, 'root', PLUGIN), state: join(dir, 'state', PLUGIN), address: join(dir, 'ledgerd.sock') };
+  const warnings: string[] = [];
+  const open = () => ShimRuntime.open({ ...options, warmShims: 1, shimLog: () => {}, warn: (m) => warnings.push(m) });
+  const runtimes = [await open()];
+  const runtime = runtimes[0]!;
+  t.after(async () => {
+    for (const r of runtimes) {
+      for (const task of r.list(namespace)) {
+        await task.kill(9, { all: true }).catch(() => {});
+        await task.wait().catch(() => {});
+        await task.delete().catch(() => {});
+      }
+      await r.close();
+    }
+    rmSync(`/run/containerd/runc/${namespace}`, { recursive: true, force: true });
+    for (const point of mountPointsUnder(dir)) await unmountAll(point);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const create = (id: string, args: string[], annotations: Record<string, string> = {}) =>
+    runtime.create({
+      namespace,
+      id,
+      runtime: 'io.containerd.runc.v2',
+      runtimePath: SHIM_BINARY,
+      spec: Buffer.from(JSON.stringify(ociSpec({ args, cgroupsPath: `/ledgerd-test/${namespace}-${id}`, annotations }))),
+      rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'rw'] }],
+      stdin: '',
+      stdout: '',
+      stderr: '',
+      terminal: false,
+    });
+  const finish = async (task: RuntimeTask) => {
+    const exited = task.wait();
+    await task.kill(9);
+    await exited;
+    await task.delete();
+  };
+  /** A second runtime on the same directories, as after a daemon restart. */
+  const reopen = async () => {
+    const next = await open();
+    runtimes.push(next);
+    await next.load(() => 'io.containerd.runc.v2');
+    return next;
+  };
+  return { runtime, create, finish, reopen, warnings, namespace };
+}
+
+test('a task runs on a warm shim; once deleted, its shim serves the next task', { skip, timeout: 60_000 }, async (t) => {
+  const { create, finish, warnings } = await setup(t);
+  const first = await create('w1', ['sleep', '1000']);
+  await first.start();
+  const shim = parentOf(first.pid);
+  assert.ok(readFileSync(`/proc/${shim}/cmdline`, 'utf8').split('\0').includes('warm'), 'served by a warm shim');
+  assert.equal(parentOf(shim), process.pid, 'the warm shim is the runtime\'s child');
+  await finish(first);
+  assert.ok(alive(shim), 'the shim stays for the next task');
+
+  // it announces itself free once its socket is gone; the next task may take it
+  await until('the shim to be idle again', () => warmChildren().includes(shim));
+  const second = await create('w2', ['sleep', '1000']);
+  await second.start();
+  assert.equal(parentOf(second.pid), shim, 'the same shim process serves the second task');
+  await finish(second);
+  assert.deepEqual(warnings, []);
+});
+
+test('containers of one group share a shim, which outlives the bundle of the first one', { skip, timeout: 60_000 }, async (t) => {
+  const { create, finish } = await setup(t);
+  const group = { 'io.containerd.runc.v2.group': 'pod' };
+  const a = await create('g1', ['sleep', '1000'], group);
+  await a.start();
+  const b = await create('g2', ['sleep', '1000'], group);
+  await b.start();
+  assert.equal(parentOf(a.pid), parentOf(b.pid), 'one shim for the group');
+  await finish(a); // its bundle, the shim's working directory, is gone now
+  const state = await b.state();
+  assert.equal(state.status, 'running');
+  await finish(b);
+  assert.equal(existsSync(b.bundle), false);
+});
+
+test('closing the runtime: idle warm shims exit, an assigned one keeps its container', { skip, timeout: 60_000 }, async (t) => {
+  const { runtime, create, finish, reopen, namespace } = await setup(t);
+  const task = await create('c1', ['sleep', '1000']);
+  await task.start();
+  const shim = parentOf(task.pid);
+  const idle = await until('an idle warm shim', () => warmChildren().filter((pid) => pid !== shim)[0]);
+  await runtime.close();
+  await until('the idle shim to exit', () => !alive(idle));
+  await sleep(200);
+  assert.ok(alive(shim) && alive(task.pid), 'the assigned shim and its container carry on');
+
+  // a new runtime loads it as after a daemon restart; without the old channel the shim exits after its task
+  const loaded = (await reopen()).get(namespace, 'c1');
+  assert.ok(loaded, 'the task is loaded again');
+  assert.equal((await loaded.state()).status, 'running');
+  await finish(loaded);
+  await until('the shim to exit after its last task', () => !alive(shim));
+});
