@@ -1,4 +1,5 @@
-import { mkdirSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { mountPointsUnder, unmountAll } from '../util/mount/index.js';
 import { alreadyExists } from '../util/errdefs.js';
@@ -47,14 +48,21 @@ export function createBundle(root: string, state: string, namespace: string, id:
   return bundle;
 }
 
-/**
- * Removes a bundle and its work directory. The rootfs (and anything mounted below it) is
- * unmounted first and removed only if
- * then empty, so a rootfs still holding files is never deleted with the bundle. Each directory
- * is renamed to `.<id>` before the recursive delete, so a crash midway leaves nothing that
- * looks like a live bundle (load skips dot names).
- */
+/** Removes a bundle and its work directory (see setAsideBundle), waiting for the files to go. */
 export async function deleteBundle(bundle: Bundle): Promise<void> {
+  await (await setAsideBundle(bundle)).removal;
+}
+
+let setAside = 0;
+
+/**
+ * Takes a bundle out of the way at once: its rootfs (and anything mounted below it) is
+ * unmounted, then the bundle and its work directory are renamed to dot names, which are never
+ * taken for a live bundle (a task of the same id can be created right away; load() removes
+ * leftovers). `removal` deletes the renamed directories in the background. A rootfs still
+ * holding files after the unmount is never deleted with the bundle: nothing is renamed then.
+ */
+export async function setAsideBundle(bundle: Bundle): Promise<{ removal: Promise<void> }> {
   let work: string | undefined;
   try {
     work = readlinkSync(join(bundle.path, 'work'));
@@ -63,22 +71,34 @@ export async function deleteBundle(bundle: Bundle): Promise<void> {
   }
   const rootfs = join(bundle.path, 'rootfs');
   for (const point of mountPointsUnder(rootfs)) await unmountAll(point);
-  try {
-    rmdirSync(rootfs);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`failed to remove bundle rootfs: ${(err as Error).message}`, { cause: err });
-  }
-  atomicDelete(bundle.path);
-  if (work) atomicDelete(work);
+  if (!isEmptyOrMissing(rootfs)) throw new Error(`failed to remove bundle rootfs: ${rootfs} is not empty`);
+  const suffix = `${process.pid}-${++setAside}`;
+  const hiddenBundle = hide(bundle.path, suffix);
+  const hiddenWork = work === undefined ? undefined : hide(work, suffix);
+  const removal = (async () => {
+    if (hiddenBundle) await rm(hiddenBundle, { recursive: true, force: true });
+    if (hiddenWork) await rm(hiddenWork, { recursive: true, force: true });
+  })();
+  return { removal };
 }
 
-function atomicDelete(path: string): void {
-  const hidden = join(dirname(path), `.${basename(path)}`);
+function isEmptyOrMissing(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw err;
+  }
+}
+
+/** Renames `path` to `.<name>-<suffix>` beside it; undefined if there is nothing there. */
+function hide(path: string, suffix: string): string | undefined {
+  const hidden = join(dirname(path), `.${basename(path)}-${suffix}`);
   try {
     renameSync(path, hidden);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  rmSync(hidden, { recursive: true, force: true });
+  return hidden;
 }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { alreadyExists, unavailable } from '../util/errdefs.js';
 import { mountPointsUnder, unmountAll } from '../util/mount/index.js';
 import { ShimBinaryResolver } from './binary-path.js';
-import { bundleOf, createBundle, deleteBundle, type Bundle } from './bundle.js';
+import { bundleOf, createBundle, deleteBundle, setAsideBundle, type Bundle } from './bundle.js';
 import { startEventsServer } from './events-server.js';
 import { openFifoReader } from './fifo.js';
 import type { CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './runtime.js';
@@ -56,7 +56,7 @@ export class ShimRuntime implements TaskRuntime {
   private readonly deathHandlers = new Set<(dead: DeadTask) => void>();
   private eventsServer: TtrpcServer | undefined;
   private warmShims: WarmShimPool | undefined;
-  /** Dead-shim cleanups under way: close() lets them finish. */
+  /** Dead-shim cleanups and bundle removals under way: close() lets them finish. */
   private readonly cleanups = new Set<Promise<void>>();
   private closed = false;
 
@@ -259,7 +259,7 @@ export class ShimRuntime implements TaskRuntime {
       timeouts: this.timeouts,
       released: async (t) => {
         this.unregister(t);
-        await this.removeBundle(bundle);
+        await this.setAside(bundle);
         t.markGone(undefined);
       },
     });
@@ -312,6 +312,18 @@ export class ShimRuntime implements TaskRuntime {
   private reportDeath(namespace: string, id: string, exit: ExitResult & { error?: string }, reason: string): void {
     const dead: DeadTask = { namespace, id, pid: exit.pid, exitStatus: exit.exitStatus, exitedAt: exit.exitedAt, reason: exit.error ? `${reason}; cleanup failed: ${exit.error}` : reason };
     this.emit(this.deathHandlers, dead);
+  }
+
+  /** The bundle out of the way now, its files removed in the background (close() waits for that). */
+  private async setAside(bundle: Bundle): Promise<void> {
+    const warn = (err: Error) => this.warn(`removing the bundle of ${bundle.namespace}/${bundle.id}: ${err.message}`);
+    try {
+      const { removal } = await setAsideBundle(bundle);
+      const tracked: Promise<void> = removal.catch(warn).finally(() => this.cleanups.delete(tracked));
+      this.cleanups.add(tracked);
+    } catch (err) {
+      warn(err as Error);
+    }
   }
 
   private async removeBundle(bundle: Bundle): Promise<void> {
