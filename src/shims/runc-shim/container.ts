@@ -23,6 +23,12 @@ export class Container {
     readonly rootfs: string,
     readonly rootfsMounts: MountValue[],
     readonly init: InitProcess,
+    /**
+     * Whether the init's exit takes every process of the container with it (containerd's
+     * shouldKillAllOnExit: no pid namespace of its own). Read from the spec at Create, not on
+     * the exit path.
+     */
+    readonly killAllOnExit: boolean,
   ) {}
 
   static async create(namespace: string, request: CreateTaskRequestValue): Promise<Container> {
@@ -56,7 +62,7 @@ export class Container {
         criuWorkPath: options.criu_work_path || join(request.bundle, 'work'),
       });
       await init.create();
-      const container = new Container(request.id, request.bundle, rootfs, request.rootfs, init);
+      const container = new Container(request.id, request.bundle, rootfs, request.rootfs, init, shouldKillAllOnExit(request.bundle));
       container.cgroup = cgroupOf(init.pid);
       return container;
     } catch (err) {
@@ -104,14 +110,14 @@ export class Container {
     await this.init.delete();
     if (this.rootfs) await unmountRootfs(this.rootfs);
   }
+}
 
-  /** Whether the init's exit must kill the rest (no private pid namespace: runc/util.go ShouldKillAllOnExit). */
-  shouldKillAllOnExit(): boolean {
-    try {
-      const spec = JSON.parse(readFileSync(join(this.bundle, 'config.json'), 'utf8')) as { linux?: { namespaces?: Array<{ type?: string; path?: string }> } };
-      return !(spec.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
-    } catch {
-      return true;
-    }
+/** No private pid namespace in the bundle's spec (runc/util.go ShouldKillAllOnExit); an unreadable spec counts as none. */
+function shouldKillAllOnExit(bundle: string): boolean {
+  try {
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { linux?: { namespaces?: Array<{ type?: string; path?: string }> } };
+    return !(spec.linux?.namespaces ?? []).some((ns) => ns.type === 'pid' && !ns.path);
+  } catch {
+    return true;
   }
 }

@@ -78,7 +78,9 @@ export class Publisher implements EventSink {
   }
 
   private async forward(item: Item): Promise<void> {
-    const client = await this.connect();
+    // connected: send now, in the caller's turn (an exit is published from the SIGCHLD handler,
+    // which goes on to look for orphans before any awaited continuation would run)
+    const client = this.client && !this.client.closed ? this.client : await this.connect();
     try {
       await client.call(EVENTS_SERVICE, 'Forward', item.payload, { timeoutMs: FORWARD_TIMEOUT_MS, metadata: { [NAMESPACE_METADATA_KEY]: this.namespace } });
     } catch (err) {

@@ -19,7 +19,8 @@ export interface Exit {
 
 export type ExitHandler = (exit: Exit) => void;
 
-const clockBase = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+// as src/log/clock.ts: the wall clock to the microsecond (Date.now() truncates to the millisecond)
+const clockBase = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - process.hrtime.bigint();
 
 /** Wall-clock nanoseconds since the epoch (millisecond-accurate origin, nanosecond steps). */
 export function nowNs(): bigint {

@@ -176,7 +176,7 @@ export class TaskService {
       this.deferredExits.set(container, pending);
       return;
     }
-    if (p === container.init && container.shouldKillAllOnExit()) {
+    if (p === container.init && container.killAllOnExit) {
       container.init.killAll().catch((err: Error) => log.error(`failed to kill init's children: ${err.message}`));
     }
     p.setExited(exit);
