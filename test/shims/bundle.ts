@@ -1,7 +1,9 @@
 // Test fixtures for shims: a busybox rootfs from Debian's busybox-static, a minimal OCI runtime
 // spec (runc spec's defaults, adapted), and bundles laid out as the daemon lays them out.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ShimRuntime } from '../../src/shims/manager.js';
+import { mountPointsUnder, unmountAll } from '../../src/util/mount/index.js';
 
 export const BUSYBOX = '/bin/busybox';
 export const skipWithoutRunc: string | false = !existsSync('/usr/sbin/runc') && !existsSync('/usr/bin/runc') ? 'runc is not installed' : !existsSync(BUSYBOX) ? 'busybox-static is not installed' : false;
@@ -93,4 +95,23 @@ function safeReaddir(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * After a ShimRuntime test, in this order: every task of the namespace killed, waited for and
+ * deleted, each runtime closed, runc's state of the namespace removed, then the test directory
+ * (unmounted first: never removed through a mount).
+ */
+export async function endRuntimes(runtimes: readonly ShimRuntime[], namespace: string, dir: string): Promise<void> {
+  for (const runtime of runtimes) {
+    for (const task of runtime.list(namespace)) {
+      await task.kill(9, { all: true }).catch(() => {});
+      await task.wait().catch(() => {});
+      await task.delete().catch(() => {});
+    }
+    await runtime.close();
+  }
+  rmSync(`/run/containerd/runc/${namespace}`, { recursive: true, force: true });
+  for (const point of mountPointsUnder(dir)) await unmountAll(point);
+  rmSync(dir, { recursive: true, force: true });
 }

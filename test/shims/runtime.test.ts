@@ -4,17 +4,16 @@
  * ledgerd's own shim (bin/containerd-shim-ledger-v1), both over runc.
  */
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mountPointsUnder, unmountAll } from '../../src/util/mount/index.js';
 import { decodeMessage } from '../../src/services/proto.js';
 import { ShimRuntime } from '../../src/shims/manager.js';
-import type { DeadTask, RuntimeTask, TimestampedShimEvent } from '../../src/shims/runtime.js';
+import type { DeadTask, TimestampedShimEvent } from '../../src/shims/runtime.js';
 import { Code } from '../../src/shims/ttrpc/index.js';
-import { busyboxRootfs, ociSpec, skipWithoutRunc } from './bundle.js';
+import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc } from './bundle.js';
 import { SHIM_BINARY } from './own-shim-driver.js';
 
 const RUNC = 'io.containerd.runc.v2';
@@ -67,20 +66,7 @@ async function fixture(t: TestContext, shim?: ShimUnderTest): Promise<Fixture> {
   const plugin = 'io.containerd.runtime.v2.task';
   const options = { root: join(dir, 'root', plugin), state: join(dir, 'state', plugin), address: join(dir, 'ledgerd.sock') };
   const runtimes: ShimRuntime[] = [];
-  // one hook, in this order: tasks, runtimes, then the directory (never removed through a mount)
-  t.after(async () => {
-    for (const r of runtimes) {
-      for (const task of r.list(namespace)) {
-        await task.kill(9, { all: true }).catch(() => {});
-        await task.wait().catch(() => {});
-        await task.delete().catch(() => {});
-      }
-      await r.close();
-    }
-    rmSync(`/run/containerd/runc/${namespace}`, { recursive: true, force: true });
-    for (const point of mountPointsUnder(dir)) await unmountAll(point);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.after(() => endRuntimes(runtimes, namespace, dir));
   return {
     dir,
     rootfs,

@@ -5,15 +5,14 @@
  * when the runtime closes while assigned ones keep their containers.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ShimRuntime } from '../../src/shims/manager.js';
 import type { RuntimeTask } from '../../src/shims/runtime.js';
-import { mountPointsUnder, unmountAll } from '../../src/util/mount/index.js';
-import { busyboxRootfs, ociSpec, skipWithoutRunc } from './bundle.js';
+import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc } from './bundle.js';
 import { SHIM_BINARY } from './own-shim-driver.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : skipWithoutRunc;
@@ -49,19 +48,7 @@ async function setup(t: TestContext) {
   const open = () => ShimRuntime.open({ ...options, warmShims: 1, shimLog: () => {}, warn: (m) => warnings.push(m) });
   const runtimes = [await open()];
   const runtime = runtimes[0]!;
-  t.after(async () => {
-    for (const r of runtimes) {
-      for (const task of r.list(namespace)) {
-        await task.kill(9, { all: true }).catch(() => {});
-        await task.wait().catch(() => {});
-        await task.delete().catch(() => {});
-      }
-      await r.close();
-    }
-    rmSync(`/run/containerd/runc/${namespace}`, { recursive: true, force: true });
-    for (const point of mountPointsUnder(dir)) await unmountAll(point);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.after(() => endRuntimes(runtimes, namespace, dir));
   const create = (id: string, args: string[], annotations: Record<string, string> = {}) =>
     runtime.create({
       namespace,
