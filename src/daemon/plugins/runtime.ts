@@ -64,6 +64,7 @@ export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
       } satisfies RuntimeConfig,
       init(ctx) {
         const config = ctx.config as RuntimeConfig;
+        if (!Number.isInteger(config.warm_shims) || config.warm_shims < 0) throw new Error(`warm_shims: must be a whole number, 0 or more (got ${config.warm_shims})`);
         ctx.meta.platforms.push(...config.platforms.map(parsePlatform));
         return ShimRuntime.open({
           root: ctx.root,
