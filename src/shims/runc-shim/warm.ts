@@ -46,7 +46,7 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
     process.chdir('/');
     // reused only when nothing of the last task is left: no connection its server could not close
     if (!clean || !process.connected) process.exit(0);
-    collectGarbage();
+    // no gc() here: a full collection costs ~20 ms of CPU per task; the periodic one (serve.ts) does
     send({ type: 'free' });
   };
 
