@@ -47,7 +47,7 @@ function idleWarmShims(daemonPid: number, serving: Set<number>): number[] {
     .map(Number)
     .filter((pid) => {
       try {
-        return parentOf(pid) === daemonPid && !serving.has(pid) && commandOf(pid).at(-1) === 'warm';
+        return parentOf(pid) === daemonPid && !serving.has(pid) && commandOf(pid).filter(Boolean).at(-1) === 'warm';
       } catch {
         return false;
       }
