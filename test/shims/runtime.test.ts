@@ -8,12 +8,11 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeMessage } from '../../src/services/proto.js';
 import { ShimRuntime } from '../../src/shims/manager.js';
 import type { DeadTask, TimestampedShimEvent } from '../../src/shims/runtime.js';
 import { Code } from '../../src/shims/ttrpc/index.js';
-import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc } from './bundle.js';
+import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from './bundle.js';
 import { SHIM_BINARY } from './own-shim-driver.js';
 
 const RUNC = 'io.containerd.runc.v2';
@@ -100,15 +99,6 @@ function createTask(runtime: ShimRuntime, f: Fixture, shim: ShimUnderTest, id: s
   });
 }
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 const kinds = (events: TimestampedShimEvent[], id: string) => events.filter((e) => e.containerId === id).map((e) => e.kind);
 

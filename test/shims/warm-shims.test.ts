@@ -12,7 +12,7 @@ import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ShimRuntime } from '../../src/shims/manager.js';
 import type { RuntimeTask } from '../../src/shims/runtime.js';
-import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc } from './bundle.js';
+import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from './bundle.js';
 import { SHIM_BINARY } from './own-shim-driver.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : skipWithoutRunc;
@@ -29,15 +29,6 @@ const warmChildren = () =>
     .map(Number)
     .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('warm'));
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 async function setup(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'ledgerd-warm-'));
