@@ -23,11 +23,7 @@ export class Container {
     readonly rootfs: string,
     readonly rootfsMounts: MountValue[],
     readonly init: InitProcess,
-    /**
-     * Whether the init's exit takes every process of the container with it (containerd's
-     * shouldKillAllOnExit: no pid namespace of its own). Read from the spec at Create, not on
-     * the exit path.
-     */
+    /** The init's exit takes the container's other processes with it (read at Create, not on the exit path). */
     readonly killAllOnExit: boolean,
   ) {}
 
