@@ -9,6 +9,7 @@ import { startEventsServer } from './events-server.js';
 import { openFifoReader } from './fifo.js';
 import type { CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './runtime.js';
 import { runcOptions } from './runc-shim/options.js';
+import { namesGroup } from './runc-shim/socket-address.js';
 import { runShimDelete, runShimStart, shimEnv, shimSocketPath, type ShimCommand } from './shim-binary.js';
 import { DEFAULT_TIMEOUTS, ShimTask, type ShimTimeouts } from './shim-task.js';
 import { TtrpcClient, type TtrpcServer } from './ttrpc/index.js';
@@ -37,6 +38,8 @@ export interface ShimRuntimeOptions {
   readonly shimBinaries?: Readonly<Record<string, string>>;
   /** Idle warm shims kept for ledgerd's own shim (warm-shims.ts); 0: always run `start`. */
   readonly warmShims?: number;
+  /** Containers one warm shim serves at most (tasks of a namespace packed together); default 1. */
+  readonly tasksPerShim?: number;
 }
 
 const SHIM_BINARY_PATH = 'shim-binary-path';
@@ -69,7 +72,7 @@ export class ShimRuntime implements TaskRuntime {
       warn: runtime.warn,
     });
     if ((options.warmShims ?? 0) > 0) {
-      runtime.warmShims = new WarmShimPool({ size: options.warmShims!, env: shimEnv({ ttrpcAddress: runtime.ttrpcAddress, schedCore: options.schedCore }), warn: runtime.warn });
+      runtime.warmShims = new WarmShimPool({ size: options.warmShims!, tasksPerShim: options.tasksPerShim ?? 1, env: shimEnv({ ttrpcAddress: runtime.ttrpcAddress, schedCore: options.schedCore }), warn: runtime.warn });
     }
     return runtime;
   }
@@ -115,7 +118,8 @@ export class ShimRuntime implements TaskRuntime {
     if (!this.warmShims || !WarmShimPool.serves(command.binary)) return undefined;
     const options = request.options && { type_url: request.options.typeUrl, value: request.options.value };
     const shimCgroup = runcOptions(options).shim_cgroup || undefined;
-    return this.warmShims.start({ namespace: command.namespace, id: command.id, address: command.address, bundle: bundle.path, debug: command.debug, shimCgroup });
+    const { annotations } = JSON.parse(Buffer.from(request.spec).toString('utf8')) as { annotations?: Record<string, string> };
+    return this.warmShims.start({ namespace: command.namespace, id: command.id, address: command.address, bundle: bundle.path, debug: command.debug, shimCgroup, grouped: namesGroup(annotations) });
   }
 
   get(namespace: string, id: string): RuntimeTask | undefined {

@@ -3,9 +3,12 @@
 // Create can be answered, where containerd's Go shim needs ~20 ms. So for that one binary the
 // runtime keeps shim servers booted ahead of need (`containerd-shim-ledger-v1 warm`, children
 // of the daemon with an IPC channel, in their own session like any shim) and assigns one to each
-// new task instead of running `start`. A shim whose last container is gone comes back to the
-// pool and serves the next task: one shim process still serves one task (or group) at a time.
-// Anything that goes wrong here only costs speed: the caller runs `start` instead.
+// new task instead of running `start`. A node shim costs ~15 MiB of its own where the Go shim
+// costs ~2.5, so the pool packs tasks: a new task of a namespace joins a shim already serving
+// that namespace while it serves fewer than `tasksPerShim` containers (1: a shim per task, as
+// containerd). Containers in a group (io.containerd.runc.v2.group) or with a shim cgroup are
+// never packed. A shim whose last container is gone comes back to the pool and serves the next
+// task. Anything that goes wrong here only costs speed: the caller runs `start` instead.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +21,8 @@ export const OWN_SHIM_BINARY = fileURLToPath(new URL('../../../bin/containerd-sh
 export interface WarmShimOptions {
   /** Idle shims kept booted (at least; a burst's extra shims stay idle for IDLE_KEEP_MS). */
   readonly size: number;
+  /** Containers one shim serves at most (tasks packed into it, see above). */
+  readonly tasksPerShim: number;
   /** The environment of shims (TTRPC_ADDRESS …), as `start` would get it. */
   readonly env: NodeJS.ProcessEnv;
   readonly warn: (message: string) => void;
@@ -32,7 +37,11 @@ export interface WarmAssignment {
   readonly debug: boolean;
   /** options.shim_cgroup of the task's runc options. */
   readonly shimCgroup?: string;
+  /** The container names a group (GROUP_ANNOTATIONS): it goes to its group's shim. */
+  readonly grouped: boolean;
 }
+
+type Answer = { readonly address: string; readonly shared: boolean } | { readonly refused: string };
 
 /** A task waits this long for a shim to boot before it runs `start` itself. */
 const BOOT_WAIT_MS = 5_000;
@@ -48,12 +57,16 @@ class WarmShim {
   /** False once it was moved into a task's shim cgroup: it must not serve another task there. */
   recyclable = true;
   idleSince = 0;
+  /** While assigned: the namespace it serves, and whether more of its tasks may join. */
+  serving: { readonly namespace: string; readonly packable: boolean } | undefined;
+  /** Containers it serves, as it last said (counted ahead while a task is being packed). */
+  size = 0;
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (m: FromWarmShim) => void; reject: (e: Error) => void }>();
 
   constructor(readonly child: ChildProcess) {
     child.once('exit', (code, signal) => {
-      for (const { reject } of this.pending.values()) reject(new Error(`warm shim ${child.pid} exited (${signal ?? code})`));
+      for (const { reject } of this.pending.values()) reject(new Error(`exited (${signal ?? code})`));
       this.pending.clear();
     });
   }
@@ -66,8 +79,12 @@ class WarmShim {
     return this.child.exitCode === null && this.child.signalCode === null && this.child.connected;
   }
 
-  /** Routes the answer to an assignment; other messages are the pool's. */
+  /** Routes the answer to an assignment, notes its size; other messages are the pool's. */
   answer(message: FromWarmShim): boolean {
+    if (message.type === 'size') {
+      this.size = message.size;
+      return true;
+    }
     if (message.type !== 'assigned' && message.type !== 'refused') return false;
     const waiting = this.pending.get(message.seq);
     this.pending.delete(message.seq);
@@ -75,17 +92,23 @@ class WarmShim {
     return true;
   }
 
-  async assign(assignment: WarmAssignment): Promise<{ address: string; shared: boolean }> {
+  /** The shim's answer; a shim that does not answer in time or exits is refusing. */
+  async assign(assignment: WarmAssignment, maxTasks: number): Promise<Answer> {
     const seq = ++this.seq;
-    const message: ToWarmShim = { type: 'assign', seq, namespace: assignment.namespace, id: assignment.id, address: assignment.address, bundle: assignment.bundle, debug: assignment.debug };
-    const answer = await new Promise<FromWarmShim>((resolve, reject) => {
-      const timer = setTimeout(() => (this.pending.delete(seq), reject(new Error(`warm shim ${this.pid} did not answer in ${ASSIGN_TIMEOUT_MS} ms`))), ASSIGN_TIMEOUT_MS);
-      this.pending.set(seq, { resolve: (m) => (clearTimeout(timer), resolve(m)), reject: (e) => (clearTimeout(timer), reject(e)) });
-      this.send(message);
-    });
-    if (answer.type === 'refused') throw new Error(`warm shim ${this.pid}: ${answer.error}`);
-    if (answer.type !== 'assigned') throw new Error(`warm shim ${this.pid} answered ${answer.type}`);
-    return { address: answer.address, shared: answer.shared };
+    const { namespace, id, address, bundle, debug } = assignment;
+    const message: ToWarmShim = { type: 'assign', seq, namespace, id, address, bundle, debug, maxTasks };
+    try {
+      const answer = await new Promise<FromWarmShim>((resolve, reject) => {
+        const timer = setTimeout(() => (this.pending.delete(seq), reject(new Error(`did not answer in ${ASSIGN_TIMEOUT_MS} ms`))), ASSIGN_TIMEOUT_MS);
+        this.pending.set(seq, { resolve: (m) => (clearTimeout(timer), resolve(m)), reject: (e) => (clearTimeout(timer), reject(e)) });
+        this.send(message);
+      });
+      if (answer.type === 'refused') return { refused: `warm shim ${this.pid}: ${answer.error}` };
+      if (answer.type !== 'assigned') return { refused: `warm shim ${this.pid} answered ${answer.type}` };
+      return { address: answer.address, shared: answer.shared };
+    } catch (err) {
+      return { refused: `warm shim ${this.pid}: ${(err as Error).message}` };
+    }
   }
 
   send(message: ToWarmShim): void {
@@ -127,13 +150,13 @@ export class WarmShimPool {
    * undefined when no shim could be had in time (the caller runs `start` then).
    */
   async start(assignment: WarmAssignment): Promise<string | undefined> {
+    const packed = await this.pack(assignment);
+    if (packed) return packed;
     const shim = await this.acquire();
     if (!shim) return undefined;
-    let answer: { address: string; shared: boolean };
-    try {
-      answer = await shim.assign(assignment);
-    } catch (err) {
-      this.options.warn(`${(err as Error).message}; starting the shim of ${assignment.namespace}/${assignment.id} with \`start\``);
+    const answer = await shim.assign(assignment, this.options.tasksPerShim);
+    if ('refused' in answer) {
+      this.options.warn(`${answer.refused}; starting the shim of ${assignment.namespace}/${assignment.id} with \`start\``);
       shim.kill();
       return undefined;
     }
@@ -142,6 +165,8 @@ export class WarmShimPool {
       return answer.address;
     }
     this.assigned.add(shim);
+    shim.serving = { namespace: assignment.namespace, packable: !assignment.grouped && !assignment.shimCgroup };
+    shim.size = 1;
     if (assignment.shimCgroup) {
       shim.recyclable = false;
       try {
@@ -152,6 +177,26 @@ export class WarmShimPool {
       }
     }
     return answer.address;
+  }
+
+  /**
+   * The task joins a shim already serving its namespace with room for it, the fullest first (so
+   * the others empty and return to the pool); undefined when none takes it.
+   */
+  private async pack(assignment: WarmAssignment): Promise<string | undefined> {
+    if (assignment.grouped || assignment.shimCgroup) return undefined;
+    const max = this.options.tasksPerShim;
+    const candidates = [...this.assigned]
+      .filter((shim) => shim.alive && shim.serving?.packable && shim.serving.namespace === assignment.namespace && shim.size < max)
+      .sort((a, b) => b.size - a.size);
+    for (const shim of candidates) {
+      // counted now, so that tasks packed at the same moment do not all take its last place
+      shim.size++;
+      const answer = await shim.assign(assignment, max);
+      if (!('refused' in answer)) return answer.address;
+      shim.size--;
+    }
+    return undefined;
   }
 
   /** Idle shims exit; assigned ones are let go (they keep their containers, as after a crash). */
@@ -245,6 +290,8 @@ export class WarmShimPool {
         this.release(shim);
       } else if (message.type === 'free') {
         this.assigned.delete(shim);
+        shim.serving = undefined;
+        shim.size = 0;
         if (shim.recyclable) this.release(shim);
         else shim.send({ type: 'exit' });
       }

@@ -17,6 +17,11 @@ export interface RuntimeConfig {
   shim_binaries: Record<string, string>;
   /** ledgerd: idle shim processes kept booted for its own shim (0: start each shim with `start`). */
   warm_shims: number;
+  /**
+   * ledgerd: containers of one namespace a warm shim serves at most (1: a shim per container, as
+   * containerd). Grouped containers and containers with a shim cgroup get a shim of their own.
+   */
+  tasks_per_shim: number;
 }
 
 /** runc containers run on ledgerd's own shim unless shim_binaries says otherwise. */
@@ -61,10 +66,12 @@ export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
         sched_core: false,
         shim_binaries: {},
         warm_shims: 1,
+        tasks_per_shim: 8,
       } satisfies RuntimeConfig,
       init(ctx) {
         const config = ctx.config as RuntimeConfig;
         if (!Number.isInteger(config.warm_shims) || config.warm_shims < 0) throw new Error(`warm_shims: must be a whole number, 0 or more (got ${config.warm_shims})`);
+        if (!Number.isInteger(config.tasks_per_shim) || config.tasks_per_shim < 1) throw new Error(`tasks_per_shim: must be a whole number, 1 or more (got ${config.tasks_per_shim})`);
         ctx.meta.platforms.push(...config.platforms.map(parsePlatform));
         return ShimRuntime.open({
           root: ctx.root,
@@ -73,6 +80,7 @@ export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
           schedCore: config.sched_core,
           shimBinaries: { ...DEFAULT_SHIM_BINARIES, ...config.shim_binaries },
           warmShims: config.warm_shims,
+          tasksPerShim: config.tasks_per_shim,
           // containerd passes -debug to shims when it logs at debug or trace
           debug: ['debug', 'trace'].includes(hooks.config?.debug.level ?? ''),
           timeouts: shimTimeouts(hooks.config),

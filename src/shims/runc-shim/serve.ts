@@ -39,13 +39,23 @@ export interface ShimSession {
   /** Resolves once the session has ended: socket removed, log closed; `clean` when its server closed in time. */
   readonly ended: Promise<{ clean: boolean }>;
   end(): Promise<void>;
+  /** Containers served and expected. */
+  readonly size: number;
+  /** Promises to serve container `id` too (its Create is to come within `ms`); false once the session is ending. */
+  expect(id: string, ms: number): boolean;
 }
 
 /**
  * Serves the task API for `flags.namespace` in the current directory (the bundle) until
- * Shutdown finds no container left. `listen` binds the server to its socket.
+ * Shutdown finds no container left. `listen` binds the server to its socket; `onSizeChange`
+ * hears the number of containers served each time it changes.
  */
-export async function serveSession(flags: ShimFlags, reaper: Reaper, listen: (server: TtrpcServer) => Promise<void>): Promise<ShimSession> {
+export async function serveSession(
+  flags: ShimFlags,
+  reaper: Reaper,
+  listen: (server: TtrpcServer) => Promise<void>,
+  onSizeChange?: (size: number) => void,
+): Promise<ShimSession> {
   openLog({ debug: flags.debug, namespace: flags.namespace, id: flags.id });
   // now, while the working directory (the first container's bundle) exists
   const socketAddress = flags.socket || readAddressFile();
@@ -67,7 +77,7 @@ export async function serveSession(flags: ShimFlags, reaper: Reaper, listen: (se
     closeLog();
     resolveEnded({ clean });
   };
-  const service = new TaskService(flags.namespace, reaper, publisher, () => void end());
+  const service = new TaskService(flags.namespace, reaper, publisher, () => void end(), onSizeChange);
   server.register(TASK_SERVICE, service.handlers());
   try {
     await listen(server);
@@ -77,7 +87,14 @@ export async function serveSession(flags: ShimFlags, reaper: Reaper, listen: (se
     throw err;
   }
   log.info(`serving (pid ${process.pid})`);
-  return { ended, end };
+  return {
+    ended,
+    end,
+    get size() {
+      return service.size;
+    },
+    expect: (id, ms) => !stopping && service.expect(id, ms),
+  };
 }
 
 export async function serve(flags: ShimFlags): Promise<void> {

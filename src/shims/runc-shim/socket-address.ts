@@ -16,6 +16,8 @@ const MAX_SOCKET_PATH = 107;
 /** Annotations that put containers in one shim, in order (runc shim manager_linux.go groupLabels). */
 export const GROUP_ANNOTATIONS = ['io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
 
+export const namesGroup = (annotations: Record<string, string> | undefined): boolean => GROUP_ANNOTATIONS.some((key) => annotations?.[key] !== undefined);
+
 export function groupOf(id: string, annotations: Record<string, string> | undefined): string {
   for (const key of GROUP_ANNOTATIONS) {
     const group = annotations?.[key];

@@ -24,23 +24,63 @@ export class TaskService {
   /** Made on the first Start: the shim serves Connect before it loads what containers need. */
   private oom: OomWatcher | undefined;
   private readonly deferredExits = new Map<Container, Array<[ShimProcess, Exit]>>();
-  /** Creates run one at a time, as containerd's service holds its lock through Create. */
-  private createQueue: Promise<unknown> = Promise.resolve();
+  /** Ids whose Create is under way: creates of other containers run meanwhile. */
+  private readonly creating = new Set<string>();
+  /**
+   * Containers promised to this shim whose Create has not come yet (a warm shim packs tasks,
+   * warm.ts): they count as served, so a Shutdown for another container does not end the shim
+   * under them. A promise lapses after `expect`'s time.
+   */
+  private readonly expected = new Map<string, NodeJS.Timeout>();
+  private ending = false;
 
+  /**
+   * `shutdown`: called once nothing is left to serve after a Shutdown; `onSizeChange`: the
+   * number of containers served (and expected) each time it changes.
+   */
   constructor(
     private readonly namespace: string,
     private readonly reaper: Reaper,
     private readonly events: EventSink,
     private readonly shutdown: () => void,
+    private readonly onSizeChange: (size: number) => void = () => {},
   ) {
   }
 
+  /** Containers served and expected. */
   get size(): number {
-    return this.containers.size;
+    return this.containers.size + this.expected.size;
+  }
+
+  /** Counts `id` as served for up to `ms`, until its Create comes; false when the shim is ending. */
+  expect(id: string, ms: number): boolean {
+    if (this.ending) return false;
+    clearTimeout(this.expected.get(id));
+    const lapse = setTimeout(() => {
+      this.expected.delete(id);
+      this.sizeChanged();
+      this.endIfIdle();
+    }, ms);
+    this.expected.set(id, lapse);
+    this.sizeChanged();
+    return true;
+  }
+
+  /** Nothing left to serve: the shim ends (decided now, so that no container is promised to it after). */
+  private endIfIdle(): void {
+    if (this.size > 0 || this.ending) return;
+    this.ending = true;
+    setImmediate(this.shutdown);
+  }
+
+  private sizeChanged(): void {
+    this.onSizeChange(this.size);
   }
 
   /** Before the shim exits: no more OOM watching (its wait runs on a koffi worker thread). */
   close(): void {
+    for (const lapse of this.expected.values()) clearTimeout(lapse);
+    this.expected.clear();
     this.oom?.close();
   }
 
@@ -75,7 +115,7 @@ export class TaskService {
       ),
       Shutdown: h(api.ShutdownRequest, async () => {
         // a shim that still serves containers stays (Shutdown is sent after every task Delete)
-        if (this.containers.size === 0) setImmediate(this.shutdown);
+        this.endIfIdle();
         return EMPTY;
       }),
     };
@@ -112,31 +152,32 @@ export class TaskService {
     });
   }
 
-  private create(request: api.CreateTaskRequestValue): Promise<Uint8Array> {
-    const run = this.createQueue.then(async () => {
-      if (!request.id) throw invalidArgument('id must not be empty');
-      if (this.containers.has(request.id)) throw alreadyExists(`container ${request.id}`);
-      const release = this.reaper.holdOrphans();
-      try {
-        const { Container } = await import('./container.js');
-        const container = await Container.create(this.namespace, request);
-        this.containers.set(container.id, container);
-        this.reaper.watch(container.init.pid, (exit) => this.onExit(container, container.init, exit));
-        this.events.publish('/tasks/create', ev.TaskCreate, {
-          container_id: request.id,
-          bundle: request.bundle,
-          rootfs: request.rootfs,
-          io: { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal },
-          checkpoint: request.checkpoint,
-          pid: container.init.pid,
-        });
-        return encode(api.CreateTaskResponse, { pid: container.init.pid });
-      } finally {
-        release();
-      }
-    });
-    this.createQueue = run.catch(() => {});
-    return run;
+  private async create(request: api.CreateTaskRequestValue): Promise<Uint8Array> {
+    if (!request.id) throw invalidArgument('id must not be empty');
+    if (this.containers.has(request.id) || this.creating.has(request.id)) throw alreadyExists(`container ${request.id}`);
+    this.creating.add(request.id);
+    const release = this.reaper.holdOrphans();
+    try {
+      const { Container } = await import('./container.js');
+      const container = await Container.create(this.namespace, request);
+      this.containers.set(container.id, container);
+      this.reaper.watch(container.init.pid, (exit) => this.onExit(container, container.init, exit));
+      this.events.publish('/tasks/create', ev.TaskCreate, {
+        container_id: request.id,
+        bundle: request.bundle,
+        rootfs: request.rootfs,
+        io: { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal },
+        checkpoint: request.checkpoint,
+        pid: container.init.pid,
+      });
+      return encode(api.CreateTaskResponse, { pid: container.init.pid });
+    } finally {
+      this.creating.delete(request.id);
+      clearTimeout(this.expected.get(request.id));
+      this.expected.delete(request.id);
+      this.sizeChanged();
+      release();
+    }
   }
 
   private async start(id: string, execId: string): Promise<Uint8Array> {
@@ -205,6 +246,7 @@ export class TaskService {
       await container.delete();
       p = container.init;
       this.containers.delete(id);
+      this.sizeChanged();
       this.reaper.unwatch(p.pid);
       this.oom?.remove(id);
       this.events.publish('/tasks/delete', ev.TaskDelete, {

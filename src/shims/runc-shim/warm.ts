@@ -1,10 +1,11 @@
 // A warm shim: a shim server ledgerd boots before any task needs it, as the child it talks to
 // over an IPC channel. It loads everything a container needs (runc's execa, cgroups, OOM
 // watching) while idle, so a task's Create does not wait for node to start twice and for those
-// modules to load. Assigned a task, it serves exactly as a shim `start` launched; when its last
-// container is gone it tells the daemon it is free and may be assigned again. Once the daemon is
-// gone (the channel closed) an assigned shim carries on like any other and exits after its last
-// container; an idle one exits at once.
+// modules to load. Assigned a task, it serves exactly as a shim `start` launched, and takes more
+// tasks of the same namespace when the daemon packs them (up to the count the daemon gives);
+// when its last container is gone it tells the daemon it is free and may be assigned again.
+// Once the daemon is gone (the channel closed) an assigned shim carries on like any other and
+// exits after its last container; an idle one exits at once.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
@@ -13,16 +14,39 @@ import { bootShimProcess, collectGarbage, serveSession, type ShimSession } from 
 import { canConnect, groupSocketPath, toAddress } from './socket-address.js';
 import type { FromWarmShim, ToWarmShim } from './warm-messages.js';
 
+/** How long a packed container's Create may take to come before the shim stops waiting for it. */
+const PACKED_CREATE_WAIT_MS = 30_000;
+
 export async function serveWarm(flags: ShimFlags): Promise<void> {
-  const send = (message: FromWarmShim) => process.connected && process.send!(message);
+  const send = (message: FromWarmShim): void => void (process.connected && process.send!(message));
   if (!process.send) throw new Error('the warm action is ledgerd\'s: it needs the daemon\'s IPC channel');
   const reaper = bootShimProcess();
   await Promise.all([import('./container.js'), import('./oom.js'), import('./cgroups.js'), preloadExeca()]);
   collectGarbage();
 
   let session: ShimSession | undefined;
-  const assign = async (message: Extract<ToWarmShim, { type: 'assign' }>): Promise<void> => {
-    if (session) return void send({ type: 'refused', seq: message.seq, error: 'this shim serves a task already' });
+  let serving: { namespace: string; address: string } | undefined;
+  type Assign = Extract<ToWarmShim, { type: 'assign' }>;
+  const refuse = (message: Assign, error: string) => send({ type: 'refused', seq: message.seq, error });
+
+  /** One more container for the session: the daemon's pool packs tasks of a namespace. */
+  const pack = (message: Assign): void => {
+    if (message.namespace !== serving!.namespace) return refuse(message, `this shim serves namespace ${serving!.namespace}`);
+    if (session!.size >= message.maxTasks) return refuse(message, `this shim serves ${session!.size} containers already`);
+    try {
+      writeFileSync(join(message.bundle, 'address'), serving!.address);
+    } catch (err) {
+      return refuse(message, (err as Error).message);
+    }
+    if (!session!.expect(message.id, PACKED_CREATE_WAIT_MS)) return refuse(message, 'this shim is shutting down');
+    send({ type: 'assigned', seq: message.seq, address: serving!.address, shared: false });
+  };
+
+  let starting = false;
+  const assign = async (message: Assign): Promise<void> => {
+    if (session) return pack(message);
+    if (starting) return refuse(message, 'this shim is being assigned a task');
+    starting = true;
     try {
       const path = groupSocketPath(message.address, message.namespace, message.id, message.bundle);
       const address = toAddress(path);
@@ -33,16 +57,19 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
       }
       process.chdir(message.bundle);
       const sessionFlags: ShimFlags = { ...flags, namespace: message.namespace, id: message.id, address: message.address, debug: message.debug, socket: address, bundle: message.bundle };
-      session = await serveSession(sessionFlags, reaper, (server) => server.listen(path));
+      session = await serveSession(sessionFlags, reaper, (server) => server.listen(path), (size) => send({ type: 'size', size }));
+      serving = { namespace: message.namespace, address };
       writeFileSync('address', address);
       send({ type: 'assigned', seq: message.seq, address, shared: false });
     } catch (err) {
-      session = undefined;
+      session = serving = undefined;
       process.chdir('/');
-      return void send({ type: 'refused', seq: message.seq, error: (err as Error).message });
+      return refuse(message, (err as Error).message);
+    } finally {
+      starting = false;
     }
     const { clean } = await session.ended;
-    session = undefined;
+    session = serving = undefined;
     process.chdir('/');
     // reused only when nothing of the last task is left: no connection its server could not close
     if (!clean || !process.connected) process.exit(0);
