@@ -59,8 +59,10 @@ class WarmShim {
   idleSince = 0;
   /** While assigned: the namespace it serves, and whether more of its tasks may join. */
   serving: { readonly namespace: string; readonly packable: boolean } | undefined;
-  /** Containers it serves, as it last said (counted ahead while a task is being packed). */
+  /** Containers it serves (and was promised), as it last said. */
   size = 0;
+  /** Tasks on their way to join it (WarmShimPool.join). */
+  joining = 0;
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (m: FromWarmShim) => void; reject: (e: Error) => void }>();
 
@@ -124,6 +126,8 @@ export class WarmShimPool {
   private readonly idle: WarmShim[] = [];
   /** Serving a task: told to carry on alone when the daemon closes. */
   private readonly assigned = new Set<WarmShim>();
+  /** Per namespace, the shim being assigned to one of its tasks: the next ones may join it. */
+  private readonly claims = new Map<string, Promise<WarmShim | undefined>>();
   private booting = 0;
   private readonly waiters: Array<(shim: WarmShim | undefined) => void> = [];
   private refill: NodeJS.Timeout | undefined;
@@ -146,57 +150,90 @@ export class WarmShimPool {
   }
 
   /**
-   * Assigns a warm shim to the task: the address it (or the group's live shim) serves on, or
-   * undefined when no shim could be had in time (the caller runs `start` then).
+   * Packs the task into a shim serving its namespace, else assigns it an idle warm shim: the
+   * address it (or the group's live shim) serves on, or undefined when no shim could be had in
+   * time (the caller runs `start` then).
    */
-  async start(assignment: WarmAssignment): Promise<string | undefined> {
-    const packed = await this.pack(assignment);
-    if (packed) return packed;
-    const shim = await this.acquire();
-    if (!shim) return undefined;
-    const answer = await shim.assign(assignment, this.options.tasksPerShim);
-    if ('refused' in answer) {
-      this.options.warn(`${answer.refused}; starting the shim of ${assignment.namespace}/${assignment.id} with \`start\``);
-      shim.kill();
-      return undefined;
-    }
-    if (answer.shared) {
-      this.release(shim);
-      return answer.address;
-    }
-    this.assigned.add(shim);
-    shim.serving = { namespace: assignment.namespace, packable: !assignment.grouped && !assignment.shimCgroup };
-    shim.size = 1;
-    if (assignment.shimCgroup) {
-      shim.recyclable = false;
-      try {
-        joinShimCgroup(shim.pid, assignment.shimCgroup);
-      } catch (err) {
-        shim.kill();
-        throw err;
-      }
-    }
-    return answer.address;
+  start(assignment: WarmAssignment): Promise<string | undefined> {
+    const packable = !assignment.grouped && !assignment.shimCgroup && this.options.tasksPerShim > 1;
+    if (!packable) return this.assignNew(assignment, false);
+    // decided in this turn: tasks that come together see each other's shims
+    const candidates = [...this.assigned].filter((shim) => this.hasRoom(shim, assignment.namespace));
+    const claim = this.claims.get(assignment.namespace);
+    if (candidates.length === 0 && !claim) return this.claim(assignment);
+    return this.join(assignment, candidates, claim).then((address) => address ?? this.claim(assignment));
+  }
+
+  private hasRoom(shim: WarmShim, namespace: string): boolean {
+    return shim.alive && shim.serving?.packable === true && shim.serving.namespace === namespace && shim.size + shim.joining < this.options.tasksPerShim;
   }
 
   /**
-   * The task joins a shim already serving its namespace with room for it, the fullest first (so
-   * the others empty and return to the pool); undefined when none takes it.
+   * The task joins a shim serving its namespace with room for it, the fullest first (so the
+   * others empty and return to the pool), or else the shim being assigned to the namespace.
    */
-  private async pack(assignment: WarmAssignment): Promise<string | undefined> {
-    if (assignment.grouped || assignment.shimCgroup) return undefined;
-    const max = this.options.tasksPerShim;
-    const candidates = [...this.assigned]
-      .filter((shim) => shim.alive && shim.serving?.packable && shim.serving.namespace === assignment.namespace && shim.size < max)
-      .sort((a, b) => b.size - a.size);
-    for (const shim of candidates) {
+  private async join(assignment: WarmAssignment, candidates: WarmShim[], claim: Promise<WarmShim | undefined> | undefined): Promise<string | undefined> {
+    const load = (shim: WarmShim) => shim.size + shim.joining;
+    const tryJoin = async (shim: WarmShim): Promise<string | undefined> => {
+      if (!this.hasRoom(shim, assignment.namespace)) return undefined;
       // counted now, so that tasks packed at the same moment do not all take its last place
-      shim.size++;
-      const answer = await shim.assign(assignment, max);
-      if (!('refused' in answer)) return answer.address;
-      shim.size--;
+      shim.joining++;
+      try {
+        const answer = await shim.assign(assignment, this.options.tasksPerShim);
+        return 'refused' in answer ? undefined : answer.address;
+      } finally {
+        shim.joining--;
+      }
+    };
+    for (const shim of candidates.sort((a, b) => load(b) - load(a))) {
+      const address = await tryJoin(shim);
+      if (address) return address;
     }
-    return undefined;
+    const claimed = await claim;
+    return claimed && tryJoin(claimed);
+  }
+
+  /** A new shim for the task, which the namespace's next tasks may join while it is being assigned. */
+  private claim(assignment: WarmAssignment): Promise<string | undefined> {
+    let announce!: (shim: WarmShim | undefined) => void;
+    const claim = new Promise<WarmShim | undefined>((resolve) => (announce = resolve));
+    this.claims.set(assignment.namespace, claim);
+    void claim.then(() => this.claims.get(assignment.namespace) === claim && this.claims.delete(assignment.namespace));
+    return this.assignNew(assignment, true, announce);
+  }
+
+  /** An idle (or newly booted) shim for the task; `announce` hears which shim serves it, if one does. */
+  private async assignNew(assignment: WarmAssignment, packable: boolean, announce: (shim: WarmShim | undefined) => void = () => {}): Promise<string | undefined> {
+    let serving: WarmShim | undefined;
+    try {
+      const shim = await this.acquire();
+      if (!shim) return undefined;
+      const answer = await shim.assign(assignment, this.options.tasksPerShim);
+      if ('refused' in answer) {
+        this.options.warn(`${answer.refused}; starting the shim of ${assignment.namespace}/${assignment.id} with \`start\``);
+        shim.kill();
+        return undefined;
+      }
+      if (answer.shared) {
+        this.release(shim);
+        return answer.address;
+      }
+      this.assigned.add(shim);
+      shim.serving = { namespace: assignment.namespace, packable };
+      if (assignment.shimCgroup) {
+        shim.recyclable = false;
+        try {
+          joinShimCgroup(shim.pid, assignment.shimCgroup);
+        } catch (err) {
+          shim.kill();
+          throw err;
+        }
+      }
+      serving = shim;
+      return answer.address;
+    } finally {
+      announce(serving);
+    }
   }
 
   /** Idle shims exit; assigned ones are let go (they keep their containers, as after a crash). */
@@ -291,7 +328,6 @@ export class WarmShimPool {
       } else if (message.type === 'free') {
         this.assigned.delete(shim);
         shim.serving = undefined;
-        shim.size = 0;
         if (shim.recyclable) this.release(shim);
         else shim.send({ type: 'exit' });
       }

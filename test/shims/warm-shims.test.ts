@@ -1,8 +1,9 @@
 /**
  * ledgerd's warm shims (src/shims/warm-shims.ts), as root with runc and busybox: tasks of
  * ledgerd's own shim are served by shims booted ahead, a shim whose task is gone serves the next
- * one, a group shares one shim (and outlives the bundle of its first container), idle shims go
- * when the runtime closes while assigned ones keep their containers.
+ * one, a group shares one shim (and outlives the bundle of its first container), tasks of a
+ * namespace are packed into one shim up to tasksPerShim, idle shims go when the runtime closes
+ * while assigned ones keep their containers.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PROCESS_TYPE_URL } from '../../src/client/run/oci-spec.js';
 import { ShimRuntime } from '../../src/shims/manager.js';
 import type { RuntimeTask } from '../../src/shims/runtime.js';
 import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from './bundle.js';
@@ -30,13 +32,13 @@ const warmChildren = () =>
     .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('warm'));
 
 
-async function setup(t: TestContext) {
+async function setup(t: TestContext, tasksPerShim = 1) {
   const dir = mkdtempSync(join(tmpdir(), 'ledgerd-warm-'));
   const rootfs = busyboxRootfs(join(dir, 'rootfs'));
   const namespace = `warm-${process.pid}-${++counter}`;
   const options = { root: join(dir, 'root', PLUGIN), state: join(dir, 'state', PLUGIN), address: join(dir, 'ledgerd.sock') };
   const warnings: string[] = [];
-  const open = () => ShimRuntime.open({ ...options, warmShims: 1, shimLog: () => {}, warn: (m) => warnings.push(m) });
+  const open = () => ShimRuntime.open({ ...options, warmShims: 1, tasksPerShim, shimLog: () => {}, warn: (m) => warnings.push(m) });
   const runtimes = [await open()];
   const runtime = runtimes[0]!;
   t.after(() => endRuntimes(runtimes, namespace, dir));
@@ -101,6 +103,38 @@ test('containers of one group share a shim, which outlives the bundle of the fir
   assert.equal(state.status, 'running');
   await finish(b);
   assert.equal(existsSync(b.bundle), false);
+});
+
+test('tasks of a namespace are packed into one shim up to tasksPerShim; grouped ones are not; the shim outlives its first container', { skip, timeout: 90_000 }, async (t) => {
+  const { create, finish, warnings } = await setup(t, 2);
+  const start = async (id: string, annotations?: Record<string, string>) => {
+    const task = await create(id, ['sleep', '1000'], annotations);
+    await task.start();
+    return { task, shim: parentOf(task.pid) };
+  };
+  // two at once: both are served, by one shim
+  const [a, b] = await Promise.all([start('p1'), start('p2')]);
+  assert.equal(a.shim, b.shim, 'the second task joined the first one\'s shim');
+  const c = await start('p3');
+  assert.notEqual(c.shim, a.shim, 'a full shim takes no more');
+  const grouped = await start('p4', { 'io.containerd.runc.v2.group': 'pod' });
+  assert.ok(![a.shim, c.shim].includes(grouped.shim), 'a grouped container gets its group\'s shim');
+
+  await finish(a.task); // the shim's working directory, the first bundle, is gone
+  assert.equal((await b.task.state()).status, 'running');
+  const d = await start('p5');
+  assert.ok([a.shim, c.shim].includes(d.shim), 'a shim with room takes the next task');
+  // the packed task is served fully: an exec in it
+  const process = { typeUrl: PROCESS_TYPE_URL, value: Buffer.from(JSON.stringify(ociSpec({ args: ['sh', '-c', 'exit 3'] }).process)) };
+  await b.task.exec({ execId: 'e1', spec: process, stdin: '', stdout: '', stderr: '', terminal: false });
+  const exited = b.task.wait('e1');
+  await b.task.start('e1');
+  assert.equal((await exited).exitStatus, 3);
+  await b.task.delete('e1');
+
+  for (const task of [b.task, c.task, d.task, grouped.task]) await finish(task);
+  await until('the packed shims to be idle again', () => warmChildren().includes(a.shim) && warmChildren().includes(c.shim));
+  assert.deepEqual(warnings, []);
 });
 
 test('closing the runtime: idle warm shims exit, an assigned one keeps its container', { skip, timeout: 60_000 }, async (t) => {

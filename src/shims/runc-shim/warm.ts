@@ -14,8 +14,8 @@ import { bootShimProcess, collectGarbage, serveSession, type ShimSession } from 
 import { canConnect, groupSocketPath, toAddress } from './socket-address.js';
 import type { FromWarmShim, ToWarmShim } from './warm-messages.js';
 
-/** How long a packed container's Create may take to come before the shim stops waiting for it. */
-const PACKED_CREATE_WAIT_MS = 30_000;
+/** How long an assigned container's Create may take to come before the shim stops waiting for it. */
+const CREATE_WAIT_MS = 30_000;
 
 export async function serveWarm(flags: ShimFlags): Promise<void> {
   const send = (message: FromWarmShim): void => void (process.connected && process.send!(message));
@@ -38,7 +38,7 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
     } catch (err) {
       return refuse(message, (err as Error).message);
     }
-    if (!session!.expect(message.id, PACKED_CREATE_WAIT_MS)) return refuse(message, 'this shim is shutting down');
+    if (!session!.expect(message.id, CREATE_WAIT_MS)) return refuse(message, 'this shim is shutting down');
     send({ type: 'assigned', seq: message.seq, address: serving!.address, shared: false });
   };
 
@@ -59,6 +59,7 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
       const sessionFlags: ShimFlags = { ...flags, namespace: message.namespace, id: message.id, address: message.address, debug: message.debug, socket: address, bundle: message.bundle };
       session = await serveSession(sessionFlags, reaper, (server) => server.listen(path), (size) => send({ type: 'size', size }));
       serving = { namespace: message.namespace, address };
+      session.expect(message.id, CREATE_WAIT_MS);
       writeFileSync('address', address);
       send({ type: 'assigned', seq: message.seq, address, shared: false });
     } catch (err) {
