@@ -1,7 +1,9 @@
 // Memory per running container, ledgerd (its own shim, the default) and real containerd 1.6
 // (containerd-shim-runc-v2) side by side in one run: 10 detached busybox `sleep` containers
-// started with the real `ctr`, one shim each, then 10 in one group (`--annotation
-// io.containerd.runc.v2.group=…`, one shim for all). For each daemon and layout:
+// started with the real `ctr`. Layouts: `default` (containerd: one shim each; ledgerd: packed,
+// up to tasks_per_shim = 8 a shim), `1_per_shim` (ledgerd with tasks_per_shim = 1, a second
+// daemon) and `group` (`--annotation io.containerd.runc.v2.group=…`, one shim for all). For
+// each daemon and layout:
 //   daemon_rss: the daemon's resident set
 //   shim_rss / shim_pss / shim_private per container: the shims that are the containers' parents
 //     (PSS shares the pages node's (or Go's) binary maps among all processes that map them; a
@@ -17,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { harnessImages } from '../test/helpers/harness-services.js';
 import { report } from './report.js';
-import { startServices } from './services.js';
+import { startLedgerd, startServices } from './services.js';
 
 const { values } = parseArgs({ options: { containers: { type: 'string', default: '10' }, port: { type: 'string', default: '5141' } } });
 const N = Number(values.containers);
@@ -104,13 +106,25 @@ function daemonPid(socket: string): number {
 const dir = mkdtempSync(join(tmpdir(), 'ledgerd-bench-memory-'));
 const services = await startServices(dir, values.port!, harnessImages());
 try {
-  for (const [name, socket] of [['containerd', services.containerd.socket], ['ledgerd', services.ledgerd.socket]] as const) {
-    ctr(socket, 'images', 'pull', '--plain-http', IMAGE);
-    const pid = daemonPid(socket);
-    await measure(`${name}.1_per_shim`, socket, pid, []);
-    await measure(`${name}.group`, socket, pid, ['--annotation', `io.containerd.runc.v2.group=bench-${process.pid}`]);
-    ctr(socket, 'images', 'rm', '--sync', IMAGE);
-    execFileSync('ctr', ['-a', socket, 'namespaces', 'rm', NS], { stdio: 'ignore' });
+  const unpacked = await startLedgerd(join(dir, 'unpacked'), '[plugins."io.containerd.runtime.v2.task"]\ntasks_per_shim = 1\n');
+  const daemons = [
+    { name: 'containerd', socket: services.containerd.socket, layouts: ['default', 'group'] },
+    { name: 'ledgerd', socket: services.ledgerd.socket, layouts: ['default', 'group'] },
+    { name: 'ledgerd', socket: unpacked.socket, layouts: ['1_per_shim'] },
+  ];
+  try {
+    for (const { name, socket, layouts } of daemons) {
+      ctr(socket, 'images', 'pull', '--plain-http', IMAGE);
+      const pid = daemonPid(socket);
+      for (const layout of layouts) {
+        const annotations = layout === 'group' ? ['--annotation', `io.containerd.runc.v2.group=bench-${process.pid}`] : [];
+        await measure(`${name}.${layout}`, socket, pid, annotations);
+      }
+      ctr(socket, 'images', 'rm', '--sync', IMAGE);
+      execFileSync('ctr', ['-a', socket, 'namespaces', 'rm', NS], { stdio: 'ignore' });
+    }
+  } finally {
+    await unpacked.stop();
   }
 } finally {
   await services.stop();

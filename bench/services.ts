@@ -2,6 +2,7 @@
 // real containerd 1.6 and a registry with the harness's images (../shared/harness scripts),
 // all under one directory and all stopped by stop().
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,31 +22,57 @@ const listening = (address: string) =>
     socket.once('connect', () => (socket.destroy(), resolve(true))).once('error', () => resolve(false));
   });
 
+export interface BenchLedgerd {
+  readonly socket: string;
+  readonly root: string;
+  stop(): Promise<void>;
+}
+
+/** bin/ledgerd on a private root and state under `dir`, with `config` (TOML) if given. */
+export async function startLedgerd(dir: string, config?: string): Promise<BenchLedgerd> {
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, 'ledgerd.sock');
+  const root = join(dir, 'ledgerd-root');
+  const args = ['--root', root, '--state', join(dir, 'ledgerd-state'), '-a', socket];
+  if (config !== undefined) {
+    writeFileSync(join(dir, 'config.toml'), config);
+    args.push('--config', join(dir, 'config.toml'));
+  }
+  const child = spawn(process.execPath, [LEDGERD, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let errors = '';
+  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  for (let i = 0; !(await listening(socket)); i++) {
+    if (child.exitCode !== null || i > 400) {
+      await stop();
+      throw new Error(`ledgerd did not start:\n${errors}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { socket, root, stop };
+}
+
 export async function startServices(dir: string, registryPort: string, images: string): Promise<BenchServices> {
   const env = { ...process.env, REGISTRY_PORT: registryPort };
   const harness = (script: string, ...args: string[]) =>
     execFileSync('bash', [join(HARNESS, script), ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const ledgerd = { socket: join(dir, 'ledgerd.sock'), root: join(dir, 'ledgerd-root') };
-  const child = spawn(process.execPath, [LEDGERD, '--root', ledgerd.root, '--state', join(dir, 'ledgerd-state'), '-a', ledgerd.socket], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let errors = '';
-  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let ledgerd: BenchLedgerd | undefined;
   const stop = async () => {
     try {
       harness('containerd-ref.sh', 'stop', join(dir, 'containerd'));
     } finally {
       harness('registry.sh', 'stop', join(dir, 'registry'));
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
+      await ledgerd?.stop();
     }
   };
   try {
     harness('registry.sh', 'start', join(dir, 'registry'), images);
     const containerd = { socket: harness('containerd-ref.sh', 'start', join(dir, 'containerd')).trim(), root: join(dir, 'containerd', 'root') };
-    for (let i = 0; !(await listening(ledgerd.socket)); i++) {
-      if (child.exitCode !== null || i > 400) throw new Error(`ledgerd did not start:\n${errors}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    ledgerd = await startLedgerd(dir);
     return { ledgerd, containerd, stop };
   } catch (err) {
     await stop();
