@@ -106,7 +106,7 @@ function daemonPid(socket: string): number {
 const dir = mkdtempSync(join(tmpdir(), 'ledgerd-bench-memory-'));
 const services = await startServices(dir, values.port!, harnessImages());
 try {
-  const unpacked = await startLedgerd(join(dir, 'unpacked'), '[plugins."io.containerd.runtime.v2.task"]\ntasks_per_shim = 1\n');
+  const unpacked = await startLedgerd(join(dir, 'unpacked'), 'version = 2\n[plugins."io.containerd.runtime.v2.task"]\ntasks_per_shim = 1\n');
   const daemons = [
     { name: 'containerd', socket: services.containerd.socket, layouts: ['default', 'group'] },
     { name: 'ledgerd', socket: services.ledgerd.socket, layouts: ['default', 'group'] },
