@@ -3,6 +3,7 @@
 // stderr into it) and resizes it on ResizePty.
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
@@ -108,7 +109,7 @@ export class Console {
     }
   }
 
-  private copyOutput(to: NodeJS.WritableStream, finish: () => void): Promise<void> {
+  private copyOutput(to: Writable, finish: () => void): Promise<void> {
     return copyToEnd(this.output, to, finish);
   }
 

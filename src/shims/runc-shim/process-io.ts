@@ -185,15 +185,22 @@ function copyPipe(fd: number, to: Writable, finish: () => void): Promise<void> {
   return copyToEnd(pipeSocket(fd, 'read'), to, finish);
 }
 
-/** Copies `from` into `to` until it ends or fails (a pty master fails with EIO at the end), then runs `finish` once. */
-export function copyToEnd(from: Readable, to: NodeJS.WritableStream, finish: () => void): Promise<void> {
+/**
+ * Copies `from` into `to` until it ends or fails (a pty master fails with EIO at the end), then runs
+ * `finish` once. If `finish` ended `to`, resolves when `to` has flushed: a file stream's writes run
+ * on the thread pool, and closing it earlier drops the ones still queued.
+ */
+export function copyToEnd(from: Readable, to: Writable, finish: () => void): Promise<void> {
   return new Promise<void>((resolve) => {
     let finished = false;
     const done = (): void => {
       if (finished) return;
       finished = true;
       finish();
-      resolve();
+      if (!to.writableEnded || to.writableFinished || to.destroyed) return resolve();
+      to.once('finish', resolve);
+      to.once('close', resolve);
+      to.once('error', () => resolve());
     };
     from.pipe(to, { end: false });
     from.once('end', done);
