@@ -18,6 +18,14 @@ const isExecutableFile = (path: string): boolean => {
   }
 };
 
+/** `name` in the directories of $PATH (as Go's exec.LookPath), or undefined; a name with a '/' is returned as it is. */
+export function lookPath(name: string): string | undefined {
+  if (name.includes('/')) return name;
+  return pathDirs().map((dir) => resolve(dir, name)).find(isExecutableFile);
+}
+
+const pathDirs = (): string[] => (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+
 /**
  * The shim binary of a runtime, as containerd's resolveRuntimePath: an absolute path is used as
  * it is (it must exist); otherwise the binary named after the runtime is looked for beside the
@@ -62,7 +70,7 @@ export class ShimBinaryResolver {
     if (cached) return cached;
     const candidates = [
       resolve(dirname(runtime), name),
-      ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => resolve(dir, name)),
+      ...pathDirs().map((dir) => resolve(dir, name)),
       join(dirname(this.daemonExecutable), name),
     ];
     const found = candidates.find(isExecutableFile);

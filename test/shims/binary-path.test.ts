@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { ShimBinaryResolver, shimBinaryName } from '../../src/shims/binary-path.js';
+import { lookPath, ShimBinaryResolver, shimBinaryName } from '../../src/shims/binary-path.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('runtime names map to containerd-shim-<name>-<version>', () => {
@@ -62,4 +62,19 @@ test("configured overrides (the plugin's shim_binaries) win over containerd's re
   assert.equal(mapped.resolve('x.custom.v9'), join(bin, 'containerd-shim-runc-v2'));
   assert.throws(() => plain.resolve('io.containerd.nope.v1'), /binary not installed "containerd-shim-nope-v1"/);
   assert.throws(() => plain.resolve('runc'), /invalid runtime name runc/);
+});
+
+test('lookPath: the first executable file of that name in $PATH; a name with a slash as it is; else undefined', (t) => {
+  const dir = tempDir(t);
+  for (const sub of ['a', 'b', 'c']) mkdirSync(join(dir, sub));
+  writeFileSync(join(dir, 'a', 'tool'), ''); // not executable: skipped
+  mkdirSync(join(dir, 'b', 'tool')); // a directory: skipped
+  writeFileSync(join(dir, 'c', 'tool'), '#!/bin/sh\n');
+  chmodSync(join(dir, 'c', 'tool'), 0o755);
+  const savedPath = process.env.PATH;
+  process.env.PATH = ['a', 'b', 'c'].map((sub) => join(dir, sub)).join(':');
+  t.after(() => (process.env.PATH = savedPath));
+  assert.equal(lookPath('tool'), join(dir, 'c', 'tool'));
+  assert.equal(lookPath('no-such-tool'), undefined);
+  assert.equal(lookPath('./tool'), './tool');
 });

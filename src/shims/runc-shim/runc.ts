@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { lookPath } from '../binary-path.js';
 
 type Execa = typeof import('execa').execa;
 let execaPromise: Promise<Execa> | undefined;
@@ -34,6 +35,23 @@ export class RuncError extends Error {
   }
 }
 
+/**
+ * Absolute paths of the runtime binaries found so far. Spawning a bare name makes the forked
+ * child try every $PATH entry with execve while the shim's event loop waits for it; a name not
+ * found is looked up again next time (it may have been installed since).
+ */
+const resolvedCommands = new Map<string, string>();
+
+function resolveCommand(command: string): string {
+  let path = resolvedCommands.get(command);
+  if (!path) {
+    path = lookPath(command);
+    if (!path) return command;
+    resolvedCommands.set(command, path);
+  }
+  return path;
+}
+
 export class Runc {
   constructor(readonly config: RuncConfig) {}
 
@@ -52,7 +70,7 @@ export class Runc {
     const execa = await loadExeca();
     const captured = !options.stdio;
     const [stdin, stdout, stderr] = options.stdio ?? [options.input === undefined ? 'ignore' : 'pipe', options.output ? 'pipe' : 'ignore', 'pipe'];
-    const result = await execa(this.config.command, [...this.globalArgs(), ...args], {
+    const result = await execa(resolveCommand(this.config.command), [...this.globalArgs(), ...args], {
       // the container's bundle, not the shim's working directory: that is the bundle of the
       // group's first container, which may be gone (runc cannot be started in a deleted directory)
       cwd: dirname(this.config.log),
