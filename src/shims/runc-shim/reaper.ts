@@ -1,13 +1,13 @@
 // Exit collection for a child subreaper that shares its children with libuv.
 //
 // The containers' processes become our children when runc exits (we are their subreaper). libuv
-// reaps the children it spawned itself (runc, mount, logging binaries) with waitpid(pid) per pid
-// and hangs forever if someone else reaps one of them first. So we never call waitpid(-1): on
-// every SIGCHLD we waitpid(WNOHANG) exactly the pids runc reported (init and exec pid files),
-// and reap other orphaned zombies (processes of containers without their own pid namespace)
-// only when they are neither watched nor one of libuv's live children.
+// reaps the children it spawned itself (mount, logging binaries) with waitpid(pid) per pid and
+// hangs forever if someone else reaps one of them first. So we never call waitpid(-1): on every
+// SIGCHLD we waitpid(WNOHANG) exactly the pids we watch (runc, which we spawn ourselves, and the
+// init and exec pids it reported), and reap other orphaned zombies (processes of containers
+// without their own pid namespace) only when they are neither watched nor libuv's live children.
 import { readdirSync, readFileSync } from 'node:fs';
-import { exitCode, waitPid } from './syscalls.js';
+import { exitCode, waitPid, waitPidBlocking } from './syscalls.js';
 
 export interface Exit {
   readonly pid: number;
@@ -27,6 +27,27 @@ export function nowNs(): bigint {
   return clockBase + process.hrtime.bigint();
 }
 
+/** The reaper of this process, once one has started. */
+let running: Reaper | undefined;
+
+/**
+ * The exit status (or 128 + signal) of `pid`, a child we spawned ourselves (not through libuv):
+ * collected by this process's reaper on SIGCHLD, or by a blocking waitpid where none runs.
+ * Call it in the same turn as the spawn, before the reaper could take the zombie for an orphan.
+ */
+export function exitOf(pid: number): Promise<number> {
+  const reaper = running;
+  if (!reaper) return waitPidBlocking(pid).then(exitCode);
+  // a signal listener does not keep the event loop alive: this timer does, until the exit comes
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  return new Promise((resolve) =>
+    reaper.watch(pid, (exit) => {
+      clearInterval(keepAlive);
+      resolve(exit.status);
+    }),
+  );
+}
+
 export class Reaper {
   private readonly watched = new Map<number, ExitHandler>();
   private started = false;
@@ -36,6 +57,7 @@ export class Reaper {
   start(): void {
     if (this.started) return;
     this.started = true;
+    running = this;
     process.on('SIGCHLD', () => this.collect());
   }
 

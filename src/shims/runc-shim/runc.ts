@@ -1,18 +1,11 @@
-// Drives the runc binary (go-runc's command lines) through execa. execa is imported on the first
-// command (or by a warm shim while it waits), not at shim start: loading it costs ~100 ms, more
-// than the rest of the shim.
+// Drives the runc binary (go-runc's command lines), spawned by child.ts.
 import { readFileSync } from 'node:fs';
 import { writeFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { lookPath } from '../binary-path.js';
+import { runChild, type ChildStdio } from './child.js';
 
-type Execa = typeof import('execa').execa;
-let execaPromise: Promise<Execa> | undefined;
-const loadExeca = (): Promise<Execa> => (execaPromise ??= import('execa').then((m) => m.execa));
-export const preloadExeca = (): Promise<unknown> => loadExeca();
-
-/** Where a runc child's stdio goes: a file descriptor we own, or /dev/null. */
-export type ChildStdio = number | 'ignore';
+export type { ChildStdio };
 
 export interface RuncConfig {
   /** The runc binary (options.binary_name, default "runc"). */
@@ -67,29 +60,24 @@ export class Runc {
    * rejects with stderr/stdout (or log.json's last error) on a non-zero exit.
    */
   private async run(args: string[], options: { stdio?: [ChildStdio, ChildStdio, ChildStdio]; input?: string; output?: boolean } = {}): Promise<string> {
-    const execa = await loadExeca();
     const captured = !options.stdio;
-    const [stdin, stdout, stderr] = options.stdio ?? [options.input === undefined ? 'ignore' : 'pipe', options.output ? 'pipe' : 'ignore', 'pipe'];
-    const result = await execa(resolveCommand(this.config.command), [...this.globalArgs(), ...args], {
-      // the container's bundle, not the shim's working directory: that is the bundle of the
-      // group's first container, which may be gone (runc cannot be started in a deleted directory)
-      cwd: dirname(this.config.log),
-      stdin,
-      stdout,
-      stderr,
-      input: options.input,
-      reject: false,
-      // no exit hook per command (~0.6 ms each): a runc the shim leaves behind is the `delete`
-      // action's to clean up, as with containerd's shim
-      cleanup: false,
-      stripFinalNewline: true,
-      encoding: 'utf8',
-    } as never);
-    const r = result as unknown as { exitCode?: number; stdout?: string; stderr?: string; failed: boolean; shortMessage?: string };
-    if (!r.failed && r.exitCode === 0) return captured ? String(r.stdout ?? '') : '';
-    const output = captured ? `${String(r.stderr ?? '')} ${String(r.stdout ?? '')}`.trim() : '';
-    const detail = output || this.lastLogError() || r.shortMessage || `exit status ${r.exitCode}`;
-    throw new RuncError(`${this.config.command} ${args[0]}: ${detail}`, r.exitCode);
+    const stdio = options.stdio ?? [options.input === undefined ? 'ignore' : 'pipe', options.output ? 'pipe' : 'ignore', 'pipe'];
+    let result;
+    try {
+      result = await runChild(resolveCommand(this.config.command), [...this.globalArgs(), ...args], {
+        // the container's bundle, not the shim's working directory: that is the bundle of the
+        // group's first container, which may be gone (runc cannot be started in a deleted directory)
+        cwd: dirname(this.config.log),
+        stdio,
+        input: options.input,
+      });
+    } catch (err) {
+      throw new RuncError(`${this.config.command} ${args[0]}: ${(err as Error).message}`, undefined);
+    }
+    if (result.exitCode === 0) return captured ? result.stdout : '';
+    const output = captured ? `${result.stderr} ${result.stdout}`.trim() : '';
+    const detail = output || this.lastLogError() || `exit status ${result.exitCode}`;
+    throw new RuncError(`${this.config.command} ${args[0]}: ${detail}`, result.exitCode);
   }
 
   /** The message of the last level=error line of log.json (containerd's getLastRuntimeError). */

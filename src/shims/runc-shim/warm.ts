@@ -1,5 +1,5 @@
 // A warm shim: a shim server ledgerd boots before any task needs it, as the child it talks to
-// over an IPC channel. It loads everything a container needs (runc's execa, cgroups, OOM
+// over an IPC channel. It loads everything a container needs (mount helpers, cgroups, OOM
 // watching) while idle, so a task's Create does not wait for node to start twice and for those
 // modules to load. Assigned a task, it serves exactly as a shim `start` launched, and takes more
 // tasks of the same namespace when the daemon packs them (up to the count the daemon gives);
@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
-import { preloadExeca } from './runc.js';
+import { loadMount } from './rootfs.js';
 import { bootShimProcess, collectGarbage, serveSession, type ShimSession } from './serve.js';
 import { canConnect, groupSocketPath, toAddress } from './socket-address.js';
 import type { FromWarmShim, ToWarmShim } from './warm-messages.js';
@@ -21,7 +21,7 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
   const send = (message: FromWarmShim): void => void (process.connected && process.send!(message));
   if (!process.send) throw new Error('the warm action is ledgerd\'s: it needs the daemon\'s IPC channel');
   const reaper = bootShimProcess();
-  await Promise.all([import('./container.js'), import('./oom.js'), import('./cgroups.js'), preloadExeca()]);
+  await Promise.all([import('./container.js'), import('./oom.js'), import('./cgroups.js'), loadMount()]);
   collectGarbage();
 
   let session: ShimSession | undefined;
