@@ -11,6 +11,7 @@ import { ProjectionSet, snapshotsProjection } from '../../src/projections/index.
 import { SnapshotCommands, type SnapshotHooks } from '../../src/commands/snapshots.js';
 import type { SnapshotBackend, Snapshotter } from '../../src/snapshots/index.js';
 import { mountPointsUnder, unmountAll, withTempMount, type Mount } from '../../src/util/mount/index.js';
+import { until } from '../helpers/until.js';
 import { LedgerError } from '../../src/util/errdefs.js';
 
 export interface ContractTarget {
@@ -216,7 +217,8 @@ export function snapshotterContract(target: ContractTarget): void {
     const id = idOf(h.log, 'p-a');
     assert.ok(existsSync(join(h.root, 'snapshots', String(id))));
     await h.sn.remove(NS, 'p');
-    assert.ok(!existsSync(join(h.root, 'snapshots', String(id))), 'directory deleted');
+    assert.ok(!existsSync(join(h.root, 'snapshots', String(id))), 'directory taken away at once');
+    await until('its contents deleted after the answer', () => readdirSync(join(h.root, 'removing')).length === 0);
     await assert.rejects(h.sn.remove(NS, 'p'), kind('not found', /snapshot p does not exist/));
     assert.deepEqual(await h.sn.list(NS), []);
     assert.deepEqual(h.commands.namespaceUsage(NS), []);
@@ -288,11 +290,12 @@ export function snapshotterContract(target: ContractTarget): void {
     // what crashes leave: a built directory whose event never came, a half-built one, a half-removed one
     mkdirSync(join(snapshots, String(kept + 1), 'fs'), { recursive: true });
     mkdirSync(join(snapshots, 'new-123456'));
-    mkdirSync(join(snapshots, 'rm-99'));
+    mkdirSync(join(h.root, 'removing', '99-1700000000000', 'fs'), { recursive: true });
     await h.sn.prepare(NS, 'next', '');
     assert.equal(idOf(h.log, 'next'), kept + 2, 'the orphan directory\'s id is skipped');
-    const removed = (await h.sn.cleanup()).map((p) => p.slice(snapshots.length + 1)).sort();
-    assert.deepEqual(removed, [String(kept + 1), 'new-123456', 'rm-99']);
+    const removed = (await h.sn.cleanup()).map((p) => p.slice(h.root.length + 1)).sort();
+    assert.deepEqual(removed, ['removing/99-1700000000000', `snapshots/${kept + 1}`, 'snapshots/new-123456']);
+    assert.deepEqual(readdirSync(join(h.root, 'removing')), []);
     assert.deepEqual(readdirSync(snapshots).sort(), [String(kept), String(kept + 2)].sort());
     assert.deepEqual(await h.sn.cleanup(), []);
   });
