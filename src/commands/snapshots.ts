@@ -245,9 +245,13 @@ class LedgerSnapshotter implements Snapshotter {
     );
     this.shared.gc?.markDirty();
     // after the fact: a directory that survives (crash, busy mount) is left to cleanup
-    await this.backend.remove(removed.id).catch((err: Error) => {
+    const deleted = this.backend.remove(removed.id).catch((err: Error) => {
       this.shared.hooks.warn?.(`snapshotter ${this.name}: removing directory of snapshot ${removed.id} (${key}) failed: ${err.message}`);
     });
+    // A client's Remove is answered before the directory goes (~2 ms even for an empty
+    // snapshot), as containerd leaves that to its collector; the daemon's own removals (the
+    // collector's) wait, so that a synchronous collection has freed the disk when it answers.
+    if (options.reason) await deleted;
   }
 
   async list(namespace: string, match: (info: SnapshotInfo) => boolean = () => true): Promise<SnapshotInfo[]> {

@@ -6,26 +6,18 @@ import { IdTakenError } from './backend.js';
 /**
  * The `<root>/snapshots` directory both backends keep their snapshots in: one directory per id,
  * built under a temporary name (`new-XXXXXX`) and renamed into place, so a crash never leaves a
- * half-built `<id>`; removed by renaming it into `<root>/removing` and deleting it from there
- * after the caller has its answer (containerd leaves the deletion to its collector), so a
- * removal that is cut short leaves nothing that looks like a snapshot. Whatever is left over is
- * deleted by cleanup.
+ * half-built `<id>`; removed by renaming to `rm-<id>` first, so a removal that is cut short
+ * leaves nothing that looks like a snapshot. Whatever is left over is deleted by cleanup.
  */
 export class SnapshotDirectories {
   readonly dir: string;
   /** Temporary directories of creates in progress: cleanup leaves them alone. */
   private readonly building = new Set<string>();
-  /** Where removed directories wait to be deleted (beside the snapshots, never among them). */
-  private readonly removing: string;
-  /** Deletions in progress, by path: cleanup leaves them alone. */
-  private readonly deleting = new Map<string, Promise<void>>();
 
   constructor(readonly root: string) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
     this.dir = join(root, 'snapshots');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.removing = join(root, 'removing');
-    mkdirSync(this.removing, { recursive: true, mode: 0o700 });
   }
 
   path(id: number): string {
@@ -53,28 +45,15 @@ export class SnapshotDirectories {
     }
   }
 
-  /**
-   * Takes `<id>` away at once (a rename) and deletes its contents in the background: deleting
-   * even an empty overlay snapshot is ~2 ms of thread-pool round trips, which a Remove need not
-   * wait for.
-   */
   async remove(id: number): Promise<void> {
-    const renamed = join(this.removing, `${id}-${Date.now()}`);
+    const renamed = join(this.dir, `rm-${id}`);
     try {
       await rename(this.path(id), renamed);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
     }
-    this.deleteInBackground(renamed);
-  }
-
-  private deleteInBackground(path: string): void {
-    const deletion = rm(path, { recursive: true, force: true })
-      // what survives (a busy mount) is the next cleanup's
-      .catch(() => {})
-      .finally(() => this.deleting.delete(path));
-    this.deleting.set(path, deletion);
+    await rm(renamed, { recursive: true, force: true });
   }
 
   async cleanup(keep: (id: number) => boolean): Promise<string[]> {
@@ -83,12 +62,6 @@ export class SnapshotDirectories {
       const path = join(this.dir, name);
       if (/^[1-9][0-9]*$/.test(name) && keep(Number(name))) continue;
       if (this.building.has(path)) continue;
-      await rm(path, { recursive: true, force: true });
-      removed.push(path);
-    }
-    for (const name of await readdir(this.removing)) {
-      const path = join(this.removing, name);
-      if (this.deleting.has(path)) continue;
       await rm(path, { recursive: true, force: true });
       removed.push(path);
     }

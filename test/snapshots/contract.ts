@@ -217,12 +217,12 @@ export function snapshotterContract(target: ContractTarget): void {
     const id = idOf(h.log, 'p-a');
     assert.ok(existsSync(join(h.root, 'snapshots', String(id))));
     await h.sn.remove(NS, 'p');
-    assert.ok(!existsSync(join(h.root, 'snapshots', String(id))), 'directory taken away at once');
-    await until('its contents deleted after the answer', () => readdirSync(join(h.root, 'removing')).length === 0);
+    // deleted after the answer, as containerd leaves it to its collector
+    await until('directory deleted', () => !existsSync(join(h.root, 'snapshots', String(id))));
     await assert.rejects(h.sn.remove(NS, 'p'), kind('not found', /snapshot p does not exist/));
     assert.deepEqual(await h.sn.list(NS), []);
     assert.deepEqual(h.commands.namespaceUsage(NS), []);
-    assert.deepEqual(readdirSync(join(h.root, 'snapshots')), []);
+    await until('every directory deleted', () => readdirSync(join(h.root, 'snapshots')).length === 0);
   });
 
   it('labels: prepare labels, commit labels replace them, update with and without masks', async (t) => {
@@ -290,12 +290,11 @@ export function snapshotterContract(target: ContractTarget): void {
     // what crashes leave: a built directory whose event never came, a half-built one, a half-removed one
     mkdirSync(join(snapshots, String(kept + 1), 'fs'), { recursive: true });
     mkdirSync(join(snapshots, 'new-123456'));
-    mkdirSync(join(h.root, 'removing', '99-1700000000000', 'fs'), { recursive: true });
+    mkdirSync(join(snapshots, 'rm-99'));
     await h.sn.prepare(NS, 'next', '');
     assert.equal(idOf(h.log, 'next'), kept + 2, 'the orphan directory\'s id is skipped');
-    const removed = (await h.sn.cleanup()).map((p) => p.slice(h.root.length + 1)).sort();
-    assert.deepEqual(removed, ['removing/99-1700000000000', `snapshots/${kept + 1}`, 'snapshots/new-123456']);
-    assert.deepEqual(readdirSync(join(h.root, 'removing')), []);
+    const removed = (await h.sn.cleanup()).map((p) => p.slice(snapshots.length + 1)).sort();
+    assert.deepEqual(removed, [String(kept + 1), 'new-123456', 'rm-99']);
     assert.deepEqual(readdirSync(snapshots).sort(), [String(kept), String(kept + 2)].sort());
     assert.deepEqual(await h.sn.cleanup(), []);
   });
@@ -321,7 +320,7 @@ export function snapshotterContract(target: ContractTarget): void {
     }
     // failed prepares left no directories behind
     const live = (await h.sn.list(NS)).length;
-    assert.ok(readdirSync(join(h.root, 'snapshots')).length <= live);
+    await until('no directory but the live snapshots\'', () => readdirSync(join(h.root, 'snapshots')).length <= live);
   });
 
   it('the lease header: recorded on the events; an unknown lease is NotFound and changes nothing', async (t) => {

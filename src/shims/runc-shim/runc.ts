@@ -29,9 +29,9 @@ export class RuncError extends Error {
 }
 
 /**
- * Absolute paths of the runtime binaries found so far. Spawning a bare name makes the forked
- * child try every $PATH entry with execve while the shim's event loop waits for it; a name not
- * found is looked up again next time (it may have been installed since).
+ * Absolute paths of the runtime binaries found so far (posix_spawn takes a path, it does not
+ * search $PATH), looked up once; a name not found is looked up again next time (it may have been
+ * installed since), and fails to spawn with ENOENT meanwhile.
  */
 const resolvedCommands = new Map<string, string>();
 
