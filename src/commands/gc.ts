@@ -30,7 +30,10 @@ export interface GcDeleters {
   snapshot?(namespace: string, snapshotter: string, key: string, meta: RequestMeta): Promise<void>;
   ingest?(namespace: string, ref: string, meta: RequestMeta): Promise<void>;
   lease(namespace: string, id: string, meta: RequestMeta): Promise<void>;
-  /** After the records: the files no record names any more (blobs). Returns what went. */
+  /**
+   * After the records: the files no record names any more (blobs, the directories of removed
+   * snapshots). Returns the blobs that went.
+   */
   files?(): Promise<string[]>;
 }
 
@@ -40,6 +43,7 @@ export interface Collection {
   /** Files removed after the records (blob digests). */
   readonly files: string[];
   readonly failures: string[];
+  /** The metadata phase (the records), as containerd times a collection; the files come after. */
   readonly ms: number;
 }
 
@@ -227,13 +231,15 @@ export class GarbageCollector implements GcTrigger {
     for (const node of garbage.content) {
       if (this.deleters.content) await attempt(node, () => this.deleters.content!(node.namespace, node.key, meta(node)));
     }
+    // containerd's GC duration, which spaces the collections, is its metadata phase: the files
+    // go after it (deleting a 100 MB layer would otherwise space the next collections by minutes)
+    const ms = performance.now() - started;
     let files: string[] = [];
     if (this.deleters.files) {
       await attempt({ kind: 'content', namespace: '', key: 'blob files' }, async () => {
         files = await this.deleters.files!();
       });
     }
-    const ms = performance.now() - started;
     this.averageMs = (this.averageMs * this.collections + ms) / (this.collections + 1);
     this.collections++;
     const collection: Collection = { seq, deleted: garbage, files, failures, ms };

@@ -68,6 +68,11 @@ export class SnapshotCommands {
     return [...this.snapshotters.keys()];
   }
 
+  /** Resolves once the directories of the snapshots removed so far are deleted (see remove). */
+  async directoriesDeleted(): Promise<void> {
+    await Promise.all([...this.snapshotters.values()].map((snapshotter) => snapshotter.directoriesDeleted()));
+  }
+
   get state(): SnapshotsState {
     return this.shared.view.state;
   }
@@ -120,6 +125,8 @@ class LedgerSnapshotter implements Snapshotter {
   private readonly trees = new KeyedMutex();
   /** Ids allocated to creates whose event is not folded in yet: cleanup keeps their directories. */
   private readonly inFlight = new Set<number>();
+  /** Directories of removed snapshots being deleted. */
+  private readonly deleting = new Set<Promise<void>>();
   private lastId = 0;
 
   constructor(
@@ -244,14 +251,20 @@ class LedgerSnapshotter implements Snapshotter {
       }),
     );
     this.shared.gc?.markDirty();
-    // after the fact: a directory that survives (crash, busy mount) is left to cleanup
-    const deleted = this.backend.remove(removed.id).catch((err: Error) => {
-      this.shared.hooks.warn?.(`snapshotter ${this.name}: removing directory of snapshot ${removed.id} (${key}) failed: ${err.message}`);
-    });
-    // A client's Remove is answered before the directory goes (~2 ms even for an empty
-    // snapshot), as containerd leaves that to its collector; the daemon's own removals (the
-    // collector's) wait, so that a synchronous collection has freed the disk when it answers.
-    if (options.reason) await deleted;
+    // after the answer (~2 ms even for an empty snapshot), as containerd leaves it to its
+    // collector, which waits for it (directoriesDeleted); a directory that survives (crash,
+    // busy mount) is left to cleanup
+    const deletion = this.backend
+      .remove(removed.id)
+      .catch((err: Error) => {
+        this.shared.hooks.warn?.(`snapshotter ${this.name}: removing directory of snapshot ${removed.id} (${key}) failed: ${err.message}`);
+      })
+      .finally(() => this.deleting.delete(deletion));
+    this.deleting.add(deletion);
+  }
+
+  async directoriesDeleted(): Promise<void> {
+    await Promise.all(this.deleting);
   }
 
   async list(namespace: string, match: (info: SnapshotInfo) => boolean = () => true): Promise<SnapshotInfo[]> {

@@ -40,7 +40,10 @@ export const gcPlugins = (hooks: DaemonHooks): AreaPlugins => ({
             content: (ns, digest, meta) => content.delete(ns, digest, undefined, meta),
             ingest: (ns, ref, meta) => content.abort(ns, ref, undefined, meta),
             snapshot: (ns, snapshotter, key, meta) => snapshots.get(snapshotter).remove(ns, key, { meta, reason: 'gc' }),
-            files: () => content.removeUnreferencedBlobs(),
+            files: async () => {
+              await snapshots.directoriesDeleted();
+              return content.removeUnreferencedBlobs();
+            },
           },
           hooks.warn,
         );
