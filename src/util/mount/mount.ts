@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { MNT_DETACH, mountSyscall, unmountSyscall } from './syscall.js';
 
 /**
@@ -47,6 +46,8 @@ export async function mount(m: Mount, target: string): Promise<void> {
   }
   const args = ['-t', m.type, m.source, target];
   if (options.length > 0) args.push('-o', options.join(','));
+  // loaded here, not with the module: a shim that never needs mount(8) is ~5 MiB smaller without it
+  const { execa } = await import('execa');
   const result = await execa('mount', args, { cwd, reject: false, stdin: 'ignore' });
   if (result.exitCode !== 0) {
     throw new MountError(`mount -t ${m.type} ${m.source} ${target}: ${String(result.stderr).trim() || `exit ${result.exitCode}`}`);
