@@ -76,7 +76,9 @@ export async function setAsideBundle(bundle: Bundle): Promise<{ removal: Promise
   const hiddenBundle = hide(bundle.path, suffix);
   const hiddenWork = work === undefined ? undefined : hide(work, suffix);
   const removal = (async () => {
-    if (hiddenBundle) await rm(hiddenBundle, { recursive: true, force: true });
+    // the bundle holds a few small files (its rootfs is empty, checked above): deleted inline
+    // after this turn, not through the thread pool, where each of its ~20 calls costs a round trip
+    if (hiddenBundle) await new Promise<void>((resolve) => setImmediate(resolve)).then(() => rmSync(hiddenBundle, { recursive: true, force: true }));
     if (hiddenWork) await rm(hiddenWork, { recursive: true, force: true });
   })();
   return { removal };
