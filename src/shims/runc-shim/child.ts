@@ -29,16 +29,16 @@ export interface ChildOptions {
 export async function runChild(path: string, args: readonly string[], options: ChildOptions): Promise<ChildResult> {
   const ours: number[] = [];
   const theirs: number[] = [];
-  const childFds = options.stdio.map((stdio, fd): SpawnFd => {
-    if (stdio === 'ignore') return 'null';
-    if (stdio !== 'pipe') return stdio;
-    const [readEnd, writeEnd] = pipe();
-    ours[fd] = fd === 0 ? writeEnd : readEnd;
-    theirs.push(fd === 0 ? readEnd : writeEnd);
-    return fd === 0 ? readEnd : writeEnd;
-  }) as [SpawnFd, SpawnFd, SpawnFd];
   let exited: Promise<number>;
   try {
+    const childFds = options.stdio.map((stdio, fd): SpawnFd => {
+      if (stdio === 'ignore') return 'null';
+      if (stdio !== 'pipe') return stdio;
+      const [readEnd, writeEnd] = pipe();
+      ours[fd] = fd === 0 ? writeEnd : readEnd;
+      theirs.push(fd === 0 ? readEnd : writeEnd);
+      return fd === 0 ? readEnd : writeEnd;
+    }) as [SpawnFd, SpawnFd, SpawnFd];
     exited = exitOf(posixSpawn(path, [path, ...args], environment(), options.cwd, childFds));
   } catch (err) {
     for (const fd of ours) if (fd !== undefined) closeSync(fd);

@@ -1,5 +1,5 @@
 // The few Linux system calls Node does not offer, through koffi (libc). Loaded on first use:
-// the shim's `start` and `delete` actions never pay for it.
+// the shim's `start` action never pays for it.
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
