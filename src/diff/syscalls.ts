@@ -4,9 +4,9 @@
  * errors (`code`, `errno`, `syscall`, `path`).
  */
 import { readFileSync } from 'node:fs';
-import { constants } from 'node:os';
 import koffi from 'koffi';
 import { type BytePath, cString, display } from './byte-path.js';
+import { errnoName } from '../util/errno.js';
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -43,8 +43,6 @@ function lib(): Libc {
   return libc;
 }
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-
 /** An Error like node:fs throws. */
 export interface SysError extends Error {
   errno: number;
@@ -55,7 +53,7 @@ export interface SysError extends Error {
 
 function fail(syscall: string, path: BytePath): never {
   const errno = koffi.errno();
-  const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  const code = errnoName(errno) ?? `E${errno}`;
   const err = new Error(`${code}: ${syscall} ${JSON.stringify(display(path))} failed (errno ${errno})`) as SysError;
   err.errno = errno;
   err.code = code;

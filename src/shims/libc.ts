@@ -1,5 +1,5 @@
-import { constants } from 'node:os';
 import koffi from 'koffi';
+import { errnoName } from '../util/errno.js';
 
 /** The few libc calls node lacks, bound through koffi on first use (a shim that never needs them never loads them). */
 interface Libc {
@@ -20,12 +20,10 @@ export function lib(): Libc {
   return libc;
 }
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-
 /** An Error shaped like node:fs's for the errno of the last failed libc call. */
 export function errnoError(syscall: string, path?: string): NodeJS.ErrnoException {
   const errno = koffi.errno();
-  const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  const code = errnoName(errno) ?? `E${errno}`;
   const err: NodeJS.ErrnoException = new Error(`${code}: ${syscall}${path ? ` ${path}` : ''} failed (errno ${errno})`);
   Object.assign(err, { errno, code, syscall, path });
   return err;

@@ -1,7 +1,7 @@
 // The few Linux system calls Node does not offer, through koffi (libc). Loaded on first use:
 // the shim's `start` action never pays for it.
 import { createRequire } from 'node:module';
-import { constants } from 'node:os';
+import { errnoName } from '../../util/errno.js';
 
 type Koffi = typeof import('koffi');
 type Fn = ((...args: unknown[]) => number) & { async: (...args: unknown[]) => void };
@@ -72,12 +72,10 @@ export class SyscallError extends Error {
     readonly syscall: string,
     readonly errno: number,
   ) {
-    super(`${syscall}: ${ERRNO_NAMES.get(errno) ?? `errno ${errno}`}`);
+    super(`${syscall}: ${errnoName(errno) ?? `errno ${errno}`}`);
     this.name = 'SyscallError';
   }
 }
-
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 function check(name: string, result: number): number {
   if (result < 0) throw new SyscallError(name, load().koffi.errno());

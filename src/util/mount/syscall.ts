@@ -1,8 +1,8 @@
 // mount(2) and umount2(2) through koffi (libc), as containerd's mount.Mount calls them: no
 // mount(8) process per mount. Options are split into flags and file-system data by containerd's
 // table (mount_linux.go parseMountOptions). Loaded on first use.
-import { constants } from 'node:os';
 import { createRequire } from 'node:module';
+import { errnoName } from '../errno.js';
 
 type Koffi = typeof import('koffi');
 interface Calls {
@@ -96,8 +96,6 @@ function libc(): Calls {
   return calls;
 }
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-
 export class SyscallError extends Error {
   constructor(
     readonly syscall: string,
@@ -112,7 +110,7 @@ export class SyscallError extends Error {
 function check(result: number, syscall: string, detail: string): void {
   if (result === 0) return;
   const errno = libc().koffi.errno();
-  throw new SyscallError(syscall, ERRNO_NAMES.get(errno) ?? `errno ${errno}`, detail);
+  throw new SyscallError(syscall, errnoName(errno) ?? `errno ${errno}`, detail);
 }
 
 /**
@@ -132,7 +130,7 @@ export function mountSyscall(type: string, source: string, target: string, optio
 export async function unmountSyscall(target: string, flags: number): Promise<string | undefined> {
   for (let attempt = 0; ; attempt++) {
     if (libc().umount2(target, flags) === 0) return undefined;
-    const code = ERRNO_NAMES.get(libc().koffi.errno()) ?? 'EUNKNOWN';
+    const code = errnoName(libc().koffi.errno()) ?? 'EUNKNOWN';
     if (code !== 'EBUSY' || attempt >= 49) return code;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
