@@ -7,9 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ShimRuntime } from '../src/shims/manager.js';
-import type { RuntimeTask } from '../src/shims/runtime.js';
-import { TtrpcClient, TtrpcServer } from '../src/shims/ttrpc/index.js';
+import { ShimRuntime } from '../src/shims/runtime/shim-runtime.js';
+import type { RuntimeTask } from '../src/shims/runtime/task-runtime.js';
+import { TtrpcClient, TtrpcServer } from '../src/shims/wire/ttrpc/index.js';
 import { mountPointsUnder, unmountAll } from '../src/util/mount/index.js';
 import { busyboxRootfs, ociSpec } from '../test/shims/bundle.js';
 import { SHIM_BINARY } from '../test/shims/own-shim-driver.js';

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as api from '../src/shims/protocol/task.js';
+import * as api from '../src/shims/wire/protocol/task.js';
 import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers } from '../test/shims/bundle.js';
 import { SHIM_BINARY, ShimClient, startShim } from '../test/shims/own-shim-driver.js';
 import { percentile, report } from './report.js';

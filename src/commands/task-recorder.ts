@@ -1,6 +1,6 @@
 import { newEvent, taskStream, type TypedEvent } from '../events/index.js';
 import { taskOf, type ProjectionRunner, type TasksState } from '../projections/index.js';
-import type { DeadTask, TimestampedShimEvent } from '../shims/runtime.js';
+import type { DeadTask, TimestampedShimEvent } from '../shims/runtime/task-runtime.js';
 import type { CommandContext } from './context.js';
 
 interface Watcher {

@@ -1,6 +1,6 @@
 import { newEvent, taskStream } from '../events/index.js';
 import { taskOf, tasksIn, type ProcessRecord, type ProjectionRunner, type TasksState } from '../projections/index.js';
-import type { AnyMessage, ExitResult, ProcessInfo, ProcessState, RootfsMount, RuntimeTask, TaskRuntime } from '../shims/runtime.js';
+import type { AnyMessage, ExitResult, ProcessInfo, ProcessState, RootfsMount, RuntimeTask, TaskRuntime } from '../shims/runtime/task-runtime.js';
 import { alreadyExists, invalidArgument, LedgerError, notImplemented, StatusError } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import type { CommandContext } from './context.js';

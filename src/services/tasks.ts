@@ -1,5 +1,5 @@
 import type { TaskCommands } from '../commands/tasks.js';
-import type { AnyMessage, ExitResult, ProcessState, RootfsMount } from '../shims/runtime.js';
+import type { AnyMessage, ExitResult, ProcessState, RootfsMount } from '../shims/runtime/task-runtime.js';
 import { adaptorFromFields, FilterSyntaxError, parseFilters } from '../filters/index.js';
 import { StatusError } from '../util/errdefs.js';
 import { unary, type Implementation } from './handlers.js';

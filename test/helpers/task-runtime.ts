@@ -3,7 +3,7 @@
 // runtime/v2/runc), and the same /tasks/* reports in the same order, delivered asynchronously as a
 // shim's forwarded events are. Processes "run" until the test ends them (exit, kill) or the
 // shim "dies" (crash).
-import { TtrpcError, Code } from '../../src/shims/ttrpc/index.js';
+import { TtrpcError, Code } from '../../src/shims/wire/ttrpc/index.js';
 import type {
   AnyMessage,
   CreateTaskRequest,
@@ -17,7 +17,7 @@ import type {
   ShimEvent,
   TaskRuntime,
   TimestampedShimEvent,
-} from '../../src/shims/runtime.js';
+} from '../../src/shims/runtime/task-runtime.js';
 
 const now = () => BigInt(Date.now()) * 1_000_000n;
 const unknown = (message: string) => new TtrpcError(Code.Unknown, message);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { lookPath, ShimBinaryResolver, shimBinaryName } from '../../src/shims/binary-path.js';
+import { ShimBinaryResolver, shimBinaryName } from '../../src/shims/runtime/binary-path.js';
+import { lookPath } from '../../src/shims/shared/look-path.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('runtime names map to containerd-shim-<name>-<version>', () => {

@@ -2,7 +2,7 @@
 // spec (runc spec's defaults, adapted), and bundles laid out as the daemon lays them out.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ShimRuntime } from '../../src/shims/manager.js';
+import type { ShimRuntime } from '../../src/shims/runtime/shim-runtime.js';
 import { mountPointsUnder, unmountAll } from '../../src/util/mount/index.js';
 
 export const BUSYBOX = '/bin/busybox';

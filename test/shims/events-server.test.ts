@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startEventsServer } from '../../src/shims/events-server.js';
-import { EVENTS_SERVICE, ForwardRequest, TaskCreate, TaskExit } from '../../src/shims/protocol/events.js';
-import { Empty, encode, type MessageType } from '../../src/shims/protocol/protowire.js';
-import type { TimestampedShimEvent } from '../../src/shims/runtime.js';
-import type { Envelope } from '../../src/shims/task-events.js';
-import { Code, TtrpcClient, TtrpcError, typedCall } from '../../src/shims/ttrpc/index.js';
+import { startEventsServer } from '../../src/shims/runtime/events-server.js';
+import { EVENTS_SERVICE, ForwardRequest, TaskCreate, TaskExit } from '../../src/shims/wire/protocol/events.js';
+import { Empty, encode, type MessageType } from '../../src/shims/wire/protocol/protowire.js';
+import type { TimestampedShimEvent } from '../../src/shims/runtime/task-runtime.js';
+import type { Envelope } from '../../src/shims/runtime/task-events.js';
+import { Code, TtrpcClient, TtrpcError, typedCall } from '../../src/shims/wire/ttrpc/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const FORWARD = { request: ForwardRequest, response: Empty };

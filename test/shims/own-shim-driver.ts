@@ -6,10 +6,10 @@ import { existsSync, mkdirSync, openSync, constants, readFileSync } from 'node:f
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decode, encode, type Message, type MessageType } from '../../src/shims/protocol/protowire.js';
-import { EVENTS_SERVICE, ForwardRequest, taskEventType } from '../../src/shims/protocol/events.js';
-import { TASK_SERVICE } from '../../src/shims/protocol/task.js';
-import { NAMESPACE_METADATA_KEY, TtrpcClient, TtrpcServer } from '../../src/shims/ttrpc/index.js';
+import { decode, encode, type Message, type MessageType } from '../../src/shims/wire/protocol/protowire.js';
+import { EVENTS_SERVICE, ForwardRequest, taskEventType } from '../../src/shims/wire/protocol/events.js';
+import { TASK_SERVICE } from '../../src/shims/wire/protocol/task.js';
+import { NAMESPACE_METADATA_KEY, TtrpcClient, TtrpcServer } from '../../src/shims/wire/ttrpc/index.js';
 
 /** bin/containerd-shim-ledger-v1 of this checkout (test files run from dist/test/shims). */
 export const SHIM_BINARY = fileURLToPath(new URL('../../../bin/containerd-shim-ledger-v1', import.meta.url));

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { decode } from '../../src/shims/protocol/protowire.js';
-import * as api from '../../src/shims/protocol/task.js';
+import { decode } from '../../src/shims/wire/protocol/protowire.js';
+import * as api from '../../src/shims/wire/protocol/task.js';
 import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers, skipWithoutRunc } from './bundle.js';
 import { alive, EventsServer, readFifo, runShimAction, ShimClient, startShim, stdinFifo } from './own-shim-driver.js';
 

@@ -5,10 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { decode } from '../../src/shims/protocol/protowire.js';
-import { MetricsV1 } from '../../src/shims/protocol/metrics-v1.js';
-import * as api from '../../src/shims/protocol/task.js';
-import { Code, TtrpcError } from '../../src/shims/ttrpc/index.js';
+import { decode } from '../../src/shims/wire/protocol/protowire.js';
+import { MetricsV1 } from '../../src/shims/wire/protocol/metrics-v1.js';
+import * as api from '../../src/shims/wire/protocol/task.js';
+import { Code, TtrpcError } from '../../src/shims/wire/ttrpc/index.js';
 import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers, skipWithoutRunc } from './bundle.js';
 import { alive, EventsServer, readFifo, ShimClient, startShim, stdinFifo } from './own-shim-driver.js';
 

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { decodeMessage } from '../../src/services/proto.js';
-import { ShimRuntime } from '../../src/shims/manager.js';
-import type { DeadTask, TimestampedShimEvent } from '../../src/shims/runtime.js';
-import { Code } from '../../src/shims/ttrpc/index.js';
+import { ShimRuntime } from '../../src/shims/runtime/shim-runtime.js';
+import type { DeadTask, TimestampedShimEvent } from '../../src/shims/runtime/task-runtime.js';
+import { Code } from '../../src/shims/wire/ttrpc/index.js';
 import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from './bundle.js';
 import { SHIM_BINARY } from './own-shim-driver.js';
 

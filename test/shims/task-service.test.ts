@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encode } from '../../src/shims/protocol/protowire.js';
-import * as api from '../../src/shims/protocol/task.js';
+import { encode } from '../../src/shims/wire/protocol/protowire.js';
+import * as api from '../../src/shims/wire/protocol/task.js';
 import { Reaper } from '../../src/shims/runc-shim/reaper.js';
 import { TaskService } from '../../src/shims/runc-shim/task-service.js';
 

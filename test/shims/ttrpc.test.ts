@@ -9,9 +9,9 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openFifoReader } from '../../src/shims/fifo.js';
-import { Status, TASK_METHODS } from '../../src/shims/protocol/task.js';
-import { decodeResponse, encodeRequest } from '../../src/shims/ttrpc/messages.js';
+import { openFifoReader } from '../../src/util/fifo.js';
+import { Status, TASK_METHODS } from '../../src/shims/wire/protocol/task.js';
+import { decodeResponse, encodeRequest } from '../../src/shims/wire/ttrpc/messages.js';
 import {
   Code,
   encodeFrame,
@@ -28,7 +28,7 @@ import {
   typedCall,
   typedHandler,
   type CallContext,
-} from '../../src/shims/ttrpc/index.js';
+} from '../../src/shims/wire/ttrpc/index.js';
 import { notFound, StatusError } from '../../src/util/errdefs.js';
 import { tempDir } from '../helpers/tmp.js';
 

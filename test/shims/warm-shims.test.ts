@@ -1,5 +1,5 @@
 /**
- * ledgerd's warm shims (src/shims/warm-shims.ts), as root with runc and busybox: tasks of
+ * ledgerd's warm shims (src/shims/runtime/warm-shims.ts), as root with runc and busybox: tasks of
  * ledgerd's own shim are served by shims booted ahead, a shim whose task is gone serves the next
  * one, a group shares one shim (and outlives the bundle of its first container), tasks of a
  * namespace are packed into one shim up to tasksPerShim, idle shims go when the runtime closes
@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROCESS_TYPE_URL } from '../../src/client/run/oci-spec.js';
-import { ShimRuntime } from '../../src/shims/manager.js';
-import type { RuntimeTask } from '../../src/shims/runtime.js';
+import { ShimRuntime } from '../../src/shims/runtime/shim-runtime.js';
+import type { RuntimeTask } from '../../src/shims/runtime/task-runtime.js';
 import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from './bundle.js';
 import { SHIM_BINARY } from './own-shim-driver.js';
 

@@ -3,7 +3,7 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, constants as fs } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { mkfifo } from '../../shims/fifo.js';
+import { mkfifo } from '../../util/fifo.js';
 
 export interface TaskIO {
   /** The paths for Tasks.Create / Exec ("" where a stream is not wanted). */

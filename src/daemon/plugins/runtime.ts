@@ -1,7 +1,7 @@
 import { parseDuration } from '../../commands/gc.js';
 import { PluginType, type DaemonConfig, type Platform } from '../../plugin/index.js';
-import { ShimRuntime } from '../../shims/manager.js';
-import type { ShimTimeouts } from '../../shims/shim-task.js';
+import { ShimRuntime } from '../../shims/runtime/shim-runtime.js';
+import type { ShimTimeouts } from '../../shims/runtime/shim-task.js';
 import { defaultPlatform } from '../../util/platform.js';
 import type { AreaPlugins, DaemonHooks } from './shared.js';
 

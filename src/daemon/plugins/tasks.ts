@@ -3,7 +3,7 @@ import { TaskCommands } from '../../commands/tasks.js';
 import { tasksProjection } from '../../projections/index.js';
 import { PluginType } from '../../plugin/index.js';
 import { tasksService, TASKS_SERVICE } from '../../services/tasks.js';
-import type { TaskRuntime } from '../../shims/runtime.js';
+import type { TaskRuntime } from '../../shims/runtime/task-runtime.js';
 import { commandContext, grpc, projectionsOf, type AreaPlugins, type DaemonHooks } from './shared.js';
 
 /** containerd's tasks service config (services/tasks/local.go); RDT is not supported, the key is accepted. */

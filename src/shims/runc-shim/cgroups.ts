@@ -3,8 +3,8 @@
 // cgroup files (containerd/cgroups *.Stat).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BLKIO_FILES, MEMORY_STAT_FIELD, METRICS_V1_TYPE_URL, MetricsV1 } from '../protocol/metrics-v1.js';
-import { encode, type AnyValue, type Message } from '../protocol/protowire.js';
+import { BLKIO_FILES, MEMORY_STAT_FIELD, METRICS_V1_TYPE_URL, MetricsV1 } from '../wire/protocol/metrics-v1.js';
+import { encode, type AnyValue, type Message } from '../wire/protocol/protowire.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 /** cpuacct.stat counts in USER_HZ ticks (100 on Linux); Metrics wants nanoseconds. */

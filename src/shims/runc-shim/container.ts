@@ -3,11 +3,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alreadyExists, invalidArgument, notFound } from '../../util/errdefs.js';
-import type { CreateTaskRequestValue, MountValue } from '../protocol/task.js';
+import type { CreateTaskRequestValue, MountValue } from '../wire/protocol/task.js';
 import { cgroupOf, type Cgroup } from './cgroups.js';
 import { ExecProcess } from './exec.js';
 import { InitProcess } from './init.js';
-import { OPTIONS_FILE, RUNTIME_FILE, optionsJson, runcFor, runcOptions } from './options.js';
+import { OPTIONS_FILE, RUNTIME_FILE, optionsJson, runcOptions } from '../shared/runc-options.js';
+import { runcFor } from './runc.js';
 import type { ShimProcess } from './process.js';
 import { loadMount, unmountRootfs } from './rootfs.js';
 

@@ -2,10 +2,11 @@
 // failed: force-deletes the runc container, unmounts the rootfs, and answers with a protobuf
 // DeleteResponse on stdout (init pid, exit status 128 + SIGKILL, now); warnings go to stderr.
 import { join } from 'node:path';
-import { encode, timestampFromNs } from '../protocol/protowire.js';
-import { DeleteResponse } from '../protocol/task.js';
+import { encode, timestampFromNs } from '../wire/protocol/protowire.js';
+import { DeleteResponse } from '../wire/protocol/task.js';
 import type { ShimFlags } from './flags.js';
-import { INIT_PID_FILE, readRuncOptions, readRuntimeBinary, runcFor } from './options.js';
+import { INIT_PID_FILE, readRuncOptions, readRuntimeBinary } from '../shared/runc-options.js';
+import { runcFor } from './runc.js';
 import { nowNs } from './reaper.js';
 import { unmountRootfs } from './rootfs.js';
 import { readPidFile } from './runc.js';

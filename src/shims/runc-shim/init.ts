@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { notFound } from '../../util/errdefs.js';
 import type { StdioPaths } from './process-io.js';
 import { ShimProcess, runtimeError, type ProcessStatus } from './process.js';
-import { INIT_PID_FILE } from './options.js';
+import { INIT_PID_FILE } from '../shared/runc-options.js';
 import { RuncError, type Runc } from './runc.js';
 
 export interface InitConfig {

@@ -5,7 +5,7 @@
 import { writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseFlags, type ShimFlags } from './flags.js';
-import { WARM_ACTION } from './warm-messages.js';
+import { WARM_ACTION } from '../shared/warm-messages.js';
 
 const NAME = 'containerd-shim-ledger-v1';
 export const SHIM_VERSION = '0.1.0';

@@ -1,11 +1,11 @@
 // Publishes task events to the daemon (containerd's runtime/v2/shim/publisher.go): Forward over
 // ttrpc to TTRPC_ADDRESS, in order, each call with a 5 s deadline; a failed event is retried
 // from a queue (after count x 1 s, dropped after 5 retries); a closed connection is redialled.
-import { encode, timestampFromNs, type Message, type MessageType } from '../protocol/protowire.js';
-import { EVENTS_SERVICE, ForwardRequest } from '../protocol/events.js';
+import { encode, timestampFromNs, type Message, type MessageType } from '../wire/protocol/protowire.js';
+import { EVENTS_SERVICE, ForwardRequest } from '../wire/protocol/events.js';
 // not ../ttrpc/index.js: it re-exports the typed helpers, which load protobufjs
-import { TtrpcClient } from '../ttrpc/client.js';
-import { NAMESPACE_METADATA_KEY } from '../ttrpc/messages.js';
+import { TtrpcClient } from '../wire/ttrpc/client.js';
+import { NAMESPACE_METADATA_KEY } from '../wire/ttrpc/messages.js';
 import { log } from './log.js';
 import { nowNs } from './reaper.js';
 import type { EventSink } from './task-service.js';

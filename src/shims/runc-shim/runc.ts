@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { writeFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { lookPath } from '../binary-path.js';
+import { DEFAULT_RUNC_ROOT } from '../shared/runc-options.js';
+import { lookPath } from '../shared/look-path.js';
+import type { RuncOptionsValue } from '../wire/protocol/task.js';
 import { runChild, type ChildStdio } from './child.js';
 
 export type { ChildStdio };
@@ -178,3 +180,15 @@ export function readPidFile(path: string): number {
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`invalid pid in ${path}`);
   return pid;
 }
+
+/** The Runc of a task: its options (binary, root, systemd cgroup, criu) and the bundle's log.json. */
+export function runcFor(bundle: string, namespace: string, options: RuncOptionsValue): Runc {
+  return new Runc({
+    command: options.binary_name || 'runc',
+    root: join(options.root || DEFAULT_RUNC_ROOT, namespace),
+    log: join(bundle, 'log.json'),
+    systemdCgroup: options.systemd_cgroup,
+    criu: options.criu_path || undefined,
+  });
+}
+

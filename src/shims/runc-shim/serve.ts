@@ -5,15 +5,15 @@
 // containers. `serveSession` is one such service, also run by warm shims (warm.ts), which may
 // serve another container after it ends.
 import { readFileSync, rmSync } from 'node:fs';
-import { TASK_SERVICE } from '../protocol/task.js';
+import { TASK_SERVICE } from '../wire/protocol/task.js';
 // not ../ttrpc/index.js: it re-exports the typed helpers, which load protobufjs
-import { requireSameUser } from '../ttrpc/peer-credentials.js';
-import { TtrpcServer } from '../ttrpc/server.js';
+import { requireSameUser } from '../wire/ttrpc/peer-credentials.js';
+import { TtrpcServer } from '../wire/ttrpc/server.js';
 import type { ShimFlags } from './flags.js';
 import { closeLog, log, openLog } from './log.js';
 import { Publisher } from './publisher.js';
 import { Reaper } from './reaper.js';
-import { fromAddress } from './socket-address.js';
+import { fromAddress } from '../shared/socket-address.js';
 import { becomeSubreaper } from './syscalls.js';
 import { TaskService } from './task-service.js';
 

@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
-import { Any, decode, type AnyValue } from '../protocol/protowire.js';
-import { runcOptions } from './options.js';
+import { Any, decode, type AnyValue } from '../wire/protocol/protowire.js';
+import { runcOptions } from '../shared/runc-options.js';
 import type { ShimFlags } from './flags.js';
-import { adjustOomScore, joinShimCgroup, SERVER_NODE_FLAGS } from './shim-process.js';
-import { canConnect, groupSocketPath, toAddress } from './socket-address.js';
+import { adjustOomScore, joinShimCgroup, SERVER_NODE_FLAGS } from '../shared/shim-process.js';
+import { canConnect, groupSocketPath, toAddress } from '../shared/socket-address.js';
 
 /** Runs the action; returns the address to print. */
 export async function startAction(flags: ShimFlags, bundle: string): Promise<string> {

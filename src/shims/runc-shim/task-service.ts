@@ -1,9 +1,9 @@
 // containerd.task.v2.Task for the containers of one shim (containerd's runtime/v2/runc/task/service.go):
 // decodes each request, drives the containers, publishes the task events, encodes the answer.
 import { alreadyExists, invalidArgument, notFound } from '../../util/errdefs.js';
-import { decode, encode, packAny, timestampFromNs, type AnyValue, type Message, type MessageType } from '../protocol/protowire.js';
-import * as ev from '../protocol/events.js';
-import * as api from '../protocol/task.js';
+import { decode, encode, packAny, timestampFromNs, type AnyValue, type Message, type MessageType } from '../wire/protocol/protowire.js';
+import * as ev from '../wire/protocol/events.js';
+import * as api from '../wire/protocol/task.js';
 import type { Container } from './container.js';
 import { log } from './log.js';
 import type { OomWatcher } from './oom.js';

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
 import { loadMount } from './rootfs.js';
 import { bootShimProcess, collectGarbage, serveSession, type ShimSession } from './serve.js';
-import { canConnect, groupSocketPath, toAddress } from './socket-address.js';
-import type { FromWarmShim, ToWarmShim } from './warm-messages.js';
+import { canConnect, groupSocketPath, toAddress } from '../shared/socket-address.js';
+import type { FromWarmShim, ToWarmShim } from '../shared/warm-messages.js';
 
 /** How long an assigned container's Create may take to come before the shim stops waiting for it. */
 const CREATE_WAIT_MS = 30_000;

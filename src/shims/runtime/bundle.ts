@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { mountPointsUnder, unmountAll } from '../util/mount/index.js';
-import { alreadyExists } from '../util/errdefs.js';
-import { validateIdentifier } from '../util/identifiers.js';
+import { mountPointsUnder, unmountAll } from '../../util/mount/index.js';
+import { alreadyExists } from '../../util/errdefs.js';
+import { validateIdentifier } from '../../util/identifiers.js';
 
 /**
  * A task's bundle (runtime/v2/bundle.go): `<state>/<ns>/<id>` (0700) holding config.json, the

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
-import { validateIdentifier } from '../util/identifiers.js';
-import { nsFromTimestamp, type AnyValue } from './protocol/protowire.js';
-import { Status, TASK_METHODS, TASK_SERVICE, type TaskMethod } from './protocol/task.js';
-import type { AnyMessage, ExecRequest, ExitResult, ProcessInfo, ProcessState, ProcessStatus, RootfsMount, RuntimeTask, Stdio } from './runtime.js';
-import { Code, isClosedError, NAMESPACE_METADATA_KEY, TtrpcError, typedCall, type TtrpcClient } from './ttrpc/index.js';
+import { validateIdentifier } from '../../util/identifiers.js';
+import { nsFromTimestamp, type AnyValue } from '../wire/protocol/protowire.js';
+import { Status, TASK_METHODS, TASK_SERVICE, type TaskMethod } from '../wire/protocol/task.js';
+import type { AnyMessage, ExecRequest, ExitResult, ProcessInfo, ProcessState, ProcessStatus, RootfsMount, RuntimeTask, Stdio } from './task-runtime.js';
+import { Code, isClosedError, NAMESPACE_METADATA_KEY, TtrpcError, typedCall, type TtrpcClient } from '../wire/ttrpc/index.js';
 
 /** containerd's [timeouts] for shims, in milliseconds. */
 export interface ShimTimeouts {

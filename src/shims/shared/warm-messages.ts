@@ -1,4 +1,4 @@
-// What ledgerd and a warm shim (warm.ts) say to each other over the IPC channel of the shim's
+// What ledgerd and a warm shim (runc-shim/warm.ts) say to each other over the IPC channel of the shim's
 // spawn: the daemon assigns a booted shim to a task (or one more task to a shim serving its
 // namespace), the shim answers with the address it serves on, tells how many containers it
 // serves, and says when it is free again.

@@ -1,8 +1,8 @@
-import { EVENTS_SERVICE, ForwardRequest } from './protocol/events.js';
-import { Empty } from './protocol/protowire.js';
-import type { TimestampedShimEvent } from './runtime.js';
+import { EVENTS_SERVICE, ForwardRequest } from '../wire/protocol/events.js';
+import { Empty } from '../wire/protocol/protowire.js';
+import type { TimestampedShimEvent } from './task-runtime.js';
 import { BadEnvelopeError, decodeTaskEvent, type Envelope } from './task-events.js';
-import { Code, requireSameUser, TtrpcError, TtrpcServer, typedHandler } from './ttrpc/index.js';
+import { Code, requireSameUser, TtrpcError, TtrpcServer, typedHandler } from '../wire/ttrpc/index.js';
 
 export interface EventsServerOptions {
   /** The socket path: containerd's TTRPC_ADDRESS, `<grpc address>.ttrpc`. */

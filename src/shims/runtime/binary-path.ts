@@ -1,6 +1,7 @@
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { invalidArgument, notFound } from '../util/errdefs.js';
+import { statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { invalidArgument, notFound } from '../../util/errdefs.js';
+import { isExecutableFile, pathDirs } from '../shared/look-path.js';
 
 /** containerd-shim-<second-to-last>-<last> of a runtime name with at least two dot-separated parts. */
 export function shimBinaryName(runtime: string): string | undefined {
@@ -8,23 +9,6 @@ export function shimBinaryName(runtime: string): string | undefined {
   if (parts.length < 2) return undefined;
   return `containerd-shim-${parts[parts.length - 2]}-${parts[parts.length - 1]}`;
 }
-
-const isExecutableFile = (path: string): boolean => {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-};
-
-/** `name` in the directories of $PATH (as Go's exec.LookPath), or undefined; a name with a '/' is returned as it is. */
-export function lookPath(name: string): string | undefined {
-  if (name.includes('/')) return name;
-  return pathDirs().map((dir) => resolve(dir, name)).find(isExecutableFile);
-}
-
-const pathDirs = (): string[] => (process.env.PATH ?? '').split(delimiter).filter(Boolean);
 
 /**
  * The shim binary of a runtime, as containerd's resolveRuntimePath: an absolute path is used as

@@ -1,18 +1,18 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { alreadyExists, unavailable } from '../util/errdefs.js';
-import { mountPointsUnder, unmountAll } from '../util/mount/index.js';
+import { alreadyExists, unavailable } from '../../util/errdefs.js';
+import { mountPointsUnder, unmountAll } from '../../util/mount/index.js';
 import { ShimBinaryResolver } from './binary-path.js';
 import { bundleOf, createBundle, deleteBundle, setAsideBundle, type Bundle } from './bundle.js';
 import { startEventsServer } from './events-server.js';
-import { openFifoReader } from './fifo.js';
-import type { CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './runtime.js';
-import { runcOptions } from './runc-shim/options.js';
-import { namesGroup } from './runc-shim/socket-address.js';
+import { openFifoReader } from '../../util/fifo.js';
+import type { CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './task-runtime.js';
+import { runcOptions } from '../shared/runc-options.js';
+import { namesGroup } from '../shared/socket-address.js';
 import { runShimDelete, runShimStart, shimEnv, shimSocketPath, type ShimCommand } from './shim-binary.js';
 import { DEFAULT_TIMEOUTS, ShimTask, type ShimTimeouts } from './shim-task.js';
-import { TtrpcClient, type TtrpcServer } from './ttrpc/index.js';
+import { TtrpcClient, type TtrpcServer } from '../wire/ttrpc/index.js';
 import { WarmShimPool } from './warm-shims.js';
 
 export interface ShimRuntimeOptions {

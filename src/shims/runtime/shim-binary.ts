@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Bundle } from './bundle.js';
-import { Any, decode, encode, nsFromTimestamp, type TimestampValue } from './protocol/protowire.js';
-import { DeleteResponse } from './protocol/task.js';
-import type { AnyMessage, ExitResult } from './runtime.js';
+import { Any, decode, encode, nsFromTimestamp, type TimestampValue } from '../wire/protocol/protowire.js';
+import { DeleteResponse } from '../wire/protocol/task.js';
+import type { AnyMessage, ExitResult } from './task-runtime.js';
 
 /** How the daemon runs one shim binary (runtime/v2/shim/util.go Command). */
 export interface ShimCommand {

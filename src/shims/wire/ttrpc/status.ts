@@ -1,4 +1,4 @@
-import { LedgerError, StatusError, type ErrorKind } from '../../util/errdefs.js';
+import { LedgerError, StatusError, type ErrorKind } from '../../../util/errdefs.js';
 
 /** google.rpc.Code: the numbers ttrpc puts in Response.status.code (the same as gRPC's). */
 export const Code = {

@@ -1,7 +1,7 @@
-import { taskEventType } from './protocol/events.js';
-import { decode, nsFromTimestamp, type AnyValue, type TimestampValue } from './protocol/protowire.js';
-import type { MountValue } from './protocol/task.js';
-import type { ShimEvent, TimestampedShimEvent } from './runtime.js';
+import { taskEventType } from '../wire/protocol/events.js';
+import { decode, nsFromTimestamp, type AnyValue, type TimestampValue } from '../wire/protocol/protowire.js';
+import type { MountValue } from '../wire/protocol/task.js';
+import type { ShimEvent, TimestampedShimEvent } from './task-runtime.js';
 
 /** The ShimEvent kind of each /tasks/* topic a shim publishes. */
 const KINDS: Readonly<Record<string, ShimEvent['kind']>> = {

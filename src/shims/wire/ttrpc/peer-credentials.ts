@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { errnoError, lib } from '../libc.js';
+import { errnoError, lib } from '../../../util/libc.js';
 
 /** The process at the other end of a unix socket, as the kernel recorded it at connect (SO_PEERCRED). */
 export interface PeerCredentials {

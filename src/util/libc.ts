@@ -1,5 +1,5 @@
 import koffi from 'koffi';
-import { errnoName } from '../util/errno.js';
+import { errnoName } from './errno.js';
 
 /** The few libc calls node lacks, bound through koffi on first use (a shim that never needs them never loads them). */
 interface Libc {

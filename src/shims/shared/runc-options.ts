@@ -2,9 +2,8 @@
 // for the `delete` action: options.json and runtime (runtime/v2/runc/container.go).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decode } from '../protocol/protowire.js';
-import { RuncOptions, type RuncOptionsValue } from '../protocol/task.js';
-import { Runc } from './runc.js';
+import { decode } from '../wire/protocol/protowire.js';
+import { RuncOptions, type RuncOptionsValue } from '../wire/protocol/task.js';
 
 export const DEFAULT_RUNC_ROOT = '/run/containerd/runc';
 export const OPTIONS_FILE = 'options.json';
@@ -41,14 +40,3 @@ export function readRuntimeBinary(bundle: string): string {
     return 'runc';
   }
 }
-
-export function runcFor(bundle: string, namespace: string, options: RuncOptionsValue): Runc {
-  return new Runc({
-    command: options.binary_name || 'runc',
-    root: join(options.root || DEFAULT_RUNC_ROOT, namespace),
-    log: join(bundle, 'log.json'),
-    systemdCgroup: options.systemd_cgroup,
-    criu: options.criu_path || undefined,
-  });
-}
-

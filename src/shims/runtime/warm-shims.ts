@@ -12,11 +12,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { adjustOomScore, joinShimCgroup, SERVER_NODE_FLAGS } from './runc-shim/shim-process.js';
-import { WARM_ACTION, type FromWarmShim, type ToWarmShim } from './runc-shim/warm-messages.js';
+import { adjustOomScore, joinShimCgroup, SERVER_NODE_FLAGS } from '../shared/shim-process.js';
+import { WARM_ACTION, type FromWarmShim, type ToWarmShim } from '../shared/warm-messages.js';
 
 /** bin/containerd-shim-ledger-v1 of this installation: the only binary warm shims are for. */
-export const OWN_SHIM_BINARY = fileURLToPath(new URL('../../../bin/containerd-shim-ledger-v1', import.meta.url));
+export const OWN_SHIM_BINARY = fileURLToPath(new URL('../../../../bin/containerd-shim-ledger-v1', import.meta.url));
 
 export interface WarmShimOptions {
   /** Idle shims kept booted (at least; a burst's extra shims stay idle for IDLE_KEEP_MS). */
