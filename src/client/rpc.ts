@@ -62,7 +62,6 @@ export const grpcCode = (err: unknown): number | undefined => {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'number' ? code : undefined;
 };
-export const GRPC = { ALREADY_EXISTS: 6, NOT_FOUND: 5, FAILED_PRECONDITION: 9, UNAVAILABLE: 14, OUT_OF_RANGE: 11 } as const;
 
 /** A blob's bytes through Content.Read. */
 export async function readBlob(rpc: Rpc, digest: string): Promise<Buffer> {

@@ -1,6 +1,7 @@
 import { containerStream, newEvent, type AnyValue, type ContainerRecord } from '../events/index.js';
 import { containerOf, containersIn, type ContainersState, type ContainerView, type ProjectionRunner } from '../projections/index.js';
 import { alreadyExists, invalidArgument, isKind, notFound, StatusError } from '../util/errdefs.js';
+import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { validateLabels, withoutEmptyValues } from '../util/labels.js';
 import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
@@ -54,7 +55,6 @@ function validatedFor<T>(operation: string, validate: () => T): T {
   }
 }
 
-const INVALID_ARGUMENT = 3;
 
 /** Fields a full replace (no mask) may change; snapshotter and runtime name are immutable. */
 const REPLACEABLE = ['labels', 'spec', 'extensions', 'image', 'snapshotkey'];
@@ -84,7 +84,7 @@ export class ContainerCommands {
   async update(namespace: string, input: ContainerInput, paths: readonly string[], meta: RequestMeta): Promise<ContainerView> {
     const id = input.id ?? '';
     // the service's own check, sent without a class suffix (services/containers/local.go)
-    if (!id) throw new StatusError(INVALID_ARGUMENT, 'Container.ID required');
+    if (!id) throw new StatusError(Code.InvalidArgument, 'Container.ID required');
     await decideAndAppend(this.ctx, () => {
       const current = this.find(namespace, id);
       if (!current) {

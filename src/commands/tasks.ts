@@ -2,12 +2,12 @@ import { newEvent, taskStream } from '../events/index.js';
 import { taskOf, tasksIn, type ProcessRecord, type ProjectionRunner, type TasksState } from '../projections/index.js';
 import type { AnyMessage, ExitResult, ProcessInfo, ProcessState, RootfsMount, RuntimeTask, TaskRuntime } from '../shims/runtime/task-runtime.js';
 import { alreadyExists, invalidArgument, LedgerError, notImplemented, StatusError } from '../util/errdefs.js';
+import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import type { CommandContext } from './context.js';
 import type { ContainerCommands } from './containers.js';
 import { TaskRecorder } from './task-recorder.js';
 
-const Code = { Unknown: 2, InvalidArgument: 3, DeadlineExceeded: 4, NotFound: 5 } as const;
 
 /** containerd's io.containerd.timeout.task.state: a task whose shim does not answer shows as UNKNOWN. */
 const STATE_TIMEOUT_MS = 2_000;

@@ -1,17 +1,8 @@
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { AppendConflictError, CorruptLogError, LogClosedError } from '../log/index.js';
-import { LedgerError, StatusError, type ErrorKind } from '../util/errdefs.js';
+import { LedgerError, StatusError } from '../util/errdefs.js';
+import { codeOfKind } from '../util/grpc-codes.js';
 import { FilterSyntaxError } from '../filters/index.js';
-
-const CODES: Record<ErrorKind, Status> = {
-  'invalid argument': Status.INVALID_ARGUMENT,
-  'not found': Status.NOT_FOUND,
-  'already exists': Status.ALREADY_EXISTS,
-  'failed precondition': Status.FAILED_PRECONDITION,
-  unavailable: Status.UNAVAILABLE,
-  'not implemented': Status.UNIMPLEMENTED,
-  conflict: Status.ABORTED,
-};
 
 /**
  * containerd's errdefs mapping (errdefs/grpc.go): the class becomes the code and the message
@@ -19,7 +10,7 @@ const CODES: Record<ErrorKind, Status> = {
  */
 export function toServiceError(err: unknown): Partial<ServiceError> {
   if (err instanceof GrpcStatusError || err instanceof StatusError) return { code: err.code, details: err.message };
-  if (err instanceof LedgerError) return { code: CODES[err.kind], details: `${err.message}: ${err.kind}` };
+  if (err instanceof LedgerError) return { code: codeOfKind(err.kind), details: `${err.message}: ${err.kind}` };
   if (err instanceof FilterSyntaxError) return { code: Status.INVALID_ARGUMENT, details: `${err.message}: invalid argument` };
   if (err instanceof AppendConflictError) return { code: Status.ABORTED, details: err.message };
   if (err instanceof LogClosedError) return { code: Status.UNAVAILABLE, details: `${err.message}: unavailable` };

@@ -2,12 +2,12 @@ import type { TaskCommands } from '../commands/tasks.js';
 import type { AnyMessage, ExitResult, ProcessState, RootfsMount } from '../shims/runtime/task-runtime.js';
 import { adaptorFromFields, FilterSyntaxError, parseFilters } from '../filters/index.js';
 import { StatusError } from '../util/errdefs.js';
+import { Code } from '../util/grpc-codes.js';
 import { unary, type Implementation } from './handlers.js';
 import { timestamp } from './proto.js';
 import { requireNamespace } from './request.js';
 
 export const TASKS_SERVICE = 'containerd.services.tasks.v1.Tasks';
-const UNKNOWN = 2;
 
 interface WireAny {
   type_url?: string;
@@ -42,7 +42,7 @@ function metricsFilter(filters: string[]) {
   try {
     return parseFilters(filters);
   } catch (err) {
-    if (err instanceof FilterSyntaxError) throw new StatusError(UNKNOWN, `${err.message}: invalid argument`);
+    if (err instanceof FilterSyntaxError) throw new StatusError(Code.Unknown, `${err.message}: invalid argument`);
     throw err;
   }
 }

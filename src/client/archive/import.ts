@@ -23,7 +23,8 @@ import {
 } from '../image/media-types.js';
 import { allPlatforms, defaultMatcher, formatPlatform, type PlatformMatcher } from '../image/platforms.js';
 import { formatReference, parseReference } from '../registry/reference.js';
-import { GRPC, grpcCode, readBlob, SERVICES, type Rpc } from '../rpc.js';
+import { grpcCode, readBlob, SERVICES, type Rpc } from '../rpc.js';
+import { Code } from '../../util/grpc-codes.js';
 import { takeLease } from '../pull/lease.js';
 import { namespaceSnapshotter, Unpacker } from '../pull/unpack.js';
 
@@ -247,7 +248,7 @@ async function registerIndex(rpc: Rpc, index: Descriptor, matcher: PlatformMatch
     try {
       await rpc.unary(SERVICES.images, 'Update', { image: wire, update_mask: { paths: ['target'] } });
     } catch (err) {
-      if (grpcCode(err) !== GRPC.NOT_FOUND) throw err;
+      if (grpcCode(err) !== Code.NotFound) throw err;
       await rpc.unary(SERVICES.images, 'Create', { image: wire });
     }
   }

@@ -3,7 +3,8 @@
 // has; AlreadyExists when the blob is in the namespace), WRITEs at the current offset, COMMIT with
 // size, digest and labels. Unlike the Go client, several 1 MiB WRITEs are in flight at once (the
 // server answers each in order), so a blob is not paced by one round trip per MiB.
-import { GRPC, grpcCode, SERVICES, type DuplexMessages, type Rpc } from '../rpc.js';
+import { grpcCode, SERVICES, type DuplexMessages, type Rpc } from '../rpc.js';
+import { Code } from '../../util/grpc-codes.js';
 
 /** containerd.services.content.v1.WriteContentRequest, as the loader presents it. */
 export interface WriteRequest {
@@ -80,9 +81,9 @@ export class ContentWriter {
         return writer;
       } catch (err) {
         writer.cancel();
-        if (grpcCode(err) === GRPC.ALREADY_EXISTS) return 'exists';
+        if (grpcCode(err) === Code.AlreadyExists) return 'exists';
         // another writer holds the ref (a concurrent pull of the same blob): wait for it
-        if (grpcCode(err) !== GRPC.UNAVAILABLE || Date.now() - started > LOCKED_WAIT_MS) throw err;
+        if (grpcCode(err) !== Code.Unavailable || Date.now() - started > LOCKED_WAIT_MS) throw err;
         await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2)));
       }
     }
@@ -188,12 +189,12 @@ export async function writeBlob(
     return await writer.commit(labels);
   } catch (err) {
     writer.cancel();
-    if (grpcCode(err) === GRPC.ALREADY_EXISTS) {
+    if (grpcCode(err) === Code.AlreadyExists) {
       await drain().catch(() => undefined);
       return 'exists';
     }
     // bytes that are not the blob they claim to be are not kept for a resume
-    if (grpcCode(err) === GRPC.FAILED_PRECONDITION) await rpc.unary(SERVICES.content, 'Abort', { ref: target.ref }).catch(() => undefined);
+    if (grpcCode(err) === Code.FailedPrecondition) await rpc.unary(SERVICES.content, 'Abort', { ref: target.ref }).catch(() => undefined);
     throw err;
   }
 }

@@ -1,6 +1,7 @@
 // Image records through the Images service.
 import { fromWire, toWire, type Descriptor, type WireDescriptor } from './descriptor.js';
-import { GRPC, grpcCode, SERVICES, type Rpc } from '../rpc.js';
+import { grpcCode, SERVICES, type Rpc } from '../rpc.js';
+import { Code } from '../../util/grpc-codes.js';
 
 export interface ImageRecord {
   readonly name: string;
@@ -35,13 +36,13 @@ export async function saveImage(rpc: Rpc, image: { name: string; target: Descrip
     try {
       return fromWireImage((await rpc.unary<{ image: WireImage }>(SERVICES.images, 'Create', { image: wire })).image);
     } catch (err) {
-      if (grpcCode(err) !== GRPC.ALREADY_EXISTS) throw err;
+      if (grpcCode(err) !== Code.AlreadyExists) throw err;
     }
     try {
       return fromWireImage((await rpc.unary<{ image: WireImage }>(SERVICES.images, 'Update', { image: wire })).image);
     } catch (err) {
       // deleted between the two calls: create again
-      if (grpcCode(err) !== GRPC.NOT_FOUND || attempt > 2) throw err;
+      if (grpcCode(err) !== Code.NotFound || attempt > 2) throw err;
     }
   }
 }

@@ -6,7 +6,8 @@ import type { Descriptor } from '../image/descriptor.js';
 import { appendDistributionSource, DISTRIBUTION_SOURCE_PREFIX, refKey } from '../image/media-types.js';
 import { ContentWriter } from '../content/writer.js';
 import { DigestMismatchError, downloadBlob, sourceHost, type Registry } from '../registry/index.js';
-import { GRPC, grpcCode, readBlob, SERVICES, type Rpc } from '../rpc.js';
+import { grpcCode, readBlob, SERVICES, type Rpc } from '../rpc.js';
+import { Code } from '../../util/grpc-codes.js';
 import type { PullListener } from './events.js';
 import { Limiter } from './limiter.js';
 
@@ -97,13 +98,13 @@ export class BlobFetcher {
         await this.abort(ref);
         throw err;
       }
-      if (grpcCode(err) === GRPC.ALREADY_EXISTS) return this.fetchOnce(desc, options, retried);
+      if (grpcCode(err) === Code.AlreadyExists) return this.fetchOnce(desc, options, retried);
       // a resumed ingest whose earlier bytes were not this blob's: start it over, once
-      if (grpcCode(err) === GRPC.FAILED_PRECONDITION && writer.startedAt > 0 && !retried) {
+      if (grpcCode(err) === Code.FailedPrecondition && writer.startedAt > 0 && !retried) {
         await this.abort(ref);
         return this.fetchOnce(desc, options, true);
       }
-      if (grpcCode(err) === GRPC.FAILED_PRECONDITION) await this.abort(ref);
+      if (grpcCode(err) === Code.FailedPrecondition) await this.abort(ref);
       throw err;
     }
   }

@@ -8,7 +8,8 @@ import type { Descriptor } from '../image/descriptor.js';
 import { toWire } from '../image/descriptor.js';
 import { chainIds, type ImageConfig, type Manifest } from '../image/manifest.js';
 import { SNAPSHOT_GC_PREFIX, SNAPSHOT_REF_LABEL, UNCOMPRESSED_LABEL } from '../image/media-types.js';
-import { GRPC, grpcCode, SERVICES, type Rpc } from '../rpc.js';
+import { grpcCode, SERVICES, type Rpc } from '../rpc.js';
+import { Code } from '../../util/grpc-codes.js';
 import type { PullListener } from './events.js';
 
 /** Resolves when a layer's blob is in the content store (a pull's download, or at once). */
@@ -106,7 +107,7 @@ export class Unpacker {
       try {
         ({ mounts } = await this.rpc.unary<{ mounts: WireMount[] }>(SERVICES.snapshots, 'Prepare', { snapshotter: this.snapshotter, key, parent, labels }));
       } catch (err) {
-        if (grpcCode(err) !== GRPC.ALREADY_EXISTS) throw new Error(`failed to prepare extraction snapshot "${key}": ${message(err)}`);
+        if (grpcCode(err) !== Code.AlreadyExists) throw new Error(`failed to prepare extraction snapshot "${key}": ${message(err)}`);
         if (await this.exists(chainId)) return false;
       }
     }
@@ -130,7 +131,7 @@ export class Unpacker {
       await this.rpc.unary(SERVICES.snapshots, 'Commit', { snapshotter: this.snapshotter, name: chainId, key, labels });
     } catch (err) {
       await remove();
-      if (grpcCode(err) === GRPC.ALREADY_EXISTS) return false;
+      if (grpcCode(err) === Code.AlreadyExists) return false;
       throw new Error(`failed to commit snapshot ${key}: ${message(err)}`);
     }
     // the uncompressed digest is known good only now that apply has verified it
@@ -158,7 +159,7 @@ export class Unpacker {
       await this.rpc.unary(SERVICES.snapshots, 'Stat', { snapshotter: this.snapshotter, key: chainId });
       return true;
     } catch (err) {
-      if (grpcCode(err) === GRPC.NOT_FOUND) return false;
+      if (grpcCode(err) === Code.NotFound) return false;
       throw new Error(`failed to stat snapshot ${chainId}: ${message(err)}`);
     }
   }

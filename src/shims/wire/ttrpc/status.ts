@@ -1,29 +1,7 @@
-import { LedgerError, StatusError, type ErrorKind } from '../../../util/errdefs.js';
+import { LedgerError, StatusError } from '../../../util/errdefs.js';
+import { Code, codeName, codeOfKind, type CodeNumber } from '../../../util/grpc-codes.js';
 
-/** google.rpc.Code: the numbers ttrpc puts in Response.status.code (the same as gRPC's). */
-export const Code = {
-  OK: 0,
-  Canceled: 1,
-  Unknown: 2,
-  InvalidArgument: 3,
-  DeadlineExceeded: 4,
-  NotFound: 5,
-  AlreadyExists: 6,
-  PermissionDenied: 7,
-  ResourceExhausted: 8,
-  FailedPrecondition: 9,
-  Aborted: 10,
-  OutOfRange: 11,
-  Unimplemented: 12,
-  Internal: 13,
-  Unavailable: 14,
-  DataLoss: 15,
-  Unauthenticated: 16,
-} as const;
-
-export type CodeNumber = (typeof Code)[keyof typeof Code];
-
-const CODE_NAMES = new Map<number, string>(Object.entries(Code).map(([name, code]) => [code, name]));
+export { Code, type CodeNumber };
 
 /** A google.rpc.Status as the wire carries it. */
 export interface Status {
@@ -48,7 +26,7 @@ export class TtrpcError extends StatusError {
   }
 
   get codeName(): string {
-    return CODE_NAMES.get(this.code) ?? `Code(${this.code})`;
+    return codeName(this.code);
   }
 }
 
@@ -64,18 +42,6 @@ export const isClosedError = (err: unknown): err is TtrpcClosedError => err inst
 
 export const deadlineExceeded = () => new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded');
 export const canceled = () => new TtrpcError(Code.Canceled, 'context canceled');
-
-/** errdefs kinds and their codes (containerd's errdefs/grpc.go ToGRPC). */
-const KIND_CODES: [ErrorKind, CodeNumber][] = [
-  ['invalid argument', Code.InvalidArgument],
-  ['not found', Code.NotFound],
-  ['already exists', Code.AlreadyExists],
-  ['failed precondition', Code.FailedPrecondition],
-  ['unavailable', Code.Unavailable],
-  ['not implemented', Code.Unimplemented],
-  ['conflict', Code.Aborted],
-];
-const CODE_OF_KIND = new Map(KIND_CODES);
 
 /** Node's errno codes as ttrpc maps Go's os errors (ttrpc/services.go convertCode). */
 const ERRNO_CODES: Record<string, CodeNumber> = {
@@ -94,7 +60,7 @@ const ERRNO_CODES: Record<string, CodeNumber> = {
  */
 export function statusFromError(err: unknown): Status {
   if (err instanceof TtrpcError) return { code: err.code, message: err.message, details: err.details };
-  if (err instanceof LedgerError) return { code: CODE_OF_KIND.get(err.kind) ?? Code.Unknown, message: `${err.message}: ${err.kind}` };
+  if (err instanceof LedgerError) return { code: codeOfKind(err.kind), message: `${err.message}: ${err.kind}` };
   if (err instanceof Error) {
     if (err.name === 'TimeoutError') return { code: Code.DeadlineExceeded, message: 'context deadline exceeded' };
     if (err.name === 'AbortError') return { code: Code.Canceled, message: 'context canceled' };
