@@ -4,9 +4,9 @@
  * errors (`code`, `errno`, `syscall`, `path`).
  */
 import { readFileSync } from 'node:fs';
-import koffi from 'koffi';
 import { type BytePath, cString, display } from './byte-path.js';
 import { errnoName } from '../util/errno.js';
+import { bindLibc, lastErrno, type LibcFn } from '../util/libc.js';
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -15,33 +15,14 @@ export const ENOTSUP = 95;
 export const EPERM = 1;
 const ERANGE = 34;
 
-type Fn = (...args: unknown[]) => number;
-interface Libc {
-  mknod: Fn;
-  lsetxattr: Fn;
-  lgetxattr: Fn;
-  llistxattr: Fn;
-  utimensat: Fn;
-  futimens: Fn;
-}
-let libc: Libc | undefined;
-
-function lib(): Libc {
-  if (!libc) {
-    const c = koffi.load('libc.so.6');
-    libc = {
-      mknod: c.func('int mknod(const uint8_t *path, uint32_t mode, uint64_t dev)') as Fn,
-      lsetxattr: c.func(
-        'int lsetxattr(const uint8_t *path, const uint8_t *name, const uint8_t *value, size_t size, int flags)',
-      ) as Fn,
-      lgetxattr: c.func('intptr_t lgetxattr(const uint8_t *path, const uint8_t *name, _Out_ uint8_t *value, size_t size)') as Fn,
-      llistxattr: c.func('intptr_t llistxattr(const uint8_t *path, _Out_ uint8_t *list, size_t size)') as Fn,
-      utimensat: c.func('int utimensat(int dirfd, const uint8_t *path, const int64_t *times, int flags)') as Fn,
-      futimens: c.func('int futimens(int fd, const int64_t *times)') as Fn,
-    };
-  }
-  return libc;
-}
+const lib = bindLibc<Record<'mknod' | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'utimensat' | 'futimens', LibcFn>>({
+  mknod: 'int mknod(const uint8_t *path, uint32_t mode, uint64_t dev)',
+  lsetxattr: 'int lsetxattr(const uint8_t *path, const uint8_t *name, const uint8_t *value, size_t size, int flags)',
+  lgetxattr: 'intptr_t lgetxattr(const uint8_t *path, const uint8_t *name, _Out_ uint8_t *value, size_t size)',
+  llistxattr: 'intptr_t llistxattr(const uint8_t *path, _Out_ uint8_t *list, size_t size)',
+  utimensat: 'int utimensat(int dirfd, const uint8_t *path, const int64_t *times, int flags)',
+  futimens: 'int futimens(int fd, const int64_t *times)',
+});
 
 /** An Error like node:fs throws. */
 export interface SysError extends Error {
@@ -52,7 +33,7 @@ export interface SysError extends Error {
 }
 
 function fail(syscall: string, path: BytePath): never {
-  const errno = koffi.errno();
+  const errno = lastErrno();
   const code = errnoName(errno) ?? `E${errno}`;
   const err = new Error(`${code}: ${syscall} ${JSON.stringify(display(path))} failed (errno ${errno})`) as SysError;
   err.errno = errno;
@@ -95,7 +76,7 @@ export function lgetxattr(path: BytePath, name: BytePath): Buffer | null {
     const out = Buffer.alloc(size);
     const n = lib().lgetxattr(cString(path), cString(name), out, size);
     if (n >= 0) return out.subarray(0, n);
-    const errno = koffi.errno();
+    const errno = lastErrno();
     if (errno === ENODATA || errno === ENOTSUP) return null;
     if (errno === ERANGE && size < 1 << 20) {
       size *= 16;
@@ -112,7 +93,7 @@ export function llistxattr(path: BytePath): BytePath[] {
     const out = Buffer.alloc(size);
     const n = lib().llistxattr(cString(path), out, size);
     if (n >= 0) return out.subarray(0, n).toString('latin1').split('\0').filter((s) => s !== '');
-    const errno = koffi.errno();
+    const errno = lastErrno();
     if (errno === ENOTSUP) return [];
     if (errno === ERANGE && size < 1 << 20) {
       size *= 16;

@@ -1,10 +1,12 @@
 import { constants, openSync, closeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { errnoError, lib } from './libc.js';
+import { bindLibc, errnoError } from './libc.js';
+
+const libc = bindLibc<{ mkfifo(path: string, mode: number): number }>({ mkfifo: 'int mkfifo(const char *path, uint32_t mode)' });
 
 /** Creates a FIFO (mkfifo(3)); an existing FIFO at the path is fine. */
 export function mkfifo(path: string, mode = 0o700): void {
-  if (lib().mkfifo(path, mode) !== 0) {
+  if (libc().mkfifo(path, mode) !== 0) {
     const err = errnoError('mkfifo', path);
     if (err.code !== 'EEXIST') throw err;
   }

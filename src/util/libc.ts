@@ -1,28 +1,45 @@
-import koffi from 'koffi';
+// libc through koffi, for the system calls Node lacks. One loader: koffi is required and
+// libc.so.6 opened on the first call any module makes, and each module binds its own functions
+// with bindLibc (a process that never calls them never loads koffi, so the shim's `start` action
+// stays fast).
+import { createRequire } from 'node:module';
 import { errnoName } from './errno.js';
 
-/** The few libc calls node lacks, bound through koffi on first use (a shim that never needs them never loads them). */
-interface Libc {
-  getsockopt(fd: number, level: number, name: number, value: Buffer, length: number[]): number;
-  mkfifo(path: string, mode: number): number;
+export type Koffi = typeof import('koffi');
+/** A bound C function: called directly, or with `.async(...args, callback)` on a koffi worker thread. */
+export type LibcFn = ((...args: unknown[]) => number) & { async: (...args: unknown[]) => void };
+
+let loaded: { koffi: Koffi; libc: ReturnType<Koffi['load']> } | undefined;
+
+function load(): { koffi: Koffi; libc: ReturnType<Koffi['load']> } {
+  if (!loaded) {
+    const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    loaded = { koffi, libc: koffi.load('libc.so.6') };
+  }
+  return loaded;
 }
 
-let libc: Libc | undefined;
+/** koffi itself (alloc, view, address, free), loaded on first use. */
+export const koffi = (): Koffi => load().koffi;
 
-export function lib(): Libc {
-  if (!libc) {
-    const c = koffi.load('libc.so.6');
-    libc = {
-      getsockopt: c.func('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)') as Libc['getsockopt'],
-      mkfifo: c.func('int mkfifo(const char *path, uint32_t mode)') as Libc['mkfifo'],
-    };
-  }
-  return libc;
+/** The errno the last failed libc call left on this thread. */
+export const lastErrno = (): number => load().koffi.errno();
+
+/** libc functions from their C declarations (name -> declaration), bound when the getter is first called. */
+export function bindLibc<T>(decls: { readonly [K in keyof T]: string }): () => T {
+  let fns: T | undefined;
+  return () => {
+    if (!fns) {
+      const { libc } = load();
+      fns = Object.fromEntries(Object.entries<string>(decls).map(([name, decl]) => [name, libc.func(decl)])) as unknown as T;
+    }
+    return fns;
+  };
 }
 
 /** An Error shaped like node:fs's for the errno of the last failed libc call. */
 export function errnoError(syscall: string, path?: string): NodeJS.ErrnoException {
-  const errno = koffi.errno();
+  const errno = lastErrno();
   const code = errnoName(errno) ?? `E${errno}`;
   const err: NodeJS.ErrnoException = new Error(`${code}: ${syscall}${path ? ` ${path}` : ''} failed (errno ${errno})`);
   Object.assign(err, { errno, code, syscall, path });

@@ -1,10 +1,7 @@
 // The few Linux system calls Node does not offer, through koffi (libc). Loaded on first use:
 // the shim's `start` action never pays for it.
-import { createRequire } from 'node:module';
 import { errnoName } from '../../util/errno.js';
-
-type Koffi = typeof import('koffi');
-type Fn = ((...args: unknown[]) => number) & { async: (...args: unknown[]) => void };
+import { bindLibc, koffi as loadKoffi, type Koffi, type LibcFn } from '../../util/libc.js';
 
 const PR_SET_CHILD_SUBREAPER = 36;
 export const WNOHANG = 1;
@@ -32,39 +29,34 @@ const EINTR = 4;
 const EAGAIN = 11;
 const ECHILD = 10;
 
-let libc: { koffi: Koffi; fns: Record<string, Fn> } | undefined;
+const DECLS = {
+  prctl: 'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
+  waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+  pipe2: 'int pipe2(_Out_ int *fds, int flags)',
+  eventfd: 'int eventfd(unsigned int initval, int flags)',
+  epoll_create1: 'int epoll_create1(int flags)',
+  epoll_ctl: 'int epoll_ctl(int epfd, int op, int fd, void *event)',
+  epoll_wait: 'int epoll_wait(int epfd, _Out_ void *events, int maxevents, int timeout)',
+  recvmsg: 'long recvmsg(int fd, void *msg, int flags)',
+  ioctl: 'int ioctl(int fd, unsigned long request, void *arg)',
+  posix_spawn: 'int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)',
+  posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(void *actions)',
+  posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(void *actions)',
+  posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
+  posix_spawn_file_actions_addopen: 'int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int flags, unsigned int mode)',
+  posix_spawn_file_actions_addchdir_np: 'int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)',
+  posix_spawnattr_init: 'int posix_spawnattr_init(void *attr)',
+  posix_spawnattr_destroy: 'int posix_spawnattr_destroy(void *attr)',
+  posix_spawnattr_setflags: 'int posix_spawnattr_setflags(void *attr, short flags)',
+  posix_spawnattr_setsigdefault: 'int posix_spawnattr_setsigdefault(void *attr, void *sigset)',
+  posix_spawnattr_setsigmask: 'int posix_spawnattr_setsigmask(void *attr, void *sigset)',
+  sigemptyset: 'int sigemptyset(void *sigset)',
+};
 
-function load(): { koffi: Koffi; fns: Record<string, Fn> } {
-  if (libc) return libc;
-  const koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  const lib = koffi.load('libc.so.6');
-  const decls: Record<string, string> = {
-    prctl: 'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
-    waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
-    pipe2: 'int pipe2(_Out_ int *fds, int flags)',
-    eventfd: 'int eventfd(unsigned int initval, int flags)',
-    epoll_create1: 'int epoll_create1(int flags)',
-    epoll_ctl: 'int epoll_ctl(int epfd, int op, int fd, void *event)',
-    epoll_wait: 'int epoll_wait(int epfd, _Out_ void *events, int maxevents, int timeout)',
-    recvmsg: 'long recvmsg(int fd, void *msg, int flags)',
-    ioctl: 'int ioctl(int fd, unsigned long request, void *arg)',
-    posix_spawn: 'int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)',
-    posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(void *actions)',
-    posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(void *actions)',
-    posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)',
-    posix_spawn_file_actions_addopen: 'int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int flags, unsigned int mode)',
-    posix_spawn_file_actions_addchdir_np: 'int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)',
-    posix_spawnattr_init: 'int posix_spawnattr_init(void *attr)',
-    posix_spawnattr_destroy: 'int posix_spawnattr_destroy(void *attr)',
-    posix_spawnattr_setflags: 'int posix_spawnattr_setflags(void *attr, short flags)',
-    posix_spawnattr_setsigdefault: 'int posix_spawnattr_setsigdefault(void *attr, void *sigset)',
-    posix_spawnattr_setsigmask: 'int posix_spawnattr_setsigmask(void *attr, void *sigset)',
-    sigemptyset: 'int sigemptyset(void *sigset)',
-  };
-  const fns: Record<string, Fn> = {};
-  for (const [name, decl] of Object.entries(decls)) fns[name] = lib.func(decl) as unknown as Fn;
-  libc = { koffi, fns };
-  return libc;
+const libc = bindLibc<Record<keyof typeof DECLS, LibcFn>>(DECLS);
+
+function load(): { koffi: Koffi; fns: Record<keyof typeof DECLS, LibcFn> } {
+  return { koffi: loadKoffi(), fns: libc() };
 }
 
 export class SyscallError extends Error {

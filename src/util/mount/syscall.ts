@@ -1,12 +1,10 @@
 // mount(2) and umount2(2) through koffi (libc), as containerd's mount.Mount calls them: no
 // mount(8) process per mount. Options are split into flags and file-system data by containerd's
 // table (mount_linux.go parseMountOptions). Loaded on first use.
-import { createRequire } from 'node:module';
 import { errnoName } from '../errno.js';
+import { bindLibc, lastErrno } from '../libc.js';
 
-type Koffi = typeof import('koffi');
 interface Calls {
-  koffi: Koffi;
   mount: (source: string, target: string, type: string | null, flags: number, data: string | null) => number;
   umount2: (target: string, flags: number) => number;
 }
@@ -82,19 +80,10 @@ export function parseMountOptions(options: readonly string[]): { flags: number; 
   return { flags, data: data.join(',') };
 }
 
-let calls: Calls | undefined;
-function libc(): Calls {
-  if (!calls) {
-    const koffi = createRequire(import.meta.url)('koffi') as Koffi;
-    const lib = koffi.load('libc.so.6');
-    calls = {
-      koffi,
-      mount: lib.func('int mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data)') as Calls['mount'],
-      umount2: lib.func('int umount2(const char *target, int flags)') as Calls['umount2'],
-    };
-  }
-  return calls;
-}
+const libc = bindLibc<Calls>({
+  mount: 'int mount(const char *source, const char *target, const char *type, unsigned long flags, const char *data)',
+  umount2: 'int umount2(const char *target, int flags)',
+});
 
 export class SyscallError extends Error {
   constructor(
@@ -109,7 +98,7 @@ export class SyscallError extends Error {
 
 function check(result: number, syscall: string, detail: string): void {
   if (result === 0) return;
-  const errno = libc().koffi.errno();
+  const errno = lastErrno();
   throw new SyscallError(syscall, errnoName(errno) ?? `errno ${errno}`, detail);
 }
 
@@ -130,7 +119,7 @@ export function mountSyscall(type: string, source: string, target: string, optio
 export async function unmountSyscall(target: string, flags: number): Promise<string | undefined> {
   for (let attempt = 0; ; attempt++) {
     if (libc().umount2(target, flags) === 0) return undefined;
-    const code = errnoName(libc().koffi.errno()) ?? 'EUNKNOWN';
+    const code = errnoName(lastErrno()) ?? 'EUNKNOWN';
     if (code !== 'EBUSY' || attempt >= 49) return code;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { errnoError, lib } from '../../../util/libc.js';
+import { bindLibc, errnoError } from '../../../util/libc.js';
 
 /** The process at the other end of a unix socket, as the kernel recorded it at connect (SO_PEERCRED). */
 export interface PeerCredentials {
@@ -12,6 +12,10 @@ const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const UCRED_SIZE = 12; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
 
+const libc = bindLibc<{ getsockopt(fd: number, level: number, name: number, value: Buffer, length: number[]): number }>({
+  getsockopt: 'int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)',
+});
+
 /**
  * getsockopt(SO_PEERCRED) on the socket's file descriptor, through koffi: node:net does not
  * expose peer credentials, but a connected unix socket's libuv handle carries its fd.
@@ -21,7 +25,7 @@ export function peerCredentials(socket: Socket): PeerCredentials {
   if (typeof fd !== 'number' || fd < 0) throw new Error('peer credentials: the socket has no file descriptor');
   const value = Buffer.alloc(UCRED_SIZE);
   const length = [UCRED_SIZE];
-  if (lib().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, value, length) !== 0) throw errnoError('getsockopt(SO_PEERCRED)');
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, value, length) !== 0) throw errnoError('getsockopt(SO_PEERCRED)');
   return { pid: value.readInt32LE(0), uid: value.readUInt32LE(4), gid: value.readUInt32LE(8) };
 }
 
