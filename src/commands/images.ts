@@ -1,7 +1,7 @@
 import { imageStream, newEvent, type ImageTarget } from '../events/index.js';
 import { imagesIn, type ImagesState, type ImageView, type ProjectionRunner } from '../projections/index.js';
 import { alreadyExists, invalidArgument, notFound } from '../util/errdefs.js';
-import { isDigest } from '../util/digest.js';
+import { isValidDigest } from '../util/digest.js';
 import { validateLabels, withoutEmptyValues } from '../util/labels.js';
 import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
@@ -17,7 +17,7 @@ function validImage(image: ImageInput): { name: string; labels: Record<string, s
   if (!image.name) throw invalidArgument('Image.Name required');
   validateLabels(image.labels, 'Image.Labels');
   const target = image.target ?? {};
-  if (!isDigest(target.digest ?? '')) throw invalidArgument(`Target.Digest "${target.digest ?? ''}" invalid: must be <algorithm>:<hex>`);
+  if (!isValidDigest(target.digest ?? '')) throw invalidArgument(`Target.Digest "${target.digest ?? ''}" invalid: must be <algorithm>:<hex>`);
   if (!(Number(target.size) > 0)) throw invalidArgument('Target.Size must be greater than zero');
   if (!target.mediaType) throw invalidArgument('Target.MediaType must be set');
   return {

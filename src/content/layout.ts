@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { parseDigest, sha256Hex } from './digest.js';
+import { parseDigest, sha256Hex } from '../util/digest.js';
 
 /**
  * The backend's directory tree, as containerd's content/local lays it out:

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { notFound } from '../util/errdefs.js';
-import { isValidDigest } from './digest.js';
+import { isValidDigest } from '../util/digest.js';
 import { isNotFound } from './files.js';
 import { listIngests, readIngest, type IngestStatus } from './ingest.js';
 import { Layout } from './layout.js';

@@ -3,7 +3,7 @@ import { chmod, mkdir, open, rename, rm, stat, unlink, utimes, type FileHandle }
 import { dirname, join } from 'node:path';
 import { nowNs } from '../log/index.js';
 import { failedPrecondition } from '../util/errdefs.js';
-import { CANONICAL } from './digest.js';
+import { CANONICAL } from '../util/digest.js';
 import { formatTime, isExists, isNotFound, syncDir, writeToCompletion } from './files.js';
 import { readIngest, type IngestStatus } from './ingest.js';
 import type { Layout } from './layout.js';

@@ -8,7 +8,7 @@ import { RegistryError } from './errors.js';
 import { registryEndpoint, type HostOptions, type RegistryEndpoint } from './hosts.js';
 import { formatReference, referenceObject, type ImageReference } from './reference.js';
 import { headerValue, RegistryTransport, type RegistryResponse, type TransportOptions } from './transport.js';
-import { isDigest } from '../../util/digest.js';
+import { isValidDigest } from '../../util/digest.js';
 
 /** containerd's MaxManifestSize (4 * 1048 * 1048, sic). */
 export const MAX_MANIFEST_SIZE = 4 * 1048 * 1048;
@@ -52,7 +52,7 @@ export class Registry {
       const header = headerValue(response.headers['docker-content-digest']);
       const length = headerValue(response.headers['content-length']);
       let mediaType = (headerValue(response.headers['content-type']) ?? '').split(';')[0]!.trim();
-      let resolved = digest ?? (header && isDigest(header) ? header : undefined);
+      let resolved = digest ?? (header && isValidDigest(header) ? header : undefined);
       let size = length !== undefined ? Number(length) : NaN;
       if (!resolved || !Number.isFinite(size) || !isManifestType(mediaType) && !isIndexType(mediaType)) {
         const got = await this.getManifestBody(url, signal);
