@@ -1,14 +1,24 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
-import { applyOverrides, ConfigError, defaultConfig, loadConfig } from '../src/plugin/config.js';
+import { applyOverrides, ConfigError, defaultConfig, ignoredSettings, loadConfig } from '../src/plugin/config.js';
 import { defaultConfigToml } from '../src/plugin/default-config.js';
 import { PluginHost } from '../src/plugin/host.js';
 import type { Registration } from '../src/plugin/registration.js';
 import { LedgerError } from '../src/util/errdefs.js';
 import { tempDir } from './helpers/tmp.js';
+
+function hasContainerd(): boolean {
+  try {
+    execFileSync('containerd', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -113,11 +123,31 @@ test('ledgerd reads version 2 only', (t) => {
   rejects(t, 'version = "2"\n', /"version" must be an integer, got a string "2"/);
 });
 
-test('unknown keys are errors that name the key; containerd-only keys say so', (t) => {
-  rejects(t, 'version = 2\nroots = "/x"\n', /unknown key "roots"/);
+test('unknown keys are errors that name the key', (t) => {
+  rejects(t, 'version = 2\nroots = "/x"\n', /unknown key "roots": neither ledgerd nor containerd 1\.6 has it/);
   rejects(t, 'version = 2\n[grpc]\nadress = "/x"\n', /unknown key "grpc\.adress"/);
-  rejects(t, 'version = 2\n[proxy_plugins.stargz]\ntype = "snapshot"\n', /"proxy_plugins" is a containerd setting that ledgerd does not support/);
-  rejects(t, 'version = 2\n[grpc]\ntcp_tls_cert = "/c"\n', /"grpc\.tcp_tls_cert" is a containerd setting that ledgerd does not support/);
+  rejects(t, 'version = 2\n[ttrpc]\nadress = "/x"\n', /unknown key "ttrpc\.adress"/);
+});
+
+test('containerd settings ledgerd does not act on are read, type-checked and listed', (t) => {
+  const dir = tempDir(t);
+  const file = write(
+    dir,
+    'config.toml',
+    'version = 2\nplugin_dir = ""\n[ttrpc]\naddress = "/t.sock"\n[grpc]\ntcp_tls_cert = "/c"\n[proxy_plugins.stargz]\ntype = "snapshot"\naddress = "/s.sock"\n',
+  );
+  assert.deepEqual(ignoredSettings(loadConfig(file)), ['plugin_dir', 'ttrpc.address', 'proxy_plugins', 'grpc.tcp_tls_cert']);
+  assert.deepEqual(ignoredSettings(defaultConfig()), []);
+  rejects(t, 'version = 2\n[ttrpc]\nuid = "0"\n', /"ttrpc\.uid" must be an integer, got a string "0"/);
+  rejects(t, 'version = 2\nproxy_plugins = { stargz = 1 }\n', /"proxy_plugins" must be a table of tables/);
+});
+
+test("the output of `containerd config default` loads as it is", { skip: !hasContainerd() && 'no containerd binary' }, (t) => {
+  const text = execFileSync('containerd', ['config', 'default'], { encoding: 'utf8' });
+  const config = loadConfig(write(tempDir(t), 'config.toml', text));
+  assert.equal(config.root, '/var/lib/containerd');
+  assert.equal(config.debug.level, '');
+  assert.ok(ignoredSettings(config).includes('stream_processors'));
 });
 
 test('values of the wrong type are errors that name the key and the type', (t) => {

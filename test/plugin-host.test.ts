@@ -235,37 +235,49 @@ test('a plugin\'s config is its defaults deep-merged with its [plugins."<uri>"] 
   assert.deepEqual(defaults.nested, { a: 1, b: [1, 2] }, 'defaults are not changed');
 });
 
-test('config sections that nothing reads are reported; unknown keys are dropped', async () => {
+test("containerd's settings that no plugin acts on are listed, typo'd ones stop start-up", async () => {
   const { messages, log } = recorder();
   let seen: unknown;
   const host = new PluginHost(
     [
-      plugin('t.a.v1', 'conf', (ctx) => (seen = ctx.config), { config: { known: 1, table: { x: '' } } }),
-      plugin('t.a.v1', 'plain', (ctx) => assert.equal(ctx.config, undefined)),
+      plugin('io.containerd.snapshotter.v1', 'overlayfs', (ctx) => (seen = ctx.config), { config: { root_path: '' } }),
+      plugin('io.containerd.service.v1', 'diff-service', (ctx) => assert.equal(ctx.config, undefined)),
       plugin('t.a.v1', 'off', () => assert.fail('disabled'), { config: { z: 1 } }),
     ],
     config({
       disabled_plugins: ['t.a.v1.off', 't.a.v1.ghost'],
       plugins: {
-        't.a.v1.conf': { known: 2, typo: 3, table: { x: 'y', extra: true } },
-        't.a.v1.plain': { anything: 1 },
+        'io.containerd.snapshotter.v1.overlayfs': { root_path: '/o', upperdir_label: true },
+        'io.containerd.service.v1.diff-service': { default: ['walking'] },
         't.a.v1.off': { z: 'not checked: the plugin is disabled' },
-        'io.containerd.grpc.v1.cri': { sandbox_image: 'pause' },
+        'io.containerd.grpc.v1.cri': { sandbox_image: 'pause', containerd: { runtimes: { runc: { options: { SystemdCgroup: true } } } } },
       },
     }),
     log,
   );
   await host.init();
-  assert.deepEqual(seen, { known: 2, table: { x: 'y' } });
+  assert.deepEqual(seen, { root_path: '/o' });
+  assert.deepEqual(host.ignored, [
+    'plugins."io.containerd.snapshotter.v1.overlayfs".upperdir_label',
+    'plugins."io.containerd.service.v1.diff-service".default',
+    'plugins."io.containerd.grpc.v1.cri"',
+  ]);
   assert.deepEqual(
     messages.map((m) => m.message),
-    [
-      'plugins."t.a.v1.conf": unknown keys typo, table.extra ignored',
-      'plugins."t.a.v1.plain": the plugin takes no configuration; section ignored',
-      'plugins."io.containerd.grpc.v1.cri": no such plugin; section ignored',
-      'disabled_plugins: no such plugin t.a.v1.ghost',
-    ],
+    ['disabled_plugins: no such plugin t.a.v1.ghost'],
   );
+
+  const typo = (plugins: DaemonConfig['plugins']) => new PluginHost([plugin('io.containerd.snapshotter.v1', 'overlayfs', () => ({}), { config: { root_path: '' } })], config({ plugins })).init();
+  await assert.rejects(typo({ 'io.containerd.snapshotter.v1.overlayfs': { root_pth: '/o' } }), {
+    message: 'unknown setting plugins."io.containerd.snapshotter.v1.overlayfs".root_pth: neither ledgerd nor containerd 1.6 has it',
+  });
+  await assert.rejects(typo({ 'io.containerd.grpc.v1.cri': { sandbox_imag: 'x', cni: { bin_dri: '' } } }), {
+    message: 'unknown settings plugins."io.containerd.grpc.v1.cri".sandbox_imag, plugins."io.containerd.grpc.v1.cri".cni.bin_dri: neither ledgerd nor containerd 1.6 has them',
+  });
+  await assert.rejects(typo({ 'io.containerd.gc.v1.schedular': {} }), { message: /plugins."io.containerd.gc.v1.schedular" \(no such plugin\)/ });
+  await assert.rejects(typo({ 'io.containerd.snapshotter.v1.devmapper': { async_remove: 'yes' } }), {
+    message: 'plugins."io.containerd.snapshotter.v1.devmapper".async_remove: expected a boolean, got a string "yes"',
+  });
 });
 
 test('a config value of the wrong type stops start-up before any plugin starts', async () => {

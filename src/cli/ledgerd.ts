@@ -68,7 +68,7 @@ function effectiveConfig(values: ReturnType<typeof parse>['values']): DaemonConf
 }
 
 async function run(config: DaemonConfig): Promise<void> {
-  const level = config.debug.level;
+  const level = config.debug.level || 'info'; // containerd's default config leaves it empty
   if (!isLevel(level)) fail(`log level "${level}": must be one of trace, debug, info, warn, error`);
   const logger = createLogger(level);
   let daemon;

@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { verifyLogInBackground, type EventLog } from '../log/index.js';
 import type { ProjectionSet } from '../projections/index.js';
-import { PluginHost, PluginType, type DaemonConfig } from '../plugin/index.js';
+import { ignoredSettings, PluginHost, PluginType, type DaemonConfig } from '../plugin/index.js';
 import { isGrpcPlugin } from '../services/grpc-service.js';
 import { DaemonMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/http.js';
@@ -39,6 +39,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   let metricsServer: HttpServer | undefined;
   try {
     await host.init();
+    const ignored = [...ignoredSettings(config), ...host.ignored];
+    if (ignored.length > 0) logger.warn(`containerd settings that ledgerd reads but does not act on: ${ignored.join(', ')}`);
     const [log] = host.instances(PluginType.Log) as EventLog[];
     const [projections] = host.instances(PluginType.Projection) as ProjectionSet[];
     if (!log || !projections) throw new Error('the event log did not load: see the plugin errors above');

@@ -146,7 +146,7 @@ function readTable(file: string, importer: string | undefined): Table {
   }
 }
 
-type Kind = 'string' | 'integer' | 'boolean' | 'string[]' | 'durations' | 'plugins' | { [key: string]: Kind };
+type Kind = 'string' | 'integer' | 'boolean' | 'string[]' | 'durations' | 'plugins' | 'tables' | { [key: string]: Kind };
 
 /** The keys ledgerd reads and their types; anything else in a file is an error. */
 const SCHEMA: { [key: string]: Kind } = {
@@ -172,19 +172,39 @@ const SCHEMA: { [key: string]: Kind } = {
   plugins: 'plugins',
 };
 
-/** containerd settings ledgerd does not implement: named as such rather than "unknown". */
-const CONTAINERD_ONLY = new Set([
-  'plugin_dir',
-  'ttrpc',
-  'cgroup',
-  'proxy_plugins',
-  'stream_processors',
-  'grpc.tcp_tls_ca',
-  'grpc.tcp_tls_cert',
-  'grpc.tcp_tls_key',
-  'debug.uid',
-  'debug.gid',
-]);
+/**
+ * containerd 1.6 settings that ledgerd reads (a containerd config.toml starts ledgerd as it is)
+ * but does not act on; `ignoredSettings` names the ones a config sets, for one start-up warning.
+ */
+const CONTAINERD_ONLY: { [key: string]: Kind } = {
+  plugin_dir: 'string',
+  ttrpc: { address: 'string', uid: 'integer', gid: 'integer' },
+  cgroup: { path: 'string' },
+  proxy_plugins: 'tables',
+  stream_processors: 'tables',
+  grpc: { tcp_tls_ca: 'string', tcp_tls_cert: 'string', tcp_tls_key: 'string' },
+  debug: { uid: 'integer', gid: 'integer' },
+};
+
+/** The containerd-only settings present in a loaded config, as dotted key paths. */
+export function ignoredSettings(config: DaemonConfig): string[] {
+  const present = config as unknown as Table;
+  return Object.entries(CONTAINERD_ONLY).flatMap(([key, kind]) => {
+    if (present[key] === undefined) return [];
+    if (typeof kind !== 'object') return [key];
+    return Object.keys(kind).filter((sub) => (present[key] as Table)[sub] !== undefined).map((sub) => `${key}.${sub}`);
+  });
+}
+
+/** The schema ledgerd checks a file against: its own keys and containerd's, merged. */
+const FILE_SCHEMA: { [key: string]: Kind } = (() => {
+  const schema: { [key: string]: Kind } = { ...SCHEMA };
+  for (const [key, kind] of Object.entries(CONTAINERD_ONLY)) {
+    const own = schema[key];
+    schema[key] = typeof own === 'object' && typeof kind === 'object' ? { ...own, ...kind } : kind;
+  }
+  return schema;
+})();
 
 const URI_RULE = 'must be a full plugin URI (<type>.<id>, at least 4 dot-separated parts, as io.containerd.gc.v1.scheduler)';
 
@@ -197,7 +217,7 @@ function validateFile(file: string, table: Table, main: boolean): void {
       const path = prefix + key;
       const kind = schema[key];
       if (kind === undefined) {
-        fail(CONTAINERD_ONLY.has(path) ? `"${path}" is a containerd setting that ledgerd does not support; remove it` : `unknown key "${path}"`);
+        fail(`unknown key "${path}": neither ledgerd nor containerd 1.6 has it`);
       } else if (typeof kind === 'object') {
         if (!isTable(item)) fail(`"${path}" must be a table, got ${describe(item)}`);
         check(kind, item as Table, `${path}.`);
@@ -206,7 +226,7 @@ function validateFile(file: string, table: Table, main: boolean): void {
       }
     }
   };
-  check(SCHEMA, table, '');
+  check(FILE_SCHEMA, table, '');
   if (table.version === undefined) {
     // An imported file may leave the version to the file that imports it (as in containerd).
     if (main) fail('no version: ledgerd reads version 2 config files only; add `version = 2` (plugin sections are keyed by full URI)');
@@ -234,6 +254,7 @@ const KIND_NAMES: Record<Exclude<Kind, object>, string> = {
   'string[]': 'an array of strings',
   durations: 'a table of durations',
   plugins: 'a table of plugin sections',
+  tables: 'a table of tables',
 };
 
 /** Go's time.ParseDuration syntax, which containerd uses for timeouts. */
@@ -254,6 +275,8 @@ function hasKind(value: unknown, kind: Exclude<Kind, object>): boolean {
       return isTable(value) && Object.values(value).every((v) => typeof v === 'string');
     case 'plugins':
       return isTable(value);
+    case 'tables':
+      return isTable(value) && Object.values(value).every(isTable);
     default:
       return typeof value === kind;
   }

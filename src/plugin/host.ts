@@ -1,4 +1,5 @@
-import { failedPrecondition } from '../util/errdefs.js';
+import { failedPrecondition, invalidArgument } from '../util/errdefs.js';
+import { containerdHasSetting, CONTAINERD_PLUGIN_SETTINGS } from './containerd-settings.js';
 import type { DaemonConfig } from './config.js';
 import { createInitContext, decodePluginConfig, type LoadedPlugin, type PluginMeta } from './context.js';
 import { initOrder } from './graph.js';
@@ -23,6 +24,8 @@ const isClosable = (value: unknown): value is Closable =>
  */
 export class PluginHost {
   private readonly loaded: LoadedPlugin[] = [];
+  /** containerd settings in the config that no plugin acts on (filled by init). */
+  readonly ignored: string[] = [];
   private started = false;
   private closing?: Promise<void>;
 
@@ -87,25 +90,44 @@ export class PluginHost {
   }
 
   /**
-   * Every plugin's config, decoded before any plugin starts so that a mistyped value stops
-   * start-up cleanly. Sections nothing reads are reported, not silently ignored.
+   * Every plugin's config, decoded before any plugin starts so that a mistyped value or a typo'd
+   * key stops start-up cleanly. A containerd 1.6 setting that no ledgerd plugin acts on (a key,
+   * or a whole section of a plugin ledgerd does not have) is type-checked against containerd's
+   * default and kept in `ignored`, for the daemon's one start-up warning.
    */
   private decodeConfigs(order: readonly Registration[]): Map<Registration, unknown> {
     const sections = this.config.plugins;
     const configs = new Map<Registration, unknown>();
+    const typos: string[] = [];
+    const checkContainerd = (name: string, section: Record<string, unknown>) => {
+      const containerd = CONTAINERD_PLUGIN_SETTINGS[name];
+      if (containerd) decodePluginConfig(name, containerd, section); // its type errors
+    };
     for (const registration of order) {
       const name = uri(registration);
-      const { config, unknownKeys } = decodePluginConfig(name, registration.config, sections[name]);
-      configs.set(registration, config);
-      if (registration.config === undefined && sections[name]) {
-        this.log(`plugins."${name}": the plugin takes no configuration; section ignored`, 'warn');
-      } else if (unknownKeys.length > 0) {
-        this.log(`plugins."${name}": unknown ${unknownKeys.length === 1 ? 'key' : 'keys'} ${unknownKeys.join(', ')} ignored`, 'warn');
+      const section = sections[name];
+      const { config, unknownKeys } = decodePluginConfig(name, registration.config ?? {}, section);
+      configs.set(registration, registration.config === undefined ? undefined : config);
+      if (!section) continue;
+      checkContainerd(name, section);
+      for (const key of registration.config === undefined ? Object.keys(section) : unknownKeys) {
+        (containerdHasSetting(name, key) ? this.ignored : typos).push(`plugins."${name}".${key}`);
       }
     }
     const registered = new Set(this.registrations.map(uri));
-    for (const name of Object.keys(sections)) {
-      if (!registered.has(name)) this.log(`plugins."${name}": no such plugin; section ignored`, 'warn');
+    for (const [name, section] of Object.entries(sections)) {
+      if (registered.has(name)) continue;
+      if (!CONTAINERD_PLUGIN_SETTINGS[name]) {
+        typos.push(`plugins."${name}" (no such plugin)`);
+        continue;
+      }
+      checkContainerd(name, section);
+      const { unknownKeys } = decodePluginConfig(name, CONTAINERD_PLUGIN_SETTINGS[name], section);
+      typos.push(...unknownKeys.map((key) => `plugins."${name}".${key}`));
+      this.ignored.push(`plugins."${name}"`);
+    }
+    if (typos.length > 0) {
+      throw invalidArgument(`unknown ${typos.length === 1 ? 'setting' : 'settings'} ${typos.join(', ')}: neither ledgerd nor containerd 1.6 has ${typos.length === 1 ? 'it' : 'them'}`);
     }
     for (const name of this.config.disabled_plugins) {
       if (!registered.has(name)) this.log(`disabled_plugins: no such plugin ${name}`, 'warn');

@@ -57,6 +57,52 @@ test('disabled plugins are left out; a required plugin that fails stops start-up
   );
 });
 
+/** The config the CRI test kit writes (write-config.sh), which real containerd 1.6 reads too. */
+function criKitConfig(dir: string): string {
+  return `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+[grpc]
+  address = "${dir}/ledgerd.sock"
+[ttrpc]
+  address = "${dir}/ledgerd.sock.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.6"
+  enable_selinux = false
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${dir}/cni-bin"
+    conf_dir = "${dir}/cni-conf"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${dir}/certs.d"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+`;
+}
+
+const containerdDefault = () => run('containerd', ['config', 'default']).then((r) => r.stdout, () => undefined);
+
+test('a containerd 1.6 config starts ledgerd as it is, with one warning naming what ledgerd does not act on', async (t) => {
+  const dir = tempDir(t);
+  const files: [string, string][] = [['cri-kit.toml', criKitConfig(join(dir, 'kit'))]];
+  const stock = await containerdDefault();
+  if (stock) files.push(['containerd-default.toml', stock]);
+  for (const [name, text] of files) {
+    writeFileSync(join(dir, name), text);
+    const daemon = await startTestDaemon(t, { dir: join(dir, name + '.d'), args: ['-c', join(dir, name)] });
+    const warnings = daemon.output().split('\n').filter((line) => line.includes('level=warn'));
+    assert.equal(warnings.length, 1, `${name}: ${daemon.output()}`);
+    assert.match(warnings[0]!, /containerd settings that ledgerd reads but does not act on: .*ttrpc\.address/);
+    await daemon.stop();
+  }
+  assert.ok(stock !== undefined || !process.env.CI, 'containerd is installed in CI (scripts/install.sh)');
+
+  writeFileSync(join(dir, 'typo.toml'), criKitConfig(join(dir, 'typo')).replace('sandbox_image', 'sandbox_imag'));
+  await assert.rejects(run(process.execPath, [LEDGERD, '-c', join(dir, 'typo.toml')]), (err: { stderr: string }) =>
+    /unknown setting plugins\."io\.containerd\.grpc\.v1\.cri"\.sandbox_imag: neither ledgerd nor containerd 1\.6 has it/.test(err.stderr),
+  );
+});
+
 function damage(file: string, marker: string): void {
   const bytes = readFileSync(file);
   // LMDB is copy-on-write: stale page copies may hold the marker too, so damage every copy
