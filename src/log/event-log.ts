@@ -5,6 +5,7 @@ import { BehaviorSubject, Observable } from 'rxjs';
 import { Damage, decodeRecord, encodeRecord, recordEncoder } from './codec.js';
 import { AppendConflictError, CorruptLogError, LogClosedError } from './errors.js';
 import { CheckpointStore } from './checkpoints.js';
+import { RecentRecords } from './recent-records.js';
 import { nowNs } from './clock.js';
 import {
   streamKey,
@@ -23,6 +24,8 @@ export interface LogOptions {
   readonly readBatch?: number;
   /** Open even when the newest record is damaged (for verify, which reports it). */
   readonly tolerateDamage?: boolean;
+  /** Newest records kept decoded in memory for readers that follow the head (default 1024). */
+  readonly recentRecords?: number;
 }
 
 export interface StreamExpectation {
@@ -66,6 +69,7 @@ export class EventLog {
   private failure: Error | undefined;
   private closing = false;
   private lastTime = 0n;
+  private readonly recent: RecentRecords;
 
   private constructor(
     private readonly env: RootDatabase,
@@ -78,6 +82,7 @@ export class EventLog {
     this.reservedSeq = head;
     this.head$ = new BehaviorSubject(head);
     this.checkpoints = new CheckpointStore(checkpoints);
+    this.recent = new RecentRecords(options.recentRecords ?? 1024);
   }
 
   static open(options: LogOptions): EventLog {
@@ -167,7 +172,10 @@ export class EventLog {
             if (this.pendingVersions.get(key) === record.version) this.pendingVersions.delete(key);
           }
           const last = records[records.length - 1]!.seq;
-          if (last > this.head) this.head$.next(last);
+          if (last > this.head) {
+            this.keepRecent(encoded);
+            this.head$.next(last);
+          }
           this.appended$.next({ events: records.length });
           return { first: records[0]!.seq, last, records };
         },
@@ -179,19 +187,50 @@ export class EventLog {
       );
   }
 
-  /** Records from `from` to `to` (inclusive, default: the head), in order, synchronously. */
+  /**
+   * Records from `from` to `to` (inclusive, default: the head), in order, synchronously: the
+   * recent ones from memory, older ones from LMDB.
+   */
   *read(from: number, to: number = this.head): Generator<LogRecord> {
-    const upcast = this.options.upcast;
     let expected = Math.max(from, 1);
     const end = Math.min(to, this.head);
-    if (expected > end) return;
-    for (const { key, value } of this.records.getRange({ start: expected, end: end + 1 })) {
+    while (expected <= end) {
+      const kept = this.recent.get(expected);
+      if (kept) {
+        yield kept;
+        expected++;
+        continue;
+      }
+      const stored = Math.min(end, this.recent.oldest - 1);
+      if (stored < expected) throw new CorruptLogError(`record ${expected} is neither kept nor stored`);
+      for (const record of this.readStored(expected, stored)) {
+        yield record;
+        expected++;
+      }
+    }
+  }
+
+  /** Records `from`..`to` as stored in LMDB; both ends must be durable. */
+  private *readStored(from: number, to: number): Generator<LogRecord> {
+    const upcast = this.options.upcast;
+    let expected = from;
+    for (const { key, value } of this.records.getRange({ start: from, end: to + 1 })) {
       if (key !== expected) throw new CorruptLogError(`sequence gap: expected ${expected}, found ${key}`);
       const record = checked(value, key);
       yield upcast ? upcast(record) : record;
       expected++;
     }
-    if (expected <= end) throw new CorruptLogError(`sequence gap: records ${expected}..${end} are missing`);
+    if (expected <= to) throw new CorruptLogError(`sequence gap: records ${expected}..${to} are missing`);
+  }
+
+  /** Decodes a durable batch once, as a reader from LMDB would see it, for the readers at the head. */
+  private keepRecent(encoded: readonly Buffer[]): void {
+    const upcast = this.options.upcast;
+    for (const bytes of encoded) {
+      const record = decodeRecord(bytes);
+      if (record instanceof Damage) return;
+      this.recent.add(upcast ? upcast(record) : record);
+    }
   }
 
   recordAt(seq: number): LogRecord {

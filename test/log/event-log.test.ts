@@ -88,8 +88,8 @@ test('tail$ replays history, then follows new appends', async (t) => {
   assert.deepEqual(seqs, [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
 });
 
-test('a slow subscriber and a resuming one each see every event exactly once, in order', async (t) => {
-  const log = EventLog.open({ dir: tempDir(t), readBatch: 16 });
+for (const recentRecords of [1024, 5]) test(`a slow subscriber and a resuming one each see every event exactly once, in order (${recentRecords} kept)`, async (t) => {
+  const log = EventLog.open({ dir: tempDir(t), readBatch: 16, recentRecords });
   t.after(() => log.close());
   const total = 300;
   const writer = (async () => {
@@ -128,6 +128,30 @@ test('a slow subscriber and a resuming one each see every event exactly once, in
   const expected = Array.from({ length: total }, (_, i) => i + 1);
   assert.deepEqual(await slow, expected);
   assert.deepEqual(await resuming, expected);
+});
+
+test('readers at the head share records decoded once; older ones come from LMDB, alike', async (t) => {
+  const dir = tempDir(t);
+  const log = EventLog.open({ dir, recentRecords: 4 });
+  const first = log.follow(1)[Symbol.asyncIterator]();
+  const second = log.follow(1)[Symbol.asyncIterator]();
+  const pending = [first.next(), second.next()];
+  await log.append([ev('s', { i: 0, big: 2n ** 60n, at: 5n })]);
+  const [a, b] = (await Promise.all(pending)).map((r) => r.value as LogRecord);
+  assert.equal(a, b, 'both followers get the one decoded record');
+  for (let i = 1; i < 10; i++) await log.append([ev('s', { i }), ev('s', { i, second: true })]);
+  // a reader starting at 1 now finds 1..15 only in LMDB and 16..19 in memory
+  const late = [...log.read(1)];
+  assert.deepEqual(late.map((r) => r.seq), Array.from({ length: 19 }, (_, i) => i + 1));
+  assert.equal(late[18], [...log.read(19)][0], 'the newest records are the kept ones');
+  const inMemory = JSON.stringify(late, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  await Promise.all([first.return(undefined), second.return(undefined)]);
+  await log.close();
+  const reopened = EventLog.open({ dir });
+  t.after(() => reopened.close());
+  const stored = JSON.stringify([...reopened.read(1)], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  assert.equal(inMemory, stored, 'records from memory decode exactly as they do from LMDB');
+  assert.deepEqual(late[0]!.payload, { i: 0, big: 2n ** 60n, at: 5 });
 });
 
 test('checkpoints are stored by name and survive a reopen', async (t) => {
