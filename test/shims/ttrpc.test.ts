@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openFifoReader } from '../../src/util/fifo.js';
+import { openLogFifo } from '../../src/util/fifo.js';
 import { Status, TASK_METHODS } from '../../src/shims/wire/protocol/task.js';
 import { decodeResponse, encodeRequest } from '../../src/shims/wire/ttrpc/messages.js';
 import {
@@ -268,7 +268,7 @@ test('a real Go ttrpc server: containerd-shim-runc-v2 answers Connect, State (No
   const bundle = join(dir, 'bundle');
   mkdirSync(bundle);
   writeFileSync(join(bundle, 'config.json'), '{}');
-  const log = openFifoReader(join(bundle, 'log'));
+  const log = openLogFifo(join(bundle, 'log'));
   let shimLog = '';
   log.on('data', (d: Buffer) => (shimLog += d.toString()));
   t.after(() => log.destroy());

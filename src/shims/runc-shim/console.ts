@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
-import { openAppend, openFifoReader, openFifoWriter, isFifo } from './fifo.js';
+import { openAppend, openFifoReader, openFifoWriter, isFifo } from '../../util/fifo.js';
 import { copyToEnd, stdioScheme, IoError, type StdioPaths } from './process-io.js';
 import { receiveFd, setWindowSize } from './syscalls.js';
 

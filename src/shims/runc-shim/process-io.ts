@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants, createWriteStream, fchownSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { openAppend, openFifoReader, openFifoWriter, pipeSocket, isFifo, type FifoReader } from './fifo.js';
+import { openAppend, openFifoReader, openFifoWriter, pipeSocket, isFifo, type FifoReader } from '../../util/fifo.js';
 import type { ChildStdio } from './runc.js';
 import { pipe } from './syscalls.js';
 

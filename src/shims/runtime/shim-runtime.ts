@@ -6,7 +6,7 @@ import { mountPointsUnder, unmountAll } from '../../util/mount/index.js';
 import { ShimBinaryResolver } from './binary-path.js';
 import { bundleOf, createBundle, deleteBundle, setAsideBundle, type Bundle } from './bundle.js';
 import { startEventsServer } from './events-server.js';
-import { openFifoReader } from '../../util/fifo.js';
+import { openLogFifo } from '../../util/fifo.js';
 import type { CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './task-runtime.js';
 import { runcOptions } from '../shared/runc-options.js';
 import { namesGroup } from '../shared/socket-address.js';
@@ -237,7 +237,7 @@ export class ShimRuntime implements TaskRuntime {
 
   /** The shim's `log` FIFO, copied to the daemon's log for as long as the task is attached. */
   private openLog(bundle: Bundle): Socket {
-    const log = openFifoReader(join(bundle.path, 'log'));
+    const log = openLogFifo(join(bundle.path, 'log'));
     const write = this.options.shimLog ?? ((ns: string, id: string, line: string) => process.stderr.write(`shim ${ns}/${id}: ${line}\n`));
     let partial = '';
     log.setEncoding('utf8');
