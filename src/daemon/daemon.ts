@@ -5,6 +5,7 @@ import { verifyLogInBackground, type EventLog } from '../log/index.js';
 import type { ProjectionSet } from '../projections/index.js';
 import { ignoredSettings, PluginHost, PluginType, type DaemonConfig } from '../plugin/index.js';
 import { isGrpcPlugin } from '../services/grpc-service.js';
+import { serviceDefinition } from '../services/proto.js';
 import { DaemonMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/http.js';
 import { listenGrpc, stopGrpc } from './grpc-server.js';
@@ -27,11 +28,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   mkdirSync(config.root, { recursive: true, mode: 0o700 });
   mkdirSync(config.state, { recursive: true, mode: 0o711 });
   const started = process.hrtime.bigint();
-  const metrics = new DaemonMetrics();
+  const metrics = new DaemonMetrics({ grpcHistogram: config.metrics.grpc_histogram });
   let serving = false;
   const verifying = new AbortController();
   const host: PluginHost = new PluginHost(
-    registrations({ config, plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers, warn: (m) => logger.warn(m) }),
+    registrations({ config, plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers, observeShimCall: metrics.shimCalls, warn: (m) => logger.warn(m) }),
     config,
     (message) => logger.warn(message),
   );
@@ -54,12 +55,14 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     for (const collector of host.instances(PluginType.Gc) as GarbageCollector[]) collector.start();
 
     const services = host.instances(PluginType.Grpc).filter(isGrpcPlugin).flatMap((plugin) => plugin.services);
+    for (const service of services) metrics.grpc.initialize(serviceDefinition(service.name));
     grpcServer = await listenGrpc(services, {
       address: config.grpc.address,
       uid: config.grpc.uid,
       gid: config.grpc.gid,
       maxRecvMessageSize: config.grpc.max_recv_message_size,
       maxSendMessageSize: config.grpc.max_send_message_size,
+      interceptors: [metrics.grpc.interceptor],
     });
     if (config.metrics.address) metricsServer = await serveMetrics(config.metrics.address, metrics.registry);
     serving = true;

@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import { serviceDefinition } from '../services/proto.js';
 import type { GrpcService } from '../services/grpc-service.js';
 
@@ -11,6 +11,8 @@ export interface GrpcListenOptions {
   readonly gid: number;
   readonly maxRecvMessageSize: number;
   readonly maxSendMessageSize: number;
+  /** Run on every call of every service, in order (metrics, tracing). */
+  readonly interceptors?: ServerInterceptor[];
 }
 
 /** Binds the services on the unix socket, mode 0660 owned by uid:gid as containerd does. */
@@ -21,6 +23,7 @@ export async function listenGrpc(services: readonly GrpcService[], options: Grpc
   const server = new Server({
     'grpc.max_receive_message_length': options.maxRecvMessageSize,
     'grpc.max_send_message_length': options.maxSendMessageSize,
+    interceptors: options.interceptors ?? [],
   });
   for (const service of services) server.addService(serviceDefinition(service.name), service.implementation);
   await new Promise<void>((resolve, reject) =>

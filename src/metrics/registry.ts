@@ -1,16 +1,30 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventLog } from '../log/index.js';
 import type { ProjectionSet } from '../projections/index.js';
+import type { CallObserver } from '../shims/wire/ttrpc/index.js';
+import { GrpcServerMetrics } from './grpc-server.js';
+import { ttrpcClientMetrics } from './ttrpc-client.js';
+
+export interface DaemonMetricsOptions {
+  /** containerd's `[metrics] grpc_histogram`. */
+  readonly grpcHistogram: boolean;
+}
 
 /** The daemon's Prometheus metrics, fed from the log's and the projections' observables. */
 export class DaemonMetrics {
   readonly registry = new Registry();
   readonly subscribers: Gauge;
+  /** Per-method counts of the gRPC server (its interceptor). */
+  readonly grpc: GrpcServerMetrics;
+  /** Watches the daemon's ttrpc calls to shims. */
+  readonly shimCalls: CallObserver;
   private readonly appends: Counter;
   private readonly batchSize: Histogram;
 
-  constructor() {
+  constructor(options: DaemonMetricsOptions = { grpcHistogram: false }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'ledgerd_process_' });
+    this.grpc = new GrpcServerMetrics(this.registry, { histogram: options.grpcHistogram });
+    this.shimCalls = ttrpcClientMetrics(this.registry);
     this.appends = new Counter({
       name: 'ledgerd_log_appended_events_total',
       help: 'Events appended to the log (durable)',

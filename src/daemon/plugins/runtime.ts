@@ -84,6 +84,7 @@ export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
           // containerd passes -debug to shims when it logs at debug or trace
           debug: ['debug', 'trace'].includes(hooks.config?.debug.level ?? ''),
           timeouts: shimTimeouts(hooks.config),
+          observeCalls: hooks.observeShimCall,
           warn: hooks.warn,
         });
       },

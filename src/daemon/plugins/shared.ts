@@ -5,6 +5,7 @@ import type { LeaseCommands } from '../../commands/leases.js';
 import { PluginType, type DaemonConfig, type InitContext, type LoadedPlugin, type Registration } from '../../plugin/index.js';
 import type { GrpcPlugin } from '../../services/grpc-service.js';
 import type { SubscriberGauge } from '../../services/events.js';
+import type { CallObserver } from '../../shims/wire/ttrpc/index.js';
 
 /** What the registrations need from the daemon that owns them. */
 export interface DaemonHooks {
@@ -13,6 +14,8 @@ export interface DaemonHooks {
   plugins(): readonly LoadedPlugin[];
   serving(): boolean;
   subscribers: SubscriberGauge;
+  /** Watches the daemon's ttrpc calls to shims (metrics). */
+  readonly observeShimCall?: CallObserver;
   warn(message: string): void;
 }
 

@@ -12,7 +12,7 @@ import { runcOptions } from '../shared/runc-options.js';
 import { namesGroup } from '../shared/socket-address.js';
 import { runShimDelete, runShimStart, shimEnv, shimSocketPath, type ShimCommand } from './shim-binary.js';
 import { DEFAULT_TIMEOUTS, ShimTask, type ShimTimeouts } from './shim-task.js';
-import { TtrpcClient, type TtrpcServer } from '../wire/ttrpc/index.js';
+import { TtrpcClient, type CallObserver, type TtrpcServer } from '../wire/ttrpc/index.js';
 import { WarmShimPool } from './warm-shims.js';
 
 export interface ShimRuntimeOptions {
@@ -40,6 +40,8 @@ export interface ShimRuntimeOptions {
   readonly warmShims?: number;
   /** Containers one warm shim serves at most (tasks of a namespace packed together); default 1. */
   readonly tasksPerShim?: number;
+  /** Watches every ttrpc call to a shim (the daemon's metrics). */
+  readonly observeCalls?: CallObserver;
 }
 
 const SHIM_BINARY_PATH = 'shim-binary-path';
@@ -254,7 +256,7 @@ export class ShimRuntime implements TaskRuntime {
   private async attach(bundle: Bundle, runtime: string, command: ShimCommand, address: string, log: Socket, timeoutMs = 100_000): Promise<ShimTask> {
     let client: TtrpcClient;
     try {
-      client = await TtrpcClient.connect(shimSocketPath(address), { timeoutMs });
+      client = await TtrpcClient.connect(shimSocketPath(address), { timeoutMs, observe: this.options.observeCalls });
     } catch (err) {
       log.destroy();
       throw err;

@@ -10,6 +10,17 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Watches the calls of a client (the daemon's metrics and tracing): called as a call starts, it
+ * returns what to call when the call ends, with the error it ended with.
+ */
+export type CallObserver = (service: string, method: string) => (error: Error | undefined) => void;
+
+export interface ClientOptions {
+  readonly timeoutMs?: number;
+  readonly observe?: CallObserver;
+}
+
 interface PendingCall {
   resolve(payload: Buffer): void;
   reject(err: Error): void;
@@ -51,11 +62,14 @@ export class TtrpcClient {
   private closeError: Error | undefined;
   private readonly finished: Promise<void>;
 
-  static async connect(path: string, options: { timeoutMs?: number } = {}): Promise<TtrpcClient> {
-    return new TtrpcClient(await dialUnix(path, options.timeoutMs ?? 100_000));
+  static async connect(path: string, options: ClientOptions = {}): Promise<TtrpcClient> {
+    return new TtrpcClient(await dialUnix(path, options.timeoutMs ?? 100_000), options.observe);
   }
 
-  constructor(private readonly socket: Socket) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly observe?: CallObserver,
+  ) {
     const decoder = new FrameDecoder();
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => {
@@ -115,16 +129,18 @@ export class TtrpcClient {
     }
     const streamId = this.nextStreamId;
     this.nextStreamId = streamId + 2 > LAST_STREAM_ID ? FIRST_STREAM_ID : streamId + 2;
+    const ended = this.observe?.(service, method);
     return new Promise<Buffer>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => this.settle(streamId, canceled());
-      const done = () => {
+      const done = (err?: Error) => {
         if (timer) clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
+        ended?.(err);
       };
       this.pending.set(streamId, {
         resolve: (response) => (done(), resolve(response)),
-        reject: (err) => (done(), reject(err)),
+        reject: (err) => (done(err), reject(err)),
       });
       if (options.timeoutMs !== undefined) timer = setTimeout(() => this.settle(streamId, deadlineExceeded()), options.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -1,4 +1,4 @@
-export { dialUnix, TtrpcClient, type CallOptions } from './client.js';
+export { dialUnix, TtrpcClient, type CallObserver, type CallOptions, type ClientOptions } from './client.js';
 export { encodeFrame, FrameDecoder, HEADER_LENGTH, MAX_MESSAGE_LENGTH, MessageType, type Frame } from './frame.js';
 export { metadataValue, NAMESPACE_METADATA_KEY, toMetadata, type Metadata, type MetadataInit } from './messages.js';
 export { peerCredentials, requireSameUser, type PeerCredentials } from './peer-credentials.js';
