@@ -224,10 +224,17 @@ export class TaskCommands {
     const lines: string[] = [];
     const live = await this.runtime.load((ns, id) => this.containers().find(ns, id)?.runtime.name);
     await this.recorder.settled();
+    const running = new Set<string>();
     for (const task of live) {
-      lines.push(`task ${task.namespace}/${task.id}: shim reconnected`);
       const recorded = taskOf(this.recorded, task.namespace, task.id);
-      if (!recorded) continue;
+      if (!recorded || recorded.init.pid !== task.pid) {
+        // its Create was never answered (the daemon died first): nobody knows of it but its shim
+        await this.runtime.discard(task);
+        lines.push(`task ${task.namespace}/${task.id}: never acknowledged, removed with its shim and bundle`);
+        continue;
+      }
+      running.add(`${task.namespace}/${task.id}`);
+      lines.push(`task ${task.namespace}/${task.id}: shim reconnected`);
       for (const process of [recorded.init, ...Object.values(recorded.execs)]) {
         if (process.status === 'stopped') continue;
         const execId = process.id === task.id ? undefined : process.id;
@@ -238,7 +245,6 @@ export class TaskCommands {
         await this.recorder.record(task.namespace, () => [newEvent('TaskExited', task.namespace, taskStream(task.id), exited, { source: 'daemon', reason: exited.reason })]);
       }
     }
-    const running = new Set(live.map((t) => `${t.namespace}/${t.id}`));
     for (const ns of Object.keys(this.recorded.live)) {
       for (const task of tasksIn(this.recorded, ns)) {
         if (running.has(`${ns}/${task.containerId}`)) continue;

@@ -299,6 +299,15 @@ export class InMemoryTaskRuntime implements TaskRuntime {
     return [...this.survivors];
   }
 
+  /** Tasks `discard` removed (a restart found them in no log). */
+  readonly discarded: string[] = [];
+
+  async discard(task: RuntimeTask): Promise<void> {
+    this.discarded.push(`${task.namespace}/${task.id}`);
+    this.forget(task as FakeTask);
+    (task as FakeTask).deleted = true;
+  }
+
   async close(): Promise<void> {}
 
   emit(event: ShimEvent): void {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { EventLog } from '../../log/index.js';
 import { upcast } from '../../events/index.js';
+import { closeOnExecAbove2 } from '../../util/close-on-exec.js';
 import { ProjectionSet, namespacesProjection } from '../../projections/index.js';
 import { isNamespaceHolder, NamespaceCommands } from '../../commands/namespaces.js';
 import { PluginType, type LoadedPlugin } from '../../plugin/index.js';
@@ -32,7 +33,10 @@ export const corePlugins = (hooks: DaemonHooks): AreaPlugins => ({
       init(ctx) {
         const dir = (ctx.config as LogConfig).dir || join(ctx.daemonRoot, 'log');
         ctx.meta.exports.dir = dir;
-        return EventLog.open({ dir, upcast });
+        const log = EventLog.open({ dir, upcast });
+        // LMDB's data file is opened without O_CLOEXEC: shims and runc must not inherit it
+        closeOnExecAbove2();
+        return log;
       },
     },
     {

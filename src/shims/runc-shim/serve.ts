@@ -1,8 +1,8 @@
 // The long-running shim: becomes the child subreaper and serves containerd.task.v2.Task over
 // ttrpc, publishing task events to TTRPC_ADDRESS. `serve` is the server `start` launched (on the
 // socket handed over as fd 3, or -socket): it exits when Shutdown finds no container left (or
-// on SIGTERM/SIGINT), removing its socket. The daemon's death does not concern it: it keeps its
-// containers. `serveSession` is one such service, also run by warm shims (warm.ts), which may
+// on SIGTERM/SIGINT), removing its socket, or when the container it was started for is not
+// created in time. The daemon's death does not concern it: it keeps its containers. `serveSession` is one such service, also run by warm shims (warm.ts), which may
 // serve another container after it ends.
 import { readFileSync, rmSync } from 'node:fs';
 import { TASK_SERVICE } from '../wire/protocol/task.js';
@@ -20,6 +20,11 @@ import { TaskService } from './task-service.js';
 const LISTENER_FD = 3;
 /** containerd's shim returns memory to the system every 30 s (debug.FreeOSMemory); so do we. */
 const GC_INTERVAL_MS = 30_000;
+/**
+ * How long a container promised to a shim (the one `start` was run for, or one a warm shim is
+ * assigned) may take to be created: a shim whose daemon died before its Create came ends then.
+ */
+export const CREATE_WAIT_MS = 30_000;
 /** How long closing the server may wait for the daemon to hang up its connections. */
 const CLOSE_GRACE_MS = 200;
 
@@ -41,6 +46,8 @@ export interface ShimSession {
   end(): Promise<void>;
   /** Containers served and expected. */
   readonly size: number;
+  /** Containers created and not yet deleted (promised ones not counted). */
+  readonly containers: number;
   /** Promises to serve container `id` too (its Create is to come within `ms`); false once the session is ending. */
   expect(id: string, ms: number): boolean;
 }
@@ -48,19 +55,28 @@ export interface ShimSession {
 /**
  * Serves the task API for `flags.namespace` in the current directory (the bundle) until
  * Shutdown finds no container left. `listen` binds the server to its socket; `onSizeChange`
- * hears the number of containers served each time it changes.
+ * hears the number of containers served each time it changes. With `endsWithoutDaemon`, the
+ * session also ends when its last connection closes before any container was created in it.
  */
 export async function serveSession(
   flags: ShimFlags,
   reaper: Reaper,
   listen: (server: TtrpcServer) => Promise<void>,
   onSizeChange?: (size: number) => void,
+  endsWithoutDaemon = true,
 ): Promise<ShimSession> {
   openLog({ debug: flags.debug, namespace: flags.namespace, id: flags.id });
   // now, while the working directory (the first container's bundle) exists
   const socketAddress = flags.socket || readAddressFile();
   const publisher = new Publisher(process.env.TTRPC_ADDRESS ?? '', flags.namespace);
-  const server = new TtrpcServer({ authorize: requireSameUser(), onError: (err) => log.warn(err.message) });
+  const server = new TtrpcServer({
+    authorize: requireSameUser(),
+    onError: (err) => log.warn(err.message),
+    // the daemon hung up and no container was created here: it died before its Create came
+    onLastConnectionClosed: () => {
+      if (endsWithoutDaemon && service.created === 0) void end();
+    },
+  });
   let resolveEnded!: (result: { clean: boolean }) => void;
   const ended = new Promise<{ clean: boolean }>((resolve) => (resolveEnded = resolve));
   let stopping = false;
@@ -93,6 +109,9 @@ export async function serveSession(
     get size() {
       return service.size;
     },
+    get containers() {
+      return service.created;
+    },
     expect: (id, ms) => !stopping && service.expect(id, ms),
   };
 }
@@ -100,6 +119,8 @@ export async function serveSession(
 export async function serve(flags: ShimFlags): Promise<void> {
   const reaper = bootShimProcess();
   const session = await serveSession(flags, reaper, (server) => (flags.socket ? server.listen(fromAddress(flags.socket)) : server.listenFd(LISTENER_FD)));
+  // the container this shim was started for: if its Create never comes, nothing else ends the shim
+  session.expect(flags.id, CREATE_WAIT_MS);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void session.end());
   await session.ended;
   // an unclean close leaves connections open: the exit ends them

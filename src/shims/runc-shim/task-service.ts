@@ -47,6 +47,11 @@ export class TaskService {
   ) {
   }
 
+  /** Containers created and not yet deleted. */
+  get created(): number {
+    return this.containers.size;
+  }
+
   /** Containers served and expected. */
   get size(): number {
     return this.containers.size + this.expected.size;
@@ -64,6 +69,13 @@ export class TaskService {
     this.expected.set(id, lapse);
     this.sizeChanged();
     return true;
+  }
+
+  private unexpect(id: string): void {
+    if (!this.expected.has(id)) return;
+    clearTimeout(this.expected.get(id));
+    this.expected.delete(id);
+    this.sizeChanged();
   }
 
   /** Nothing left to serve: the shim ends (decided now, so that no container is promised to it after). */
@@ -113,7 +125,9 @@ export class TaskService {
       Connect: h(api.IdRequest, async (r: { id: string }) =>
         encode(api.ConnectResponse, { shim_pid: process.pid, task_pid: this.containers.get(r.id)?.init.pid ?? 0 }),
       ),
-      Shutdown: h(api.ShutdownRequest, async () => {
+      Shutdown: h(api.ShutdownRequest, async (r: { id: string }) => {
+        // the daemon is done with this id: a Create still promised for it will not come
+        this.unexpect(r.id);
         // a shim that still serves containers stays (Shutdown is sent after every task Delete)
         this.endIfIdle();
         return EMPTY;

@@ -5,17 +5,15 @@
 // tasks of the same namespace when the daemon packs them (up to the count the daemon gives);
 // when its last container is gone it tells the daemon it is free and may be assigned again.
 // Once the daemon is gone (the channel closed) an assigned shim carries on like any other and
-// exits after its last container; an idle one exits at once.
+// exits after its last container; an idle one, or one whose container was not created yet,
+// exits at once.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
 import { loadMount } from './rootfs.js';
-import { bootShimProcess, collectGarbage, serveSession, type ShimSession } from './serve.js';
+import { bootShimProcess, collectGarbage, CREATE_WAIT_MS, serveSession, type ShimSession } from './serve.js';
 import { canConnect, groupSocketPath, toAddress } from '../shared/socket-address.js';
 import type { FromWarmShim, ToWarmShim } from '../shared/warm-messages.js';
-
-/** How long an assigned container's Create may take to come before the shim stops waiting for it. */
-const CREATE_WAIT_MS = 30_000;
 
 export async function serveWarm(flags: ShimFlags): Promise<void> {
   const send = (message: FromWarmShim): void => void (process.connected && process.send!(message));
@@ -57,7 +55,8 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
       }
       process.chdir(message.bundle);
       const sessionFlags: ShimFlags = { ...flags, namespace: message.namespace, id: message.id, address: message.address, debug: message.debug, socket: address, bundle: message.bundle };
-      session = await serveSession(sessionFlags, reaper, (server) => server.listen(path), (size) => send({ type: 'size', size }));
+      // connections come and go with the daemon's tasks here: the IPC channel tells of its death
+      session = await serveSession(sessionFlags, reaper, (server) => server.listen(path), (size) => send({ type: 'size', size }), false);
       serving = { namespace: message.namespace, address };
       session.expect(message.id, CREATE_WAIT_MS);
       writeFileSync('address', address);
@@ -84,6 +83,8 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
   });
   process.on('disconnect', () => {
     if (!session) process.exit(0);
+    // the daemon died: Creates it promised will not come, and nobody will delete what is not created
+    if (session.containers === 0) void session.end().then(() => process.exit(0));
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => void (session ? session.end().then(() => process.exit(0)) : process.exit(0)));

@@ -165,6 +165,23 @@ export class ShimRuntime implements TaskRuntime {
     return live;
   }
 
+  async discard(runtimeTask: RuntimeTask): Promise<void> {
+    const task = this.get(runtimeTask.namespace, runtimeTask.id);
+    if (task !== runtimeTask || !(task instanceof ShimTask)) return;
+    const bundle = bundleOf(this.options.state, task.namespace, task.id);
+    if (task.pid > 0) {
+      await task.kill(9, { all: true }).catch(() => {});
+      await withTimeout(task.wait(), this.timeouts.cleanup).catch(() => {});
+    }
+    // Delete releases the task (unregistered, bundle set aside) when the shim had it
+    if (await task.delete().then(() => true, () => false)) return;
+    this.unregister(task);
+    task.detached = true;
+    await task.shutdown();
+    const binary = readOptional(join(bundle.path, SHIM_BINARY_PATH)) ?? this.binaries.resolve(task.runtime);
+    await this.cleanupDeadShim(bundle, this.command(bundle, binary));
+  }
+
   /**
    * Closes every shim connection without touching the shims (they keep running for the next
    * daemon to load), lets cleanups of dead shims finish, then closes the events server and
@@ -360,6 +377,12 @@ export class ShimRuntime implements TaskRuntime {
       }
     }
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function visibleDirs(dir: string): string[] {

@@ -130,5 +130,11 @@ export interface TaskRuntime {
    * cleanup of the dead ones (reported to onDeath) and returns the live tasks.
    */
   load(containerRuntime: (namespace: string, id: string) => string | undefined): Promise<RuntimeTask[]>;
+  /**
+   * A task the daemon never acknowledged (found at load, absent from the log): its processes are
+   * killed, it is deleted in its shim, the shim is shut down and its bundle (with the rootfs
+   * mount) removed, so the id can be used again. No death is reported: for the log it never was.
+   */
+  discard(task: RuntimeTask): Promise<void>;
   close(): Promise<void>;
 }

@@ -27,6 +27,8 @@ export interface ServerOptions {
   readonly authorize?: (peer: PeerCredentials) => string | undefined;
   /** Refused connections, failed writes: things worth a log line, never a crash. */
   readonly onError?: (err: Error) => void;
+  /** Called each time the last open connection closes (a shim hears its daemon go). */
+  readonly onLastConnectionClosed?: () => void;
 }
 
 /**
@@ -83,7 +85,10 @@ export class TtrpcServer {
     }
     const connection = new ServerConnection(socket, peer, (service, method) => this.resolve(service, method), this.options.onError);
     this.connections.add(connection);
-    socket.once('close', () => this.connections.delete(connection));
+    socket.once('close', () => {
+      this.connections.delete(connection);
+      if (this.connections.size === 0 && !this.closing) this.options.onLastConnectionClosed?.();
+    });
   }
 
   /** Stops accepting, waits for the calls in flight to be answered, then closes every connection. */
