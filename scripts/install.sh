@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Installs what ledgerd needs on a fresh Debian 12 machine (as root) and builds it.
 #   scripts/install.sh          runtime: runc, ctr (Debian's containerd package), Node packages
-#   scripts/install.sh --test   also what the test suite uses: registry, busybox-static, jq, curl
+#   scripts/install.sh --test   also what the test suite uses: registry, busybox-static, jq, curl,
+#                               systemd-analyze (package systemd)
+#   scripts/install.sh --systemd  also ledgerd and ledgerctl in /usr/local/bin and the unit
+#                               /etc/systemd/system/ledgerd.service; then `systemctl enable --now ledgerd`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(runc containerd iproute2 ca-certificates zstd)
-if [ "${1:-}" = --test ]; then
-  packages+=(docker-registry busybox-static jq curl skopeo)
-fi
+systemd_unit=false
+for arg in "$@"; do
+  case "$arg" in
+    --test) packages+=(docker-registry busybox-static jq curl skopeo systemd) ;;
+    --systemd) systemd_unit=true ;;
+    *) echo "install: unknown option $arg (--test, --systemd)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
@@ -31,3 +39,12 @@ npm run build --silent
 
 # ledgerd's runc shim, where containerd (and ledgerd) look up `io.containerd.ledger.v1`
 ln -sf "$PWD/bin/containerd-shim-ledger-v1" /usr/local/bin/containerd-shim-ledger-v1
+
+if $systemd_unit; then
+  ln -sf "$PWD/bin/ledgerd" /usr/local/bin/ledgerd
+  ln -sf "$PWD/bin/ledgerctl" /usr/local/bin/ledgerctl
+  install -D -m 0644 contrib/systemd/ledgerd.service /etc/systemd/system/ledgerd.service
+  # where systemd runs (not in a plain container), it reads the new unit now
+  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+  echo "install: ledgerd.service installed; start it with: systemctl enable --now ledgerd"
+fi

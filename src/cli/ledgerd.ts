@@ -8,6 +8,7 @@ import { upcast } from '../events/index.js';
 import { startDaemon } from '../daemon/daemon.js';
 import { registrations } from '../daemon/registrations.js';
 import { createLogger, isLevel } from '../daemon/logger.js';
+import { ServiceManager } from '../daemon/sd-notify.js';
 import { LEDGERD_VERSION } from '../version.js';
 import { stringify } from 'smol-toml';
 
@@ -71,14 +72,24 @@ async function run(config: DaemonConfig): Promise<void> {
   const level = config.debug.level || 'info'; // containerd's default config leaves it empty
   if (!isLevel(level)) fail(`log level "${level}": must be one of trace, debug, info, warn, error`);
   const logger = createLogger(level);
+  const serviceManager = ServiceManager.fromEnvironment();
+  const notify = (what: () => void) => {
+    try {
+      what();
+    } catch (err) {
+      logger.warn(`notifying the service manager: ${(err as Error).message}`);
+    }
+  };
   let daemon;
   try {
     daemon = await startDaemon(config, logger);
   } catch (err) {
     fail(`start-up failed: ${(err as Error).message}`);
   }
+  notify(() => serviceManager.ready());
   const shutdown = (signal: string) => {
     logger.info(`${signal} received, shutting down`);
+    notify(() => serviceManager.stopping());
     daemon.stop().then(
       () => process.exit(0),
       (err: Error) => fail(`shutdown: ${err.message}`),
