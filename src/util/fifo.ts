@@ -33,10 +33,12 @@ export function openLogFifo(path: string, mode = 0o700): Socket {
   }
 }
 
-// A process's stdio in the runc shim, with containerd's semantics (pkg/process/io.go): a FIFO the shim writes to is opened write-only plus an extra read-only
-// handle, so opening never waits for the client and the FIFO stays open; the stdin FIFO is read
-// non-blocking and the shim also holds a write handle on it until CloseIO, so the container's
-// stdin sees EOF only when the client is done *and* CloseIO was called.
+// A process's stdio in the runc shim, with containerd's semantics (pkg/process/io.go): a FIFO the
+// shim writes to is opened write-only plus an extra read-only handle, so opening never waits for
+// the client and the FIFO stays open; the stdin FIFO is read non-blocking and the shim also holds a
+// write handle on it until CloseIO, so the container's stdin sees EOF only when the client is done
+// *and* CloseIO was called.
+
 export function isFifo(path: string): boolean {
   try {
     return statSync(path).isFIFO();
