@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Connection } from '../src/cli/grpc-client.js';
-import { decodeMessage } from '../src/services/proto.js';
+import { decodeMessage } from '../src/api/proto.js';
 import { percentile, report } from './report.js';
 
 const { values } = parseArgs({

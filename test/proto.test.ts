@@ -21,7 +21,7 @@ import {
   serviceDefinition,
   timestamp,
   unpackAny,
-} from '../src/services/proto.js';
+} from '../src/api/proto.js';
 
 // ---------------------------------------------------------------------------------------------
 // Services and methods

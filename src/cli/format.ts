@@ -1,4 +1,4 @@
-import { unpackAny, fromTimestamp } from '../services/proto.js';
+import { unpackAny, fromTimestamp } from '../api/proto.js';
 
 /** RFC 3339 with nanoseconds, UTC; "-" for an unset time. */
 export function formatTimestamp(ts: { seconds?: number; nanos?: number } | undefined): string {

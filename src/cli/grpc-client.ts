@@ -1,6 +1,6 @@
 import { credentials, Metadata, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { serviceClient } from '../services/proto.js';
-import { NAMESPACE_HEADER } from '../services/request.js';
+import { serviceClient } from '../api/proto.js';
+import { NAMESPACE_HEADER } from '../api/services.js';
 
 export const DEFAULT_ADDRESS = '/run/ledgerd/ledgerd.sock';
 

@@ -1,5 +1,6 @@
 // What the client library needs from a connection to a daemon: containerd's services by name.
 // The CLI passes its gRPC connection; the library itself stays free of gRPC.
+import { LEASE_HEADER, SERVICES } from '../api/services.js';
 
 export interface ReadableMessages<T> {
   on(event: 'data', listener: (message: T) => void): this;
@@ -43,19 +44,8 @@ export function collect<T>(stream: ReadableMessages<T>): Promise<T[]> {
   });
 }
 
-export const SERVICES = {
-  content: 'containerd.services.content.v1.Content',
-  images: 'containerd.services.images.v1.Images',
-  snapshots: 'containerd.services.snapshots.v1.Snapshots',
-  containers: 'containerd.services.containers.v1.Containers',
-  tasks: 'containerd.services.tasks.v1.Tasks',
-  leases: 'containerd.services.leases.v1.Leases',
-  diff: 'containerd.services.diff.v1.Diff',
-  namespaces: 'containerd.services.namespaces.v1.Namespaces',
-} as const;
+export { LEASE_HEADER, SERVICES };
 
-/** gRPC metadata key of the lease a call works under (leases/grpc.go). */
-export const LEASE_HEADER = 'containerd-lease';
 
 /** The gRPC status code of a failed call, if it has one (grpc-js ServiceError). */
 export const grpcCode = (err: unknown): number | undefined => {

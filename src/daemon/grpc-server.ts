@@ -2,7 +2,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
-import { serviceDefinition } from '../services/proto.js';
+import { serviceDefinition } from '../api/proto.js';
 import type { GrpcService } from '../services/grpc-service.js';
 
 export interface GrpcListenOptions {

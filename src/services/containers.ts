@@ -3,10 +3,11 @@ import type { AnyValue } from '../events/index.js';
 import type { ContainerView } from '../projections/index.js';
 import { adaptorFromFields, parseFilters } from '../filters/index.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
-import { timestamp } from './proto.js';
+import { timestamp } from '../api/proto.js';
 import { requestMeta, requireNamespace } from './request.js';
+import { SERVICES } from '../api/services.js';
 
-export const CONTAINERS_SERVICE = 'containerd.services.containers.v1.Containers';
+export const CONTAINERS_SERVICE = SERVICES.containers;
 
 interface WireAny {
   type_url?: string;

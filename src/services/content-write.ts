@@ -2,7 +2,7 @@ import { status as Status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { ContentCommands } from '../commands/content.js';
 import { GrpcStatusError } from './grpc-errors.js';
 import { messageReader, writeWithBackpressure, type BidiStream } from './handlers.js';
-import { timestamp } from './proto.js';
+import { timestamp } from '../api/proto.js';
 import { header, LEASE_HEADER, requestMeta, requireNamespace } from './request.js';
 
 interface WriteRequest {

@@ -8,10 +8,11 @@ import { LedgerError } from '../util/errdefs.js';
 import { writeHandler } from './content-write.js';
 import { GrpcStatusError } from './grpc-errors.js';
 import { bidiStream, serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
-import { timestamp } from './proto.js';
+import { timestamp } from '../api/proto.js';
 import { header, LEASE_HEADER, requestMeta, requireNamespace } from './request.js';
+import { SERVICES } from '../api/services.js';
 
-export const CONTENT_SERVICE = 'containerd.services.content.v1.Content';
+export const CONTENT_SERVICE = SERVICES.content;
 
 /** containerd sends List results in blocks of at most this many infos. */
 const LIST_BLOCK = 100;

@@ -2,8 +2,9 @@ import type { DiffCommands, Descriptor } from '../commands/diff.js';
 import type { Mount } from '../util/mount/index.js';
 import { unary, type Implementation } from './handlers.js';
 import { header, LEASE_HEADER, requestMeta, requireNamespace } from './request.js';
+import { SERVICES } from '../api/services.js';
 
-export const DIFF_SERVICE = 'containerd.services.diff.v1.Diff';
+export const DIFF_SERVICE = SERVICES.diff;
 
 interface WireDescriptor {
   media_type?: string;

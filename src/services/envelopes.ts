@@ -22,7 +22,7 @@ import {
   type TaskStateChanged,
 } from '../events/index.js';
 import type { Adaptor } from '../filters/index.js';
-import { packAny, timestamp, unpackAny } from './proto.js';
+import { packAny, timestamp, unpackAny } from '../api/proto.js';
 
 /** A containerd event envelope (containerd.services.events.v1.Envelope) before encoding. */
 export interface Envelope {

@@ -8,10 +8,11 @@ import { validateTopic } from '../util/topics.js';
 import { nowNs } from '../log/index.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
 import { cachedEnvelope, envelopeAdaptor, type Envelope } from './envelopes.js';
-import { fromTimestamp } from './proto.js';
+import { fromTimestamp } from '../api/proto.js';
 import { FROM_SEQ_HEADER, header, requestMeta, requireNamespace } from './request.js';
+import { SERVICES } from '../api/services.js';
 
-export const EVENTS_SERVICE = 'containerd.services.events.v1.Events';
+export const EVENTS_SERVICE = SERVICES.events;
 export const TTRPC_EVENTS_SERVICE = 'containerd.services.events.ttrpc.v1.Events';
 
 export interface SubscriberGauge {

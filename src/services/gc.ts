@@ -2,9 +2,10 @@ import type { GarbageCollector } from '../commands/gc.js';
 import type { GcNode, NodeKind, Sweep } from '../projections/gc-graph.js';
 import { invalidArgument } from '../util/errdefs.js';
 import { unary, type Implementation } from './handlers.js';
-import { timestamp } from './proto.js';
+import { timestamp } from '../api/proto.js';
+import { SERVICES } from '../api/services.js';
 
-export const GC_SERVICE = 'ledgerd.services.gc.v1.GC';
+export const GC_SERVICE = SERVICES.gc;
 
 const KINDS: readonly NodeKind[] = ['content', 'snapshot', 'lease', 'ingest'];
 

@@ -1,8 +1,9 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { unary, type Implementation } from './handlers.js';
 import { notFound } from '../util/errdefs.js';
+import { SERVICES } from '../api/services.js';
 
-export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+export const HEALTH_SERVICE = SERVICES.health;
 
 /** grpc.health.v1: the daemon as a whole is the one service ("" ) it reports on. */
 export function healthService(serving: () => boolean): Implementation {

@@ -3,10 +3,11 @@ import type { ImageView } from '../projections/index.js';
 import { adaptorFromFields, parseFilters } from '../filters/index.js';
 import { notFound } from '../util/errdefs.js';
 import { unary, type Implementation } from './handlers.js';
-import { timestamp } from './proto.js';
+import { timestamp } from '../api/proto.js';
 import { requestMeta, requireNamespace } from './request.js';
+import { SERVICES } from '../api/services.js';
 
-export const IMAGES_SERVICE = 'containerd.services.images.v1.Images';
+export const IMAGES_SERVICE = SERVICES.images;
 
 function toProto(image: ImageView) {
   return {

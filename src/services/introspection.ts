@@ -6,8 +6,9 @@ import { parseFilters, type Adaptor } from '../filters/index.js';
 import { LedgerError } from '../util/errdefs.js';
 import { toServiceError } from './grpc-errors.js';
 import { unary, type Implementation } from './handlers.js';
+import { SERVICES } from '../api/services.js';
 
-export const INTROSPECTION_SERVICE = 'containerd.services.introspection.v1.Introspection';
+export const INTROSPECTION_SERVICE = SERVICES.introspection;
 
 /** A plugin the daemon tried to initialise, as introspection reports it. */
 export interface PluginInfo {

@@ -2,10 +2,11 @@ import type { LeaseCommands } from '../commands/leases.js';
 import type { LeaseView } from '../projections/index.js';
 import { adaptorFromFields, parseFilters } from '../filters/index.js';
 import { unary, type Implementation } from './handlers.js';
-import { timestamp } from './proto.js';
+import { timestamp } from '../api/proto.js';
 import { requestMeta, requireNamespace } from './request.js';
+import { SERVICES } from '../api/services.js';
 
-export const LEASES_SERVICE = 'containerd.services.leases.v1.Leases';
+export const LEASES_SERVICE = SERVICES.leases;
 
 const toProto = (lease: LeaseView) => ({ id: lease.id, created_at: timestamp(lease.createdAt), labels: lease.labels });
 

@@ -4,10 +4,11 @@ import { topicOf } from '../events/index.js';
 import { parseFilters, type Adaptor } from '../filters/index.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
 import { streamEnvelopes, type SubscriberGauge } from './events.js';
-import { timestamp } from './proto.js';
+import { timestamp } from '../api/proto.js';
 import { toJson } from '../util/json.js';
+import { SERVICES } from '../api/services.js';
 
-export const LOG_SERVICE = 'ledgerd.services.log.v1.Log';
+export const LOG_SERVICE = SERVICES.log;
 
 /** Filter fields of a log record: seq, namespace, stream, type, topic. */
 function recordAdaptor(record: LogRecord): Adaptor {

@@ -2,8 +2,9 @@ import type { NamespaceCommands } from '../commands/namespaces.js';
 import type { NamespaceView } from '../projections/index.js';
 import { unary, type Implementation } from './handlers.js';
 import { requestMeta } from './request.js';
+import { SERVICES } from '../api/services.js';
 
-export const NAMESPACES_SERVICE = 'containerd.services.namespaces.v1.Namespaces';
+export const NAMESPACES_SERVICE = SERVICES.namespaces;
 
 const toProto = (ns: NamespaceView) => ({ name: ns.name, labels: ns.labels });
 

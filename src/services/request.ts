@@ -2,10 +2,10 @@ import type { Metadata, ServerDuplexStream, ServerUnaryCall, ServerWritableStrea
 import type { RecordMeta } from '../log/index.js';
 import { failedPrecondition } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
+import { LEASE_HEADER, NAMESPACE_HEADER } from '../api/services.js';
 
-/** gRPC metadata keys containerd's clients send (namespaces/grpc.go, leases/grpc.go). */
-export const NAMESPACE_HEADER = 'containerd-namespace';
-export const LEASE_HEADER = 'containerd-lease';
+export { LEASE_HEADER, NAMESPACE_HEADER };
+
 /** ledgerd's own: resume an Events.Subscribe stream after this sequence number's predecessor. */
 export const FROM_SEQ_HEADER = 'ledgerd-from-seq';
 

@@ -4,10 +4,11 @@ import type { SnapshotInfo, SnapshotKind, Snapshotter, WriteOptions } from '../s
 import type { Mount } from '../util/mount/index.js';
 import { adaptorFromFields, parseFilters } from '../filters/index.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
-import { timestamp } from './proto.js';
+import { timestamp } from '../api/proto.js';
 import { header, LEASE_HEADER, requestMeta, requireNamespace } from './request.js';
+import { SERVICES } from '../api/services.js';
 
-export const SNAPSHOTS_SERVICE = 'containerd.services.snapshots.v1.Snapshots';
+export const SNAPSHOTS_SERVICE = SERVICES.snapshots;
 
 /** containerd sends List replies in blocks of this many Info. */
 const LIST_BATCH = 100;

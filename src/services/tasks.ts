@@ -4,10 +4,11 @@ import { adaptorFromFields, FilterSyntaxError, parseFilters } from '../filters/i
 import { StatusError } from '../util/errdefs.js';
 import { Code } from '../util/grpc-codes.js';
 import { unary, type Implementation } from './handlers.js';
-import { timestamp } from './proto.js';
+import { timestamp } from '../api/proto.js';
 import { requireNamespace } from './request.js';
+import { SERVICES } from '../api/services.js';
 
-export const TASKS_SERVICE = 'containerd.services.tasks.v1.Tasks';
+export const TASKS_SERVICE = SERVICES.tasks;
 
 interface WireAny {
   type_url?: string;

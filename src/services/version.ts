@@ -1,7 +1,8 @@
 import { unary, type Implementation } from './handlers.js';
 import { LEDGERD_VERSION, COMPATIBLE_CONTAINERD } from '../version.js';
+import { SERVICES } from '../api/services.js';
 
-export const VERSION_SERVICE = 'containerd.services.version.v1.Version';
+export const VERSION_SERVICE = SERVICES.version;
 
 /**
  * The version is containerd's API level with ledgerd's own as build metadata, so clients that

@@ -6,7 +6,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { startRegistry } from '../helpers/harness-services.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { runHarness, skipWithoutHarness } from '../helpers/ctr.js';
-import { decodeMessage } from '../../src/services/proto.js';
+import { decodeMessage } from '../../src/api/proto.js';
 
 const CONTAINERS = 'containerd.services.containers.v1.Containers';
 const SNAPSHOTS = 'containerd.services.snapshots.v1.Snapshots';

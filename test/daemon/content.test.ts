@@ -9,7 +9,7 @@ import { startTestDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runHarness, skipWithoutCtr, skipWithoutHarness } from '../helpers/ctr.js';
 import { CONTENT, upload, WriteSession } from '../helpers/write-session.js';
-import { decodeMessage } from '../../src/services/proto.js';
+import { decodeMessage } from '../../src/api/proto.js';
 import { Connection } from '../../src/cli/grpc-client.js';
 
 const digestOf = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { ctrAt, runHarness, skipWithoutCtr, skipWithoutHarness } from '../helpers/ctr.js';
-import { decodeMessage } from '../../src/services/proto.js';
+import { decodeMessage } from '../../src/api/proto.js';
 
 const IMAGES = 'containerd.services.images.v1.Images';
 const ctr = (address: string, ...args: string[]) => ctrAt(address, 'leasetest')(...args);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { startTestDaemon } from '../helpers/daemon.js';
-import { decodeMessage, packAny } from '../../src/services/proto.js';
+import { decodeMessage, packAny } from '../../src/api/proto.js';
 import type { Connection } from '../../src/cli/grpc-client.js';
 
 const NS = 'containerd.services.namespaces.v1.Namespaces';

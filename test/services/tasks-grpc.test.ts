@@ -14,7 +14,7 @@ import { TaskCommands } from '../../src/commands/tasks.js';
 import { containersService, CONTAINERS_SERVICE } from '../../src/services/containers.js';
 import { tasksService, TASKS_SERVICE } from '../../src/services/tasks.js';
 import { eventsService, EVENTS_SERVICE } from '../../src/services/events.js';
-import { encodeMessage } from '../../src/services/proto.js';
+import { encodeMessage } from '../../src/api/proto.js';
 import { listenGrpc, stopGrpc } from '../../src/daemon/grpc-server.js';
 import { Connection } from '../../src/cli/grpc-client.js';
 import { skipWithoutCtr } from '../helpers/ctr.js';

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { decodeMessage } from '../../src/services/proto.js';
+import { decodeMessage } from '../../src/api/proto.js';
 import { ShimRuntime } from '../../src/shims/runtime/shim-runtime.js';
 import type { DeadTask, TimestampedShimEvent } from '../../src/shims/runtime/task-runtime.js';
 import { Code } from '../../src/shims/wire/ttrpc/index.js';

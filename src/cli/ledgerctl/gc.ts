@@ -1,4 +1,4 @@
-import { GC_SERVICE } from '../../services/gc.js';
+import { SERVICES } from '../../api/services.js';
 import { formatTimestamp } from '../format.js';
 import { parseCommandArgs, UsageError, type Command } from './command.js';
 
@@ -8,7 +8,7 @@ export const gc: Command = {
     const { values } = parseCommandArgs(args, { 'dry-run': { type: 'boolean' } });
     const dryRun = values['dry-run'] ?? false;
     const reply = await connection.unary<{ seq: number; deleted: { kind: string; namespace: string; key: string }[]; files: string[]; failures: string[]; milliseconds: number }>(
-      GC_SERVICE,
+      SERVICES.gc,
       'Collect',
       { dry_run: dryRun },
     );
@@ -31,7 +31,7 @@ export const why: Command = {
     });
     const node = whyNode(positionals[0], values);
     const reply = await connection.unary<{ exists: boolean; alive: boolean; chain: string[]; deleted_seq: number; deleted_at: { seconds: number; nanos: number }; deleted_by: string }>(
-      GC_SERVICE,
+      SERVICES.gc,
       'Why',
       { node: { ...node, namespace } },
     );

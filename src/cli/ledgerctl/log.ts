@@ -1,12 +1,11 @@
-import { LOG_SERVICE } from '../../services/log.js';
-import { VERSION_SERVICE } from '../../services/version.js';
+import { SERVICES } from '../../api/services.js';
 import { decodeEnvelopeEvent, formatTimestamp } from '../format.js';
 import { drain, parseCommandArgs, sequenceNumber, UsageError, type Command } from './command.js';
 
 export const version: Command = {
   usage: "version                                  the daemon's version",
   async run({ connection }) {
-    const reply = await connection.unary<{ version: string; revision: string }>(VERSION_SERVICE, 'Version', {});
+    const reply = await connection.unary<{ version: string; revision: string }>(SERVICES.version, 'Version', {});
     process.stdout.write(`Server:\n  Version:  ${reply.version}\n  Revision: ${reply.revision}\n`);
   },
 };
@@ -25,19 +24,19 @@ export const log: Command = {
     });
     switch (positionals[0]) {
       case 'head': {
-        const reply = await connection.unary<{ seq: number }>(LOG_SERVICE, 'Head', {});
+        const reply = await connection.unary<{ seq: number }>(SERVICES.log, 'Head', {});
         process.stdout.write(`${reply.seq}\n`);
         return;
       }
       case 'verify': {
-        const reply = await connection.unary<{ ok: boolean; records: number; head: number; problems: string[] }>(LOG_SERVICE, 'Verify', {});
+        const reply = await connection.unary<{ ok: boolean; records: number; head: number; problems: string[] }>(SERVICES.log, 'Verify', {});
         for (const problem of reply.problems) process.stdout.write(`problem: ${problem}\n`);
         process.stdout.write(`${reply.ok ? 'ok' : 'CORRUPT'}: ${reply.records} records, head ${reply.head}\n`);
         if (!reply.ok) process.exitCode = 1;
         return;
       }
       case 'show': {
-        const stream = connection.stream<Record<string, unknown>>(LOG_SERVICE, 'Read', {
+        const stream = connection.stream<Record<string, unknown>>(SERVICES.log, 'Read', {
           from_seq: sequenceNumber(values.from, 'from') || 1,
           to_seq: sequenceNumber(values.to, 'to'),
           filters: values.filter ?? [],
@@ -59,7 +58,7 @@ export const events: Command = {
   async run({ connection, args }) {
     const { values, positionals } = parseCommandArgs(args, { from: { type: 'string' } });
     const stream = connection.stream<{ seq: number; envelope: { timestamp: { seconds: number; nanos: number }; namespace: string; topic: string; event: { type_url: string; value: Buffer } } }>(
-      LOG_SERVICE,
+      SERVICES.log,
       'Subscribe',
       { from_seq: sequenceNumber(values.from, 'from'), filters: positionals },
     );

@@ -16,7 +16,7 @@ import protobuf from 'protobufjs';
  * Imports inside the protos are relative to proto/ (`import "containerd/types/mount.proto";`);
  * google/protobuf/* are protobufjs's bundled well-known types and are not in proto/.
  *
- * This file compiles to dist/src/services/proto.js, hence three levels up to the project root.
+ * This file compiles to dist/src/api/proto.js, hence three levels up to the project root.
  */
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 
