@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { Connection } from '../src/cli/grpc-client.js';
-import { serviceDefinition } from '../src/services/proto.js';
+import { serviceDefinition } from '../src/api/proto.js';
 import { versionService, VERSION_SERVICE } from '../src/services/version.js';
 import { DaemonMetrics } from '../src/metrics/registry.js';
 

@@ -5,7 +5,7 @@ import { verifyLogInBackground, type EventLog } from '../log/index.js';
 import type { ProjectionSet } from '../projections/index.js';
 import { ignoredSettings, PluginHost, PluginType, type DaemonConfig } from '../plugin/index.js';
 import { isGrpcPlugin } from '../services/grpc-service.js';
-import { serviceDefinition } from '../services/proto.js';
+import { serviceDefinition } from '../api/proto.js';
 import { DaemonMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/http.js';
 import { listenGrpc, stopGrpc } from './grpc-server.js';
