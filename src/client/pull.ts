@@ -6,7 +6,7 @@ import type { Descriptor, Platform } from './image/descriptor.js';
 import { children, configPlatform, parseConfig, parseIndex, parseManifest, selectManifests, type ImageConfig, type Manifest } from './image/manifest.js';
 import { childGcLabels, isIndexType, isManifestType } from './image/media-types.js';
 import { allPlatforms, anyOf, formatPlatform, hostPlatform, onlyPlatform, type PlatformMatcher } from './image/platforms.js';
-import { formatReference, IncompleteDownloadError, parseReference, Registry, type CredentialsFor } from './registry/index.js';
+import { formatReference, hostsFromDir, IncompleteDownloadError, parseReference, pullHost, Registry, type CredentialsFor } from './registry/index.js';
 import { SERVICES, type Rpc } from './rpc.js';
 import type { PullListener } from './pull/events.js';
 import { BlobFetcher } from './pull/fetch.js';
@@ -17,6 +17,8 @@ import { saveImage } from './image/store.js';
 export interface PullOptions {
   /** http for the registry whatever its host (localhost and loopback addresses always are). */
   readonly plainHttp?: boolean;
+  /** A containerd hosts directory (hosts.toml per registry): mirrors and plain-http hosts. */
+  readonly hostsDir?: string;
   readonly credentials?: CredentialsFor;
   /** Platforms to pull and unpack (default: the host's); ignored with allPlatforms. */
   readonly platforms?: readonly Platform[];
@@ -61,7 +63,9 @@ export async function pull(rpc: Rpc, reference: string, options: PullOptions = {
   const unpack = options.unpack ?? true;
   const snapshotter = unpack ? await namespaceSnapshotter(rpc, options.snapshotter) : (options.snapshotter ?? '');
 
-  const registry = new Registry(ref, { plainHttp: options.plainHttp, credentials: options.credentials });
+  const endpoint = options.hostsDir ? pullHost(hostsFromDir(options.hostsDir, ref.domain)) : undefined;
+  if (options.hostsDir && !endpoint) throw new Error(`${options.hostsDir}: no host for ${ref.domain} may pull and resolve`);
+  const registry = new Registry(ref, { plainHttp: options.plainHttp, credentials: options.credentials, endpoint });
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
   const lease = await takeLease(rpc);

@@ -1,4 +1,5 @@
 import { containerPlugins } from './plugins/containers.js';
+import { criPlugins } from './plugins/cri.js';
 import { contentPlugins } from './plugins/content.js';
 import { corePlugins } from './plugins/core.js';
 import { diffPlugins } from './plugins/diff.js';
@@ -23,6 +24,7 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
     runtimePlugins(hooks),
     taskPlugins(hooks),
     gcPlugins(hooks),
+    criPlugins(),
   ];
   const byId = (a: AnyRegistration, b: AnyRegistration) => a.id.localeCompare(b.id);
   return [

@@ -65,7 +65,7 @@ export function busyboxEntries(): Entry[] {
 }
 
 /** An OCI image: each entry list becomes a gzip layer (or plain tar with gzip: false). */
-export async function buildImage(layers: Entry[][], options: { architecture?: string; gzip?: boolean; labels?: Record<string, string> } = {}): Promise<BuiltImage> {
+export async function buildImage(layers: Entry[][], options: { architecture?: string; gzip?: boolean; labels?: Record<string, string>; user?: string } = {}): Promise<BuiltImage> {
   const tars = await Promise.all(layers.map((entries) => tarLayer(entries)));
   const diffIds = tars.map(sha256);
   const gzip = options.gzip ?? true;
@@ -75,7 +75,7 @@ export async function buildImage(layers: Entry[][], options: { architecture?: st
     Buffer.from(JSON.stringify({
       architecture,
       os: 'linux',
-      config: { Env: ['PATH=/bin'], Cmd: ['sh'], Labels: options.labels ?? {} },
+      config: { Env: ['PATH=/bin'], Cmd: ['sh'], Labels: options.labels ?? {}, ...(options.user ? { User: options.user } : {}) },
       rootfs: { type: 'layers', diff_ids: diffIds },
     })),
     MT.config,

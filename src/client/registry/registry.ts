@@ -13,7 +13,10 @@ import { isValidDigest } from '../../util/digest.js';
 /** containerd's MaxManifestSize (4 * 1048 * 1048, sic). */
 export const MAX_MANIFEST_SIZE = 4 * 1048 * 1048;
 
-export interface RegistryOptions extends HostOptions, TransportOptions {}
+export interface RegistryOptions extends HostOptions, TransportOptions {
+  /** Where to reach the registry (a mirror from a hosts directory); default: the reference's host. */
+  readonly endpoint?: RegistryEndpoint;
+}
 
 export class NotFoundError extends Error {}
 
@@ -26,7 +29,7 @@ export class Registry {
     readonly ref: ImageReference,
     options: RegistryOptions = {},
   ) {
-    this.endpoint = registryEndpoint(ref.domain, options);
+    this.endpoint = options.endpoint ?? registryEndpoint(ref.domain, options);
     this.transport = new RegistryTransport(options);
     this.scope = `repository:${ref.repository}:pull`;
   }

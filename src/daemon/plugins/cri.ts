@@ -1,0 +1,38 @@
+import { Connection } from '../../cli/grpc-client.js';
+import { CRI_NAMESPACE, defaultCriConfig, type CriConfig } from '../../cri/config.js';
+import { CriImages } from '../../cri/images.js';
+import { CRI_API_VERSION } from '../../cri/runtime-info.js';
+import { PluginType } from '../../plugin/index.js';
+import { criImageService, criRuntimeService, CRI_IMAGE_SERVICE, CRI_RUNTIME_SERVICE } from '../../services/cri.js';
+import type { AreaPlugins } from './shared.js';
+
+/**
+ * Kubernetes' CRI (io.containerd.grpc.v1.cri): RuntimeService and ImageService on the daemon's
+ * socket. As containerd's CRI plugin is a client of containerd's own services, this one works
+ * through the daemon's containerd API in namespace k8s.io, over a connection to its own socket
+ * (opened at the first call, when the daemon serves), so what the CRI does is in the log as any
+ * client's calls are.
+ */
+export const criPlugins = (): AreaPlugins => ({
+  grpc: [
+    {
+      type: PluginType.Grpc,
+      id: 'cri',
+      requires: [PluginType.Service],
+      config: defaultCriConfig(),
+      init(ctx) {
+        const config = ctx.config as CriConfig;
+        ctx.meta.exports.CRIVersion = CRI_API_VERSION;
+        const daemon = new Connection(ctx.address, CRI_NAMESPACE);
+        const images = new CriImages(daemon, config, ctx.daemonRoot);
+        return {
+          services: [
+            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config) },
+            { name: CRI_IMAGE_SERVICE, implementation: criImageService(images) },
+          ],
+          close: () => daemon.close(),
+        };
+      },
+    },
+  ],
+});

@@ -1,0 +1,59 @@
+// A CRI client for tests: runtime.v1 over grpc-js on a daemon's socket (no containerd namespace
+// header: the CRI always works in k8s.io), and a daemon config that turns the CRI plugin on.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { Connection } from '../../src/cli/grpc-client.js';
+
+export const RUNTIME = 'runtime.v1.RuntimeService';
+export const IMAGES = 'runtime.v1.ImageService';
+
+export interface CriClient {
+  runtime<R = any>(method: string, request?: unknown): Promise<R>;
+  images<R = any>(method: string, request?: unknown): Promise<R>;
+}
+
+export function criClient(t: TestContext, address: string): CriClient {
+  const connection = new Connection(address, undefined);
+  t.after(() => connection.close());
+  return {
+    runtime: (method, request = {}) => connection.unary(RUNTIME, method, request),
+    images: (method, request = {}) => connection.unary(IMAGES, method, request),
+  };
+}
+
+export interface CriDirs {
+  readonly config: string;
+  readonly cniConf: string;
+  readonly hostsDir: string;
+}
+
+/**
+ * A config.toml under `dir` as the CRI test kit writes it: every registry in `mirrors` goes to
+ * the plain-http `registry` (host:port) through hosts.toml files; CNI confs in dir/cni-conf.
+ */
+export function writeCriConfig(dir: string, registry: string, mirrors: readonly string[] = ['docker.io', 'registry.k8s.io'], extra = ''): CriDirs {
+  const hostsDir = join(dir, 'certs.d');
+  for (const host of mirrors) {
+    mkdirSync(join(hostsDir, host), { recursive: true });
+    writeFileSync(join(hostsDir, host, 'hosts.toml'), `server = "http://${registry}"\n\n[host."http://${registry}"]\n  capabilities = ["pull", "resolve"]\n`);
+  }
+  const cniConf = join(dir, 'cni-conf');
+  mkdirSync(cniConf, { recursive: true });
+  const config = join(dir, 'config.toml');
+  writeFileSync(
+    config,
+    `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.6"
+  restrict_oom_score_adj = true
+${extra}
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "${cniConf}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${hostsDir}"
+`,
+  );
+  return { config, cniConf, hostsDir };
+}
