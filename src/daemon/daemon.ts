@@ -12,7 +12,11 @@ import { listenGrpc, stopGrpc } from './grpc-server.js';
 import type { GarbageCollector } from '../commands/gc.js';
 import { registrations } from './registrations.js';
 import { isReconcilable } from './reconcile.js';
+import { releaseLogPagesEvery } from './log-pages.js';
 import type { Logger } from './logger.js';
+
+/** How often the daemon gives the log's mapped pages back to the page cache (see log-pages.ts). */
+const LOG_PAGES_RELEASE_MS = 10_000;
 
 export interface RunningDaemon {
   readonly config: DaemonConfig;
@@ -38,6 +42,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   );
   let grpcServer: GrpcServer | undefined;
   let metricsServer: HttpServer | undefined;
+  let logPages: ReturnType<typeof releaseLogPagesEvery> | undefined;
   try {
     await host.init();
     const ignored = [...ignoredSettings(config), ...host.ignored];
@@ -48,6 +53,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     for (const report of projections.start()) {
       logger.info(`projection ${report.name}: checkpoint at ${report.checkpointSeq}, replayed ${report.replayed} events`);
     }
+    logPages = releaseLogPagesEvery(log, LOG_PAGES_RELEASE_MS, (m) => logger.warn(m));
+    logPages.release();
     metrics.watch(log, projections);
     for (const service of host.instances(PluginType.Service).filter(isReconcilable)) {
       for (const line of await service.reconcile()) logger.info(`reconciled: ${line}`);
@@ -70,6 +77,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     logger.info(`ledgerd serving on ${config.grpc.address} (log head ${log.head}, started in ${ms.toFixed(0)} ms)`);
     void checkIntegrity(log);
   } catch (err) {
+    logPages?.stop();
     if (grpcServer) await stopGrpc(grpcServer);
     await host.close();
     throw err;
@@ -82,6 +90,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
    */
   async function checkIntegrity(log: EventLog): Promise<void> {
     const report = await verifyLogInBackground(log, verifying.signal).catch((err: Error) => ({ ok: false, problems: [err.message], records: 0 }));
+    logPages?.release();
     if (!report) return;
     if (report.ok) {
       logger.info(`event log verified: ${report.records} records`);
@@ -98,6 +107,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       (stopping ??= (async () => {
         serving = false;
         verifying.abort();
+        logPages?.stop();
         if (grpcServer) await stopGrpc(grpcServer);
         metricsServer?.close();
         await host.close();
