@@ -4,7 +4,7 @@ import { alreadyExists, invalidArgument, isKind, notFound, StatusError } from '.
 import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { validateLabels, withoutEmptyValues } from '../util/labels.js';
-import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, streamVersionAfterDeletion, type CommandContext, type RequestMeta } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
 /** A container as a request carries it: any field may be missing. */
@@ -169,6 +169,7 @@ export class ContainerCommands {
   }
 
   private expected(namespace: string, id: string) {
-    return { namespace, stream: containerStream(id), version: this.view.state.versions[`${namespace}/${id}`] ?? 0 };
+    const stream = containerStream(id);
+    return { namespace, stream, version: this.view.state.versions[`${namespace}/${id}`] ?? streamVersionAfterDeletion(this.ctx, namespace, stream) };
   }
 }

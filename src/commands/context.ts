@@ -24,6 +24,17 @@ export interface Decision<R> {
 const MAX_ATTEMPTS = 5;
 
 /**
+ * The version of a stream whose aggregate the read model no longer holds (a deleted container or
+ * lease, whose id may come again): read models forget deleted aggregates, so that their memory
+ * does not grow with every container ever run, and the log's stream index keeps the version. It
+ * agrees with the read models only while they hold every reserved append; otherwise an impossible
+ * version makes the append conflict, and decideAndAppend decides again once they do.
+ */
+export function streamVersionAfterDeletion(ctx: CommandContext, namespace: string, stream: string): number {
+  return ctx.projections.holdsEverything() ? ctx.log.streamVersion(namespace, stream) : -1;
+}
+
+/**
  * Decide against the read models, append with the versions the decision saw, and answer once
  * the read models hold the new events (read-your-writes). When another command got there first,
  * the append conflicts: wait until its events are folded in and decide again.

@@ -3,7 +3,7 @@ import { leaseStream, newEvent, type LeaseResource } from '../events/index.js';
 import { leaseOf, leasesIn, resourceKey, type LeasesState, type LeaseView, type ProjectionRunner } from '../projections/index.js';
 import { alreadyExists, invalidArgument, notFound, notImplemented } from '../util/errdefs.js';
 import { validateDigest } from '../util/digest.js';
-import { decideAndAppend, reasonOf, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, reasonOf, streamVersionAfterDeletion, type CommandContext, type RequestMeta } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
 /** containerd's generated lease id: nanoseconds of the current second, then 3 random bytes (leases/id.go). */
@@ -114,6 +114,7 @@ export class LeaseCommands {
   }
 
   private expected(namespace: string, id: string) {
-    return { namespace, stream: leaseStream(id), version: this.view.state.versions[`${namespace}/${id}`] ?? 0 };
+    const stream = leaseStream(id);
+    return { namespace, stream, version: this.view.state.versions[`${namespace}/${id}`] ?? streamVersionAfterDeletion(this.ctx, namespace, stream) };
   }
 }

@@ -10,7 +10,7 @@ export interface ContainerView extends ContainerRecord {
 export interface ContainersState {
   /** namespace -> container id -> container */
   readonly live: Record<string, Record<string, ContainerView>>;
-  /** `${namespace}/${id}` -> version of the container's stream, deleted containers included. */
+  /** `${namespace}/${id}` -> version of a live container's stream (a deleted one's is the log's: see streamVersionAfterDeletion). */
   readonly versions: Record<string, number>;
   /** Namespaces that have had a container since they were created (containerd's containers bucket). */
   readonly buckets: Record<string, true>;
@@ -18,7 +18,7 @@ export interface ContainersState {
 
 export const containersProjection: Projection<ContainersState> = {
   name: 'containers',
-  version: 2,
+  version: 3,
   initial: () => ({ live: {}, versions: {}, buckets: {} }),
   evolve(state, record: LogRecord) {
     const ns = record.namespace;
@@ -39,7 +39,7 @@ export const containersProjection: Projection<ContainersState> = {
           delete containers[id];
           if (Object.keys(containers).length === 0) delete state.live[ns];
         }
-        state.versions[`${ns}/${id}`] = record.version;
+        delete state.versions[`${ns}/${id}`];
         break;
       }
       case 'NamespaceDeleted':

@@ -24,7 +24,7 @@ export interface LeaseView {
 export interface LeasesState {
   /** namespace -> lease id -> lease */
   readonly live: Record<string, Record<string, LeaseView>>;
-  /** `${namespace}/${id}` -> version of the lease's stream, deleted leases included. */
+  /** `${namespace}/${id}` -> version of a live lease's stream (a deleted one's is the log's: see streamVersionAfterDeletion). */
   readonly versions: Record<string, number>;
 }
 
@@ -37,7 +37,7 @@ export const resourceKey = (resource: LeaseResource) => `${resource.type}/${reso
  */
 export const leasesProjection: Projection<LeasesState> = {
   name: 'leases',
-  version: 2,
+  version: 3,
   initial: () => ({ live: {}, versions: {} }),
   evolve(state, record: LogRecord) {
     const ns = record.namespace;
@@ -51,7 +51,7 @@ export const leasesProjection: Projection<LeasesState> = {
       case 'LeaseDeleted': {
         const { id } = record.payload as { id: string };
         if (state.live[ns]) delete state.live[ns][id];
-        state.versions[`${ns}/${id}`] = record.version;
+        delete state.versions[`${ns}/${id}`];
         break;
       }
       case 'LeaseResourceAdded':
@@ -61,8 +61,8 @@ export const leasesProjection: Projection<LeasesState> = {
         if (lease) {
           if (record.type === 'LeaseResourceAdded') lease.resources[resourceKey(resource)] = resource;
           else delete lease.resources[resourceKey(resource)];
+          state.versions[`${ns}/${id}`] = record.version;
         }
-        state.versions[`${ns}/${id}`] = record.version;
         break;
       }
       default: {

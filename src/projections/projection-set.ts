@@ -57,6 +57,12 @@ export class ProjectionSet {
     await Promise.all(this.runners.map((runner) => runner.waitFor(seq)));
   }
 
+  /** Whether every projection holds everything appended or reserved so far. */
+  holdsEverything(): boolean {
+    const reserved = this.log.lastReserved;
+    return this.runners.every((runner) => runner.applied >= reserved);
+  }
+
   /** Waits until everything appended or reserved so far is folded in. */
   settle(): Promise<void> {
     return this.waitFor(this.log.lastReserved);

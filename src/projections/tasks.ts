@@ -27,19 +27,16 @@ export interface TaskRecord {
 export interface TasksState {
   /** namespace -> container id -> task (until its TaskDeleted) */
   readonly live: Record<string, Record<string, TaskRecord>>;
-  /** `${namespace}/${container id}` -> version of the task's stream. */
-  readonly versions: Record<string, number>;
 }
 
 export const tasksProjection: Projection<TasksState> = {
   name: 'tasks',
-  version: 2,
-  initial: () => ({ live: {}, versions: {} }),
+  version: 3,
+  initial: () => ({ live: {} }),
   evolve(state, record: LogRecord) {
     if (!record.type.startsWith('Task')) return state;
     const ns = record.namespace;
     const { containerId } = record.payload as { containerId: string };
-    state.versions[`${ns}/${containerId}`] = record.version;
     if (record.type === 'TaskCreated') {
       const p = record.payload as TaskCreated;
       (state.live[ns] ??= {})[containerId] = {
