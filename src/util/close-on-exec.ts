@@ -3,17 +3,17 @@
 // events.mdb open, for as long as it ran. Node's own descriptors are close-on-exec already;
 // this marks the rest, so children get only what they are handed (stdio, fd 3 of a shim).
 import { readdirSync } from 'node:fs';
-import koffi from 'koffi';
+import { bindLibc } from './libc.js';
 
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
 
-let fcntl: ((fd: number, cmd: number, arg: number) => number) | undefined;
+const libc = bindLibc<{ fcntl(fd: number, cmd: number, arg: number): number }>({ fcntl: 'int fcntl(int fd, int cmd, int arg)' });
 
 /** Sets FD_CLOEXEC on every open descriptor above stderr that lacks it; returns those it marked. */
 export function closeOnExecAbove2(): number[] {
-  fcntl ??= koffi.load('libc.so.6').func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number;
+  const { fcntl } = libc();
   const marked: number[] = [];
   for (const name of readdirSync('/proc/self/fd')) {
     const fd = Number(name);
