@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { getImage, listImages, saveImage, type ImageRecord } from '../client/image/store.js';
 import { imageSize, resolveImage } from '../client/image/inspect.js';
 import type { Descriptor } from '../client/image/descriptor.js';
-import { pull } from '../client/pull.js';
+import { pull } from '../client/pull/index.js';
 import { formatReference, parseReference, referenceName, type Credentials } from '../client/registry/index.js';
 import { grpcCode, SERVICES, type Rpc } from '../client/rpc.js';
 import { Code } from '../util/grpc-codes.js';

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
-import { pull } from '../../src/client/pull.js';
+import { pull } from '../../src/client/pull/index.js';
 import { chainId } from '../../src/client/image/manifest.js';
 import { collect, SERVICES } from '../../src/client/rpc.js';
 import type { Connection } from '../../src/cli/grpc-client.js';

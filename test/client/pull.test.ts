@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pull } from '../../src/client/pull.js';
+import { pull } from '../../src/client/pull/index.js';
 import { chainId } from '../../src/client/image/manifest.js';
 import { collect, SERVICES } from '../../src/client/rpc.js';
 import type { PullEvent } from '../../src/client/pull/events.js';

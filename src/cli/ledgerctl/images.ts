@@ -5,7 +5,7 @@ import { importArchive } from '../../client/archive/import.js';
 import { imagePlatforms, imageSize } from '../../client/image/inspect.js';
 import { formatPlatform, onlyStrict, ordered, parsePlatform } from '../../client/image/platforms.js';
 import { listImages } from '../../client/image/store.js';
-import { pull as pullImage } from '../../client/pull.js';
+import { pull as pullImage } from '../../client/pull/index.js';
 import type { Credentials } from '../../client/registry/index.js';
 import { parseCommandArgs, UsageError, type Command, type CommandContext } from './command.js';
 import { formatBytes, PullProgress } from './progress.js';

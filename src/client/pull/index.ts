@@ -2,17 +2,17 @@
 // standard services: a lease for everything written; the index/manifest/config blobs fetched into
 // content with their gc.ref labels; for each chosen manifest the layers downloaded (a few at a
 // time) while the ones already in are unpacked; then the image record; then the lease released.
-import type { Descriptor, Platform } from './image/descriptor.js';
-import { children, configPlatform, parseConfig, parseIndex, parseManifest, selectManifests, type ImageConfig, type Manifest } from './image/manifest.js';
-import { childGcLabels, isIndexType, isManifestType } from './image/media-types.js';
-import { allPlatforms, anyOf, formatPlatform, hostPlatform, onlyPlatform, type PlatformMatcher } from './image/platforms.js';
-import { formatReference, hostsFromDir, IncompleteDownloadError, parseReference, pullHost, Registry, type CredentialsFor } from './registry/index.js';
-import { SERVICES, type Rpc } from './rpc.js';
-import type { PullListener } from './pull/events.js';
-import { BlobFetcher } from './pull/fetch.js';
-import { takeLease } from './pull/lease.js';
-import { namespaceSnapshotter, Unpacker } from './pull/unpack.js';
-import { saveImage } from './image/store.js';
+import type { Descriptor, Platform } from '../image/descriptor.js';
+import { children, configPlatform, parseConfig, parseIndex, parseManifest, selectManifests, type ImageConfig, type Manifest } from '../image/manifest.js';
+import { childGcLabels, isIndexType, isManifestType } from '../image/media-types.js';
+import { allPlatforms, anyOf, formatPlatform, hostPlatform, onlyPlatform, type PlatformMatcher } from '../image/platforms.js';
+import { formatReference, hostsFromDir, IncompleteDownloadError, parseReference, pullHost, Registry, type CredentialsFor } from '../registry/index.js';
+import { SERVICES, type Rpc } from '../rpc.js';
+import type { PullListener } from './events.js';
+import { BlobFetcher } from './fetch.js';
+import { takeLease } from './lease.js';
+import { namespaceSnapshotter, Unpacker } from './unpack.js';
+import { saveImage } from '../image/store.js';
 
 export interface PullOptions {
   /** http for the registry whatever its host (localhost and loopback addresses always are). */
