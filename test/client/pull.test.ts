@@ -1,4 +1,4 @@
-// ledgerd's own pull (src/client/pull.ts, `ledgerctl pull`) against a real docker-registry and a
+// ledgerd's own pull (src/client/pull/index.ts, `ledgerctl pull`) against a real docker-registry and a
 // real daemon: by tag and digest, platforms of an index, bearer tokens, connections dropped
 // mid-blob, blobs whose bytes are not their digest.
 import { test } from 'node:test';

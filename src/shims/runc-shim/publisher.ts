@@ -3,7 +3,6 @@
 // from a queue (after count x 1 s, dropped after 5 retries); a closed connection is redialled.
 import { encode, timestampFromNs, type Message, type MessageType } from '../wire/protocol/protowire.js';
 import { EVENTS_SERVICE, ForwardRequest } from '../wire/protocol/events.js';
-// not ../ttrpc/index.js: it re-exports the typed helpers, which load protobufjs
 import { TtrpcClient } from '../wire/ttrpc/client.js';
 import { NAMESPACE_METADATA_KEY } from '../wire/ttrpc/messages.js';
 import { log } from './log.js';

@@ -1,5 +1,5 @@
-// Mounting and unmounting a container's rootfs in its bundle. The mount helpers (and execa with
-// them) load on first use, never at shim start.
+// Mounting and unmounting a container's rootfs in its bundle. The mount helpers load on first
+// use, never at shim start (and execa only if a mount needs mount(8)).
 type MountModule = typeof import('../../util/mount/mount.js');
 let mountModule: Promise<MountModule> | undefined;
 

@@ -6,7 +6,6 @@
 // serve another container after it ends.
 import { readFileSync, rmSync } from 'node:fs';
 import { TASK_SERVICE } from '../wire/protocol/task.js';
-// not ../ttrpc/index.js: it re-exports the typed helpers, which load protobufjs
 import { requireSameUser } from '../wire/ttrpc/peer-credentials.js';
 import { TtrpcServer } from '../wire/ttrpc/server.js';
 import type { ShimFlags } from './flags.js';

@@ -1,6 +1,6 @@
 // ledgerd's warm shims. Starting ledgerd's own shim the shim v2 way (`start`, which launches the
-// server) boots node twice and loads execa before the first runc command: ~300 ms before a
-// Create can be answered, where containerd's Go shim needs ~20 ms. So for that one binary the
+// server) boots node twice (the `start` process, then the server) before a Create can be
+// answered, where containerd's Go shim needs ~20 ms. So for that one binary the
 // runtime keeps shim servers booted ahead of need (`containerd-shim-ledger-v1 warm`, children
 // of the daemon with an IPC channel, in their own session like any shim) and assigns one to each
 // new task instead of running `start`. A node shim costs ~15 MiB of its own where the Go shim
