@@ -6,8 +6,9 @@ import { events, log, version } from './ledgerctl/log.js';
 import { gc, why } from './ledgerctl/gc.js';
 import { exec, kill, logs, ps, rm, run } from './ledgerctl/containers.js';
 import { images, pull } from './ledgerctl/images.js';
+import { debug } from './ledgerctl/debug.js';
 
-const COMMANDS: Record<string, Command> = { version, log, events, gc, why, pull, images, run, exec, ps, kill, rm, logs };
+const COMMANDS: Record<string, Command> = { version, log, events, gc, why, pull, images, run, exec, ps, kill, rm, logs, debug };
 
 const USAGE = `usage: ledgerctl [-a ADDRESS] [-n NAMESPACE] COMMAND [ARGS...]
 

@@ -8,6 +8,7 @@ import { isGrpcPlugin } from '../services/grpc-service.js';
 import { serviceDefinition } from '../api/proto.js';
 import { DaemonMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/http.js';
+import { serveDebug } from '../debug/server.js';
 import { listenGrpc, stopGrpc } from './grpc-server.js';
 import type { GarbageCollector } from '../commands/gc.js';
 import { registrations } from './registrations.js';
@@ -43,6 +44,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   let grpcServer: GrpcServer | undefined;
   let metricsServer: HttpServer | undefined;
   let logPages: ReturnType<typeof releaseLogPagesEvery> | undefined;
+  let debugServer: HttpServer | undefined;
   try {
     await host.init();
     const ignored = [...ignoredSettings(config), ...host.ignored];
@@ -72,6 +74,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       interceptors: [metrics.grpc.interceptor],
     });
     if (config.metrics.address) metricsServer = await serveMetrics(config.metrics.address, metrics.registry);
+    if (config.debug.address) debugServer = await serveDebug({ address: config.debug.address, uid: config.debug.uid, gid: config.debug.gid });
     serving = true;
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     logger.info(`ledgerd serving on ${config.grpc.address} (log head ${log.head}, started in ${ms.toFixed(0)} ms)`);
@@ -79,6 +82,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   } catch (err) {
     logPages?.stop();
     if (grpcServer) await stopGrpc(grpcServer);
+    metricsServer?.close();
+    debugServer?.close();
     await host.close();
     throw err;
   }
@@ -110,6 +115,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
         logPages?.stop();
         if (grpcServer) await stopGrpc(grpcServer);
         metricsServer?.close();
+        debugServer?.close();
         await host.close();
         logger.info('ledgerd stopped');
       })()),

@@ -21,7 +21,8 @@ export interface DaemonConfig {
     max_send_message_size: number;
     tcp_address: string;
   };
-  debug: { address: string; level: string; format: string };
+  /** `address`: the debug socket (profiles), off when empty; owned by uid:gid, mode 0660. */
+  debug: { address: string; uid: number; gid: number; level: string; format: string };
   metrics: { address: string; grpc_histogram: boolean };
   timeouts: Record<string, string>;
   /** Plugin sections by URI, as parsed; each plugin merges its own over its defaults. */
@@ -48,7 +49,7 @@ export function defaultConfig(): DaemonConfig {
       max_send_message_size: 16 * 1024 * 1024,
       tcp_address: '',
     },
-    debug: { address: '', level: 'info', format: '' },
+    debug: { address: '', uid: 0, gid: 0, level: 'info', format: '' },
     metrics: { address: '', grpc_histogram: false },
     timeouts: {
       'io.containerd.timeout.bolt.open': '0s',
@@ -166,7 +167,7 @@ const SCHEMA: { [key: string]: Kind } = {
     max_send_message_size: 'integer',
     tcp_address: 'string',
   },
-  debug: { address: 'string', level: 'string', format: 'string' },
+  debug: { address: 'string', uid: 'integer', gid: 'integer', level: 'string', format: 'string' },
   metrics: { address: 'string', grpc_histogram: 'boolean' },
   timeouts: 'durations',
   plugins: 'plugins',
@@ -183,7 +184,6 @@ const CONTAINERD_ONLY: { [key: string]: Kind } = {
   proxy_plugins: 'tables',
   stream_processors: 'tables',
   grpc: { tcp_tls_ca: 'string', tcp_tls_cert: 'string', tcp_tls_key: 'string' },
-  debug: { uid: 'integer', gid: 'integer' },
 };
 
 /** The containerd-only settings present in a loaded config, as dotted key paths. */
