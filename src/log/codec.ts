@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
-import { CorruptLogError } from './errors.js';
+import { CorruptLogError, UnencodableEventError } from './errors.js';
 import type { LogRecord, RecordMeta } from './record.js';
 
 /**
@@ -21,18 +21,56 @@ import type { LogRecord, RecordMeta } from './record.js';
  * damaged record from a valid one. Decoding works on LMDB's shared read buffer (lmdb-js hands a
  * custom decoder its own buffer, not a copy), so a replay allocates no buffer per record.
  */
-// int64AsType 'auto': integers beyond 2^53 come back as bigint, the rest as numbers.
-const packr = new Packr({ useRecords: false, int64AsType: 'auto', mapsAsObjects: true } as unknown as ConstructorParameters<typeof Packr>[0]);
+// int64AsType 'auto': integers beyond 2^53 come back as bigint, the rest as numbers;
+// useBigIntExtension: a bigint beyond 64 bits (a time in the year 9999 in nanoseconds) is stored
+// as msgpackr's bigint extension instead of making the encoder throw.
+const packr = new Packr({
+  useRecords: false,
+  int64AsType: 'auto',
+  mapsAsObjects: true,
+  useBigIntExtension: true,
+} as unknown as ConstructorParameters<typeof Packr>[0]);
 const FORMAT = 1;
 const HEADER = 38;
 const CRC_RESIDUE = 0x2144df1c;
 
-export function encodeRecord(record: LogRecord): Buffer {
-  const namespace = Buffer.from(record.namespace);
-  const stream = Buffer.from(record.stream);
-  const type = Buffer.from(record.type);
-  const payload = packr.pack(record.payload);
-  const meta = packr.pack(record.meta);
+/** The parts of a record that depend only on the event: encoded (and checked) before a seq is given. */
+export interface EncodedEvent {
+  readonly namespace: Buffer;
+  readonly stream: Buffer;
+  readonly type: Buffer;
+  readonly payload: Buffer;
+  readonly meta: Buffer;
+}
+
+const MAX_NAME_BYTES = 0xffff;
+
+/**
+ * Encodes what a record holds besides its position, or throws UnencodableEventError: a name
+ * longer than its 16-bit length field, a schema outside 1..65535, a payload or meta msgpack
+ * cannot represent (a cycle, a value of no msgpack type).
+ */
+export function encodeEvent(event: Pick<LogRecord, 'namespace' | 'stream' | 'type' | 'schema' | 'payload' | 'meta'>): EncodedEvent {
+  const names = { namespace: Buffer.from(event.namespace), stream: Buffer.from(event.stream), type: Buffer.from(event.type) };
+  for (const [field, bytes] of Object.entries(names)) {
+    if (bytes.length > MAX_NAME_BYTES) throw new UnencodableEventError(`${field} is ${bytes.length} bytes long, at most ${MAX_NAME_BYTES} fit a record`);
+  }
+  if (!Number.isInteger(event.schema) || event.schema < 1 || event.schema > 0xffff) {
+    throw new UnencodableEventError(`schema ${String(event.schema)} is not an integer in 1..65535`);
+  }
+  return { ...names, payload: packed('payload', event.payload), meta: packed('meta', event.meta) };
+}
+
+function packed(field: string, value: unknown): Buffer {
+  try {
+    return packr.pack(value);
+  } catch (err) {
+    throw new UnencodableEventError(`${field} cannot be encoded: ${(err as Error).message}`);
+  }
+}
+
+export function encodeRecord(record: LogRecord, event: EncodedEvent = encodeEvent(record)): Buffer {
+  const { namespace, stream, type, payload, meta } = event;
   const size = HEADER + namespace.length + stream.length + type.length + payload.length + meta.length + 4;
   const out = Buffer.alloc(size);
   out.writeUInt8(FORMAT, 0);

@@ -20,10 +20,33 @@ export class CorruptLogError extends Error {
   }
 }
 
-/** A write to the log failed: the log refuses further appends, since sequence numbers were reserved. */
+/** The log is shut down (or shutting down) and takes no more appends. */
 export class LogClosedError extends Error {
   constructor(reason: string) {
     super(`event log is closed: ${reason}`);
     this.name = 'LogClosedError';
+  }
+}
+
+/** An event the record format cannot hold; refused before it joins a group commit, so nothing else fails with it. */
+export class UnencodableEventError extends Error {
+  constructor(reason: string) {
+    super(`event cannot be recorded: ${reason}`);
+    this.name = 'UnencodableEventError';
+  }
+}
+
+/**
+ * The transaction that carried an append failed (disk full, map full, I/O error): that append,
+ * and only the appends committed with it, are refused; nothing of them is in the log, and the
+ * log goes on taking appends.
+ */
+export class LogWriteError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly reason: string,
+  ) {
+    super(`event log write failed: ${reason}`);
+    this.name = 'LogWriteError';
   }
 }

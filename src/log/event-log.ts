@@ -1,19 +1,16 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
+import { IF_EXISTS, open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { BehaviorSubject, Observable } from 'rxjs';
-import { Damage, decodeRecord, encodeRecord, recordEncoder } from './codec.js';
-import { AppendConflictError, CorruptLogError, LogClosedError } from './errors.js';
+import { Damage, decodeRecord, recordEncoder } from './codec.js';
+import { CorruptLogError, LogClosedError } from './errors.js';
 import { CheckpointStore } from './checkpoints.js';
 import { RecentRecords } from './recent-records.js';
 import { nowNs } from './clock.js';
-import {
-  streamKey,
-  type ExpectedVersion,
-  type LogRecord,
-  type NewEvent,
-  type Upcaster,
-} from './record.js';
+import { GroupCommit, type AppendResult, type StreamExpectation } from './group-commit.js';
+import { streamKey, type LogRecord, type NewEvent, type Upcaster } from './record.js';
+
+export type { AppendResult, StreamExpectation };
 
 export interface LogOptions {
   /** Directory that holds the log's LMDB environment (created if missing). */
@@ -28,21 +25,9 @@ export interface LogOptions {
   readonly recentRecords?: number;
 }
 
-export interface StreamExpectation {
-  readonly namespace: string;
-  readonly stream: string;
-  readonly version: ExpectedVersion;
-}
-
 export interface AppendOptions {
   /** Every listed stream must be at the given version, or the whole batch is refused. */
   readonly expected?: readonly StreamExpectation[];
-}
-
-export interface AppendResult {
-  readonly first: number;
-  readonly last: number;
-  readonly records: readonly LogRecord[];
 }
 
 export interface AppendStats {
@@ -52,10 +37,10 @@ export interface AppendStats {
 const DATA_FILE = 'events.mdb';
 
 /**
- * The append-only event log on LMDB. One writer (this process); appends are group-committed by
- * lmdb-js into shared transactions and resolve only once their transaction is flushed to disk.
- * Sequence numbers and stream versions are reserved synchronously in `append`, so concurrent
- * appenders see each other's effect on optimistic concurrency checks before either commits.
+ * The append-only event log on LMDB. One writer (this process); appends are group-committed
+ * (group-commit.ts) and resolve only once their transaction is flushed to disk. Stream versions
+ * count appends not yet durable, so concurrent appenders see each other's effect on optimistic
+ * concurrency checks before either commits.
  */
 export class EventLog {
   /** Highest sequence number that is durable and readable. */
@@ -64,9 +49,7 @@ export class EventLog {
   readonly appended$ = new BehaviorSubject<AppendStats>({ events: 0 });
   readonly checkpoints: CheckpointStore;
 
-  private reservedSeq: number;
-  private readonly pendingVersions = new Map<string, number>();
-  private failure: Error | undefined;
+  private readonly writer: GroupCommit;
   private closing = false;
   private lastTime = 0n;
   private readonly recent: RecentRecords;
@@ -79,18 +62,34 @@ export class EventLog {
     private readonly options: LogOptions,
     head: number,
   ) {
-    this.reservedSeq = head;
     this.head$ = new BehaviorSubject(head);
     this.checkpoints = new CheckpointStore(checkpoints);
     this.recent = new RecentRecords(options.recentRecords ?? 1024);
+    this.writer = new GroupCommit(
+      {
+        storedHead: () => lastSeq(this.records),
+        storedVersion: (key) => this.streams.get(key) ?? 0,
+        write: (records, encoded) => this.write(records, encoded),
+        time: () => this.nextTime(),
+      },
+      (records, encoded) => {
+        const last = records[records.length - 1]!.seq;
+        if (last > this.head) {
+          this.keepRecent(encoded);
+          this.head$.next(last);
+        }
+        this.appended$.next({ events: records.length });
+      },
+    );
   }
 
   static open(options: LogOptions): EventLog {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const path = join(options.dir, DATA_FILE);
     // overlappingSync off: a commit returns once fsync'd (measured faster here than overlapped flushes),
-    // eventTurnBatching on: every write of one event turn lands in one transaction.
-    const env = open({ path, maxDbs: 8, overlappingSync: false, eventTurnBatching: true });
+    // eventTurnBatching off: a batch is one conditional write (atomic by itself); lmdb-js's per-turn batch
+    // has a commit promise nobody holds, which a failed commit rejects unhandled.
+    const env = open({ path, maxDbs: 8, overlappingSync: false, eventTurnBatching: false });
     try {
       checkNotTruncated(env, path);
       const records = env.openDB<LogRecord | Damage, number>('records', { encoder: recordEncoder, keyEncoding: 'uint32' } as DatabaseOptions);
@@ -111,80 +110,39 @@ export class EventLog {
     return this.head$.value;
   }
 
-  /** Highest sequence number handed out, durable or not: wait for projections to reach it. */
-  get lastReserved(): number {
-    return this.reservedSeq;
-  }
-
   get path(): string {
     return join(this.options.dir, DATA_FILE);
   }
 
-  /** Current version of a stream, counting appends that are reserved but not yet durable. */
+  /** Current version of a stream, counting appends that are queued but not yet durable. */
   streamVersion(namespace: string, stream: string): number {
-    const key = streamKey(namespace, stream);
-    return this.pendingVersions.get(key) ?? this.streams.get(key) ?? 0;
+    return this.writer.streamVersion(namespace, stream);
   }
 
+  /** Whether no append is queued or being written: then the head is everything appended. */
+  get quiet(): boolean {
+    return this.writer.quiet;
+  }
+
+  /**
+   * Appends a batch atomically. Refused at once, alone, when an event cannot be encoded
+   * (UnencodableEventError) or an expectation fails (AppendConflictError); rejected with
+   * LogWriteError when its transaction fails, and then nothing of it is stored.
+   */
   append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
-    if (this.failure) return Promise.reject(new LogClosedError(this.failure.message));
     if (this.closing) return Promise.reject(new LogClosedError('shutting down'));
     if (events.length === 0) return Promise.resolve({ first: this.head + 1, last: this.head, records: [] });
-    for (const expectation of options.expected ?? []) {
-      const actual = this.streamVersion(expectation.namespace, expectation.stream);
-      if (!versionMatches(expectation.version, actual)) {
-        const key = streamKey(expectation.namespace, expectation.stream);
-        return Promise.reject(new AppendConflictError(key, expectation.version, actual));
-      }
+    try {
+      return this.writer.append(events, options.expected ?? []);
+    } catch (err) {
+      return Promise.reject(err);
     }
+  }
 
-    const time = this.nextTime();
-    const records = events.map((event): LogRecord => {
-      const key = streamKey(event.namespace, event.stream);
-      const version = this.streamVersion(event.namespace, event.stream) + 1;
-      this.pendingVersions.set(key, version);
-      return {
-        seq: ++this.reservedSeq,
-        time,
-        namespace: event.namespace,
-        stream: event.stream,
-        version,
-        type: event.type,
-        schema: event.schema ?? 1,
-        payload: event.payload,
-        meta: event.meta ?? {},
-      };
-    });
-    const encoded = records.map(encodeRecord);
-
-    // lmdb-js commits every write issued in one event turn in one transaction (its documented
-    // batching), so the whole batch is atomic, and concurrent appenders share the commit.
-    let written: Promise<unknown> = Promise.resolve();
-    records.forEach((record, i) => {
-      void this.records.put(record.seq, encoded[i] as never);
-      written = this.streams.put(streamKey(record.namespace, record.stream), record.version);
-    });
-
-    return written.then(
-        () => {
-          for (const record of records) {
-            const key = streamKey(record.namespace, record.stream);
-            if (this.pendingVersions.get(key) === record.version) this.pendingVersions.delete(key);
-          }
-          const last = records[records.length - 1]!.seq;
-          if (last > this.head) {
-            this.keepRecent(encoded);
-            this.head$.next(last);
-          }
-          this.appended$.next({ events: records.length });
-          return { first: records[0]!.seq, last, records };
-        },
-        (err: Error) => {
-          // Sequence numbers after this batch may already be reserved: refuse everything from now on.
-          this.failure ??= err;
-          throw new LogClosedError(`append failed: ${err.message}`);
-        },
-      );
+  /** Resolves once every append made before the call is durable or refused; then with the head. */
+  async settled(): Promise<number> {
+    await this.writer.settled();
+    return this.head;
   }
 
   /**
@@ -308,10 +266,36 @@ export class EventLog {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    await this.writer.settled();
     await this.env.flushed;
     this.head$.complete();
     this.appended$.complete();
     await this.env.close();
+  }
+
+  /**
+   * One batch in one transaction (a conditional write: lmdb-js commits its writes together),
+   * written only if the record before it is stored.
+   */
+  private write(records: readonly LogRecord[], encoded: readonly Buffer[]): Promise<boolean> {
+    // the conditional write's promise carries the batch's outcome; the puts' own would only repeat it
+    const puts = () => {
+      records.forEach((record, i) => {
+        this.records.put(record.seq, encoded[i] as never).catch(ignore);
+        this.streams.put(streamKey(record.namespace, record.stream), record.version).catch(ignore);
+      });
+    };
+    const first = records[0]!.seq;
+    const written = first === 1 ? this.records.ifNoExists(1, puts) : this.records.ifVersion(first - 1, IF_EXISTS, puts);
+    return written.catch((err: Error & { commitError?: Promise<unknown> }) => {
+      // lmdb-js rejects the writes of a failed commit with a generic error and the cause in a
+      // shared promise that rejects a moment later; it must be handled or it ends the process.
+      if (!err.commitError) throw err;
+      return err.commitError.then(
+        () => Promise.reject(err),
+        (cause: unknown) => Promise.reject(cause),
+      );
+    });
   }
 
   private headReaches(seq: number, signal?: AbortSignal): Promise<void> {
@@ -334,16 +318,12 @@ export class EventLog {
   }
 }
 
+const ignore = (): void => undefined;
+
 function checked(value: LogRecord | Damage, seq: number): LogRecord {
   if (value instanceof Damage) throw new CorruptLogError(`record ${seq} ${value.reason}`);
   if (value.seq !== seq) throw new CorruptLogError(`record stored under ${seq} says it is ${value.seq}`);
   return value;
-}
-
-function versionMatches(expected: ExpectedVersion, actual: number): boolean {
-  if (expected === 'any') return true;
-  if (expected === 'exists') return actual > 0;
-  return expected === actual;
 }
 
 function lastSeq(records: Database<LogRecord | Damage, number>): number {

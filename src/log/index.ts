@@ -1,5 +1,5 @@
 export { EventLog, type LogOptions, type AppendOptions, type AppendResult, type StreamExpectation } from './event-log.js';
-export { AppendConflictError, CorruptLogError, LogClosedError } from './errors.js';
+export { AppendConflictError, CorruptLogError, LogClosedError, LogWriteError, UnencodableEventError } from './errors.js';
 export { CheckpointStore, type Checkpoint } from './checkpoints.js';
 export { verifyLog, verifyLogInBackground, type VerifyReport } from './verify.js';
 export { streamKey, type LogRecord, type NewEvent, type RecordMeta, type ExpectedVersion, type Upcaster } from './record.js';

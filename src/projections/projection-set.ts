@@ -57,15 +57,16 @@ export class ProjectionSet {
     await Promise.all(this.runners.map((runner) => runner.waitFor(seq)));
   }
 
-  /** Whether every projection holds everything appended or reserved so far. */
+  /** Whether every projection holds everything appended so far (no append is still queued or being written). */
   holdsEverything(): boolean {
-    const reserved = this.log.lastReserved;
-    return this.runners.every((runner) => runner.applied >= reserved);
+    if (!this.log.quiet) return false;
+    const head = this.log.head;
+    return this.runners.every((runner) => runner.applied >= head);
   }
 
-  /** Waits until everything appended or reserved so far is folded in. */
-  settle(): Promise<void> {
-    return this.waitFor(this.log.lastReserved);
+  /** Waits until everything appended so far is durable (or refused) and folded in. */
+  async settle(): Promise<void> {
+    await this.waitFor(await this.log.settled());
   }
 
   /** Stops following the log and checkpoints every projection. */
