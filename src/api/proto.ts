@@ -206,5 +206,19 @@ export function fromTimestamp(
   return seconds * NS_PER_SECOND + nanos;
 }
 
+/** protobuf's Timestamp range, as containerd's decoding enforces it: 0001-01-01 to 9999-12-31T23:59:59.999999999Z. */
+const MAX_TIMESTAMP_SECONDS = 253402300799;
+
+/** What is wrong with a client's Timestamp, or undefined when it is in range (absent counts as fine). */
+export function timestampProblem(ts: { seconds?: number | string | bigint | null; nanos?: number | null } | null | undefined): string | undefined {
+  if (!ts) return undefined;
+  const seconds = Number(ts.seconds ?? 0);
+  const nanos = Number(ts.nanos ?? 0);
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos >= 1e9) return `nanos ${nanos} not in range [0, 1e9)`;
+  if (seconds < GO_ZERO_TIME_SECONDS) return `seconds ${String(ts.seconds)} before 0001-01-01`;
+  if (seconds > MAX_TIMESTAMP_SECONDS) return `seconds ${String(ts.seconds)} after 9999-12-31T23:59:59Z`;
+  return undefined;
+}
+
 /** The list of .proto files loaded (relative to proto/); for tests and diagnostics. */
 export const protoFileList: readonly string[] = files;

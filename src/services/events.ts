@@ -8,7 +8,7 @@ import { validateTopic } from '../util/topics.js';
 import { nowNs } from '../log/index.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
 import { cachedEnvelope, envelopeAdaptor, type Envelope } from './envelopes.js';
-import { fromTimestamp } from '../api/proto.js';
+import { fromTimestamp, timestampProblem } from '../api/proto.js';
 import { FROM_SEQ_HEADER, header, requestMeta, requireNamespace } from './request.js';
 import { SERVICES } from '../api/services.js';
 
@@ -74,6 +74,8 @@ export function eventsService(log: EventLog, subscribers?: SubscriberGauge): Imp
       if (!envelope) throw invalidArgument('envelope: must be set');
       validateIdentifier(String(envelope.namespace ?? ''), 'envelope.namespace');
       validateTopic(String(envelope.topic ?? ''));
+      const problem = timestampProblem(envelope.timestamp);
+      if (problem) throw invalidArgument(`envelope.timestamp: ${problem}`);
       const time = fromTimestamp(envelope.timestamp);
       if (time === undefined) throw invalidArgument('envelope.timestamp: timestamp must be set on forwarded event');
       await append(envelope.namespace, envelope.topic, envelope.event, time, requestMeta(call));

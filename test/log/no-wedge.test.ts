@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { packAny } from '../../src/services/proto.js';
+import { packAny } from '../../src/api/proto.js';
 
 const NS = 'containerd.services.namespaces.v1.Namespaces';
 const EVENTS = 'containerd.services.events.v1.Events';
