@@ -4,7 +4,7 @@
 // grpc-js answers itself (unimplemented methods, deadlines, cancellations).
 import { ServerInterceptingCall, type ServerInterceptor, type ServiceDefinition } from '@grpc/grpc-js';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { codeName } from './codes.js';
+import { codeName } from '../util/grpc-codes.js';
 
 type GrpcType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
 

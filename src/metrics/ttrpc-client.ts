@@ -2,7 +2,7 @@
 // ledgerd's own names (containerd exports none for these).
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { isClosedError, TtrpcError, Code, type CallObserver } from '../shims/wire/ttrpc/index.js';
-import { codeName } from './codes.js';
+import { codeName } from '../util/grpc-codes.js';
 
 /** Shim calls run from a fraction of a millisecond (State) to seconds (Create, Delete). */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

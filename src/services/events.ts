@@ -1,6 +1,6 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { EventLog } from '../log/index.js';
-import { newEvent, PUBLISHED_STREAM } from '../events/index.js';
+import { publishEvent } from '../commands/published-events.js';
 import { parseFilters } from '../filters/index.js';
 import { invalidArgument } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
@@ -56,17 +56,11 @@ function subscribeFrom(log: EventLog, value: string | undefined): number {
 }
 
 export function eventsService(log: EventLog, subscribers?: SubscriberGauge): Implementation {
-  const append = (namespace: string, topic: string, event: { type_url?: string; value?: Uint8Array } | undefined, time: bigint, meta: Record<string, unknown>) => {
-    if (!event?.type_url) throw invalidArgument('event: must be set, with a type_url');
-    return log.append([
-      newEvent('EnvelopePublished', namespace, PUBLISHED_STREAM, { topic, typeUrl: event.type_url, value: event.value ?? new Uint8Array(), timestamp: time }, meta),
-    ]);
-  };
   return {
     Publish: unary(async (call) => {
       const namespace = requireNamespace(call);
       validateTopic(String(call.request.topic ?? ''));
-      await append(namespace, call.request.topic, call.request.event, nowNs(), requestMeta(call));
+      await publishEvent(log, { namespace, topic: call.request.topic, event: call.request.event, time: nowNs() }, requestMeta(call));
       return {};
     }),
     Forward: unary(async (call) => {
@@ -78,7 +72,7 @@ export function eventsService(log: EventLog, subscribers?: SubscriberGauge): Imp
       if (problem) throw invalidArgument(`envelope.timestamp: ${problem}`);
       const time = fromTimestamp(envelope.timestamp);
       if (time === undefined) throw invalidArgument('envelope.timestamp: timestamp must be set on forwarded event');
-      await append(envelope.namespace, envelope.topic, envelope.event, time, requestMeta(call));
+      await publishEvent(log, { namespace: envelope.namespace, topic: envelope.topic, event: envelope.event, time }, requestMeta(call));
       return {};
     }),
     Subscribe: serverStream((call) =>
