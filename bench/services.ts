@@ -23,6 +23,7 @@ const listening = (address: string) =>
   });
 
 export interface BenchLedgerd {
+  readonly pid: number;
   readonly socket: string;
   readonly root: string;
   stop(): Promise<void>;
@@ -53,7 +54,7 @@ export async function startLedgerd(dir: string, config?: string): Promise<BenchL
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { socket, root, stop };
+  return { pid: child.pid!, socket, root, stop };
 }
 
 export async function startServices(dir: string, registryPort: string, images: string): Promise<BenchServices> {

@@ -1,17 +1,17 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPackageDefinition, type Client, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
-import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import { makeClientConstructor, type Client, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
 /**
  * The protos under <project>/proto are loaded at run time, once, when this module is first
  * imported; there is no generated code, the .proto files are the single source.
  *
- * - grpc-js gets its service definitions from @grpc/proto-loader (include dir: proto/).
- * - Message bytes (Any payloads, ttrpc payloads, shim output) are encoded and decoded with a
- *   protobufjs Root parsed from the same files.
+ * - One protobufjs Root parsed from the files serves everything: grpc-js's service definitions
+ *   (built from it as @grpc/proto-loader builds them, without parsing every file a second time
+ *   and keeping a copy of the file descriptors for each type: ~20 MB of the daemon's memory at
+ *   start), and message bytes (Any payloads, ttrpc payloads, shim output).
  *
  * Imports inside the protos are relative to proto/ (`import "containerd/types/mount.proto";`);
  * google/protobuf/* are protobufjs's bundled well-known types and are not in proto/.
@@ -20,15 +20,8 @@ import protobuf from 'protobufjs';
  */
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 
-/** Field names as in the .proto (`container_id`), int64 as Number, enums as their names. */
-const LOADER_OPTIONS: Options = {
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-  includeDirs: [PROTO_DIR],
-};
+/** What grpc-js handlers get: field names as in the .proto (`container_id`), int64 as Number, enums as their names. */
+const GRPC_CONVERSION: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, oneofs: true };
 
 /** Every .proto under proto/, relative to it, with '/' separators, sorted. */
 function protoFiles(dir: string = PROTO_DIR): string[] {
@@ -60,23 +53,50 @@ function loadRoot(files: readonly string[]): protobuf.Root {
 const files = protoFiles();
 /** The protobufjs Root holding every message, enum and service of proto/. */
 export const protoRoot: protobuf.Root = loadRoot(files);
-export const packageDefinition: PackageDefinition = loadSync(files, LOADER_OPTIONS);
-/** The grpc.loadPackageDefinition result: grpcPackage.containerd.services.version.v1.Version etc. */
-export const grpcPackage: GrpcObject & Record<string, any> = loadPackageDefinition(packageDefinition);
+const definitions = new Map<string, ServiceDefinition>();
 
 /** The grpc-js definition of a service by its full proto name, e.g. 'containerd.services.tasks.v1.Tasks'. */
 export function serviceDefinition(fullServiceName: string): ServiceDefinition {
-  const definition = packageDefinition[fullServiceName];
-  if (!definition || 'format' in definition) throw new Error(`unknown service ${fullServiceName}`);
-  return definition as unknown as ServiceDefinition;
+  let definition = definitions.get(fullServiceName);
+  if (!definition) {
+    const service = lookupExact(fullServiceName);
+    if (!(service instanceof protobuf.Service)) throw new Error(`unknown service ${fullServiceName}`);
+    definition = Object.fromEntries(service.methodsArray.map((method) => [method.name, methodDefinition(fullServiceName, method)]));
+    definitions.set(fullServiceName, definition);
+  }
+  return definition;
 }
+
+function methodDefinition(service: string, method: protobuf.Method): MethodDefinition<object, object> {
+  method.resolve();
+  const request = method.resolvedRequestType!;
+  const response = method.resolvedResponseType!;
+  return {
+    path: `/${service}/${method.name}`,
+    requestStream: method.requestStream === true,
+    responseStream: method.responseStream === true,
+    requestSerialize: serializer(request),
+    requestDeserialize: deserializer(request),
+    responseSerialize: serializer(response),
+    responseDeserialize: deserializer(response),
+    originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
+  };
+}
+
+// protobufjs writes Buffers under Node
+const serializer = (type: protobuf.Type) => (value: object) => type.encode(type.fromObject(value)).finish() as Buffer;
+const deserializer = (type: protobuf.Type) => (bytes: Buffer) => type.toObject(type.decode(bytes), GRPC_CONVERSION);
 
 /** A grpc-js client constructor for a service by its full proto name. */
 export function serviceClient(fullServiceName: string): typeof Client & (new (...args: never[]) => never) {
-  let node: unknown = grpcPackage;
-  for (const part of fullServiceName.split('.')) node = (node as Record<string, unknown> | undefined)?.[part];
-  if (typeof node !== 'function') throw new Error(`unknown service ${fullServiceName}`);
-  return node as never;
+  return makeClientConstructor(serviceDefinition(fullServiceName), fullServiceName) as never;
+}
+
+/** The reflection object at exactly `fullName` (protobufjs's own lookup also searches nested namespaces). */
+function lookupExact(fullName: string): protobuf.ReflectionObject | null {
+  let node: protobuf.ReflectionObject | null = protoRoot;
+  for (const part of fullName.split('.')) node = node instanceof protobuf.Namespace ? node.get(part) : null;
+  return node;
 }
 
 const types = new Map<string, protobuf.Type>();
@@ -86,10 +106,8 @@ export function messageType(fullName: string): protobuf.Type {
   const name = fullName.startsWith('.') ? fullName.slice(1) : fullName;
   let type = types.get(name);
   if (!type) {
-    // An exact walk from the root: protobufjs's own lookup also searches nested namespaces,
-    // so lookupType('Info') would find some '*.Info'.
-    let node: protobuf.ReflectionObject | null = protoRoot;
-    for (const part of name.split('.')) node = node instanceof protobuf.Namespace ? node.get(part) : null;
+    // an exact walk: lookupType('Info') would find some '*.Info'
+    const node = lookupExact(name);
     if (!(node instanceof protobuf.Type)) throw new Error(`unknown message type ${name}`);
     type = node;
     types.set(name, type);

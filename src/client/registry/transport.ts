@@ -2,7 +2,7 @@
 // doWithRetries): authorisation per host, a 401 retried once its challenge is answered, 408/429
 // retried after a pause, redirects followed by hand (at most 10) so that a registry token is never
 // sent to another host (blob redirects to a CDN carry no token).
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { AuthorizationDenied, Authorizer, type CredentialsFor, type TokenTransport } from './auth.js';
 import { RegistryError, registryErrors } from './errors.js';
@@ -44,13 +44,18 @@ export interface TransportOptions {
   readonly connections?: number;
 }
 
+/** undici loads on the first request: a daemon that never pulls does not carry it (~5 MB). */
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
+
 export class RegistryTransport {
-  private readonly agent: Agent;
+  private agent: Agent | undefined;
+  private readonly connections: number;
   private readonly authorizer: Authorizer;
   private readonly userAgent: string;
 
   constructor(options: TransportOptions = {}) {
-    this.agent = new Agent({ connections: options.connections ?? 8, keepAliveTimeout: 30_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
+    this.connections = options.connections ?? 8;
     this.userAgent = options.userAgent ?? `ledgerd/${LEDGERD_VERSION}`;
     const tokens: TokenTransport = {
       get: (url, headers) => this.plain(url, { method: 'GET', headers }),
@@ -108,10 +113,12 @@ export class RegistryTransport {
   }
 
   close(): Promise<void> {
-    return this.agent.close();
+    return this.agent?.close() ?? Promise.resolve();
   }
 
-  private send(url: URL, options: { method: string; headers: Record<string, string>; signal?: AbortSignal; body?: string }): Promise<Dispatcher.ResponseData> {
+  private async send(url: URL, options: { method: string; headers: Record<string, string>; signal?: AbortSignal; body?: string }): Promise<Dispatcher.ResponseData> {
+    const { Agent, request } = await loadUndici();
+    this.agent ??= new Agent({ connections: this.connections, keepAliveTimeout: 30_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
     return request(url, { dispatcher: this.agent, method: options.method as Dispatcher.HttpMethod, headers: options.headers, signal: options.signal, body: options.body });
   }
 
