@@ -14,3 +14,10 @@ export function decodeEnvelopeEvent(any: { type_url?: string; value?: Uint8Array
   if (body) return body;
   return { type_url: any?.type_url ?? '', bytes: any?.value?.length ?? 0 };
 }
+
+/** Go's text/tabwriter as ctr configures it (minwidth 1, padding 1): every cell padded to its column. */
+export function tabulate(rows: readonly string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => `${row.map((cell, i) => cell.padEnd(widths[i]! + 1)).join('')}\n`).join('');
+}

@@ -23,6 +23,8 @@ export interface LogOptions {
   readonly tolerateDamage?: boolean;
   /** Newest records kept decoded in memory for readers that follow the head (default 1024). */
   readonly recentRecords?: number;
+  /** Checkpoints of each projection kept per doubling of age (older ones are thinned). */
+  readonly checkpointHistory?: number;
 }
 
 export interface AppendOptions {
@@ -63,7 +65,7 @@ export class EventLog {
     head: number,
   ) {
     this.head$ = new BehaviorSubject(head);
-    this.checkpoints = new CheckpointStore(checkpoints);
+    this.checkpoints = new CheckpointStore(checkpoints, { perDoubling: options.checkpointHistory });
     this.recent = new RecentRecords(options.recentRecords ?? 1024);
     this.writer = new GroupCommit(
       {

@@ -34,16 +34,15 @@ export const containersProjection: Projection<ContainersState> = {
       }
       case 'ContainerDeleted': {
         const { id } = record.payload as { id: string };
-        const containers = state.live[ns];
-        if (containers) {
-          delete containers[id];
-          if (Object.keys(containers).length === 0) delete state.live[ns];
-        }
+        // an emptied namespace keeps its (empty) map until the namespace goes: testing for
+        // emptiness costs O(containers) per delete in V8, and dominated a fold's time
+        if (state.live[ns]) delete state.live[ns][id];
         delete state.versions[`${ns}/${id}`];
         break;
       }
       case 'NamespaceDeleted':
         delete state.buckets[ns];
+        delete state.live[ns];
         break;
     }
     return state;

@@ -53,11 +53,8 @@ export const contentProjection: Projection<ContentState> = {
       }
       case 'ContentDeleted': {
         const { digest } = record.payload as ContentDeleted;
-        const blobs = state.blobs[ns];
-        if (blobs) {
-          delete blobs[digest];
-          if (Object.keys(blobs).length === 0) delete state.blobs[ns];
-        }
+        // a namespace's emptied map stays until the namespace goes (see containers.ts)
+        if (state.blobs[ns]) delete state.blobs[ns][digest];
         break;
       }
       case 'ContentIngestStarted': {
@@ -78,6 +75,10 @@ export const contentProjection: Projection<ContentState> = {
       case 'ContentIngestAborted':
         endIngest(state, ns, (record.payload as ContentIngestAborted).ref);
         break;
+      case 'NamespaceDeleted':
+        delete state.blobs[ns];
+        delete state.ingests[ns];
+        return state;
       default:
         return state;
     }
@@ -87,10 +88,7 @@ export const contentProjection: Projection<ContentState> = {
 };
 
 function endIngest(state: ContentState, ns: string, ref: string): void {
-  const ingests = state.ingests[ns];
-  if (!ingests) return;
-  delete ingests[ref];
-  if (Object.keys(ingests).length === 0) delete state.ingests[ns];
+  if (state.ingests[ns]) delete state.ingests[ns][ref];
 }
 
 export function blobOf(state: ContentState, namespace: string, digest: string): BlobView | undefined {

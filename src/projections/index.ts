@@ -1,6 +1,7 @@
 export type { Projection } from './projection.js';
 export { ProjectionRunner, type RunnerOptions, type StartReport } from './runner.js';
 export { ProjectionSet } from './projection-set.js';
+export { stateAt, statesAt, seqAtTime, type PastState } from './time-travel.js';
 export { namespacesProjection, type NamespacesState, type NamespaceView } from './namespaces.js';
 export { leasesProjection, leaseOf, leasesIn, resourceKey, type LeasesState, type LeaseView } from './leases.js';
 export { imagesProjection, imagesIn, type ImagesState, type ImageView } from './images.js';

@@ -7,7 +7,8 @@ export interface RunnerOptions {
   readonly checkpointEvery?: number;
 }
 
-interface StoredCheckpoint<S> {
+/** What a runner keeps in a checkpoint: the state and the projection version that folded it. */
+export interface StoredCheckpoint<S> {
   readonly version: number;
   readonly state: S;
 }

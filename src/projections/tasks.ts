@@ -34,8 +34,10 @@ export const tasksProjection: Projection<TasksState> = {
   version: 3,
   initial: () => ({ live: {} }),
   evolve(state, record: LogRecord) {
-    if (!record.type.startsWith('Task')) return state;
     const ns = record.namespace;
+    // a namespace's emptied map stays until the namespace goes (see containers.ts)
+    if (record.type === 'NamespaceDeleted') delete state.live[ns];
+    if (!record.type.startsWith('Task')) return state;
     const { containerId } = record.payload as { containerId: string };
     if (record.type === 'TaskCreated') {
       const p = record.payload as TaskCreated;
@@ -87,9 +89,7 @@ export const tasksProjection: Projection<TasksState> = {
         task.oomKills++;
         break;
       case 'TaskDeleted': {
-        const tasks = state.live[ns]!;
-        delete tasks[containerId];
-        if (Object.keys(tasks).length === 0) delete state.live[ns];
+        delete state.live[ns]![containerId];
         break;
       }
     }

@@ -7,6 +7,7 @@ import { streamEnvelopes, type SubscriberGauge } from './events.js';
 import { timestamp } from '../api/proto.js';
 import { toJson } from '../util/json.js';
 import { SERVICES } from '../api/services.js';
+import { timeTravelHandlers } from './time-travel.js';
 
 export const LOG_SERVICE = SERVICES.log;
 
@@ -70,5 +71,6 @@ export function logService(log: EventLog, subscribers?: SubscriberGauge): Implem
       const from = Number(call.request.from_seq ?? 0) || log.head + 1;
       return streamEnvelopes(log, call, from, call.request.filters ?? [], (seq, envelope) => ({ seq, envelope }), subscribers);
     }),
+    ...timeTravelHandlers(log),
   };
 }

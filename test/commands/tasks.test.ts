@@ -99,7 +99,7 @@ test('tasks: create, start, exit, wait, delete: the log records each step as the
   assert.equal(events[0]!.meta.source, 'shim');
   assert.match(String(events[0]!.meta.shimTimestamp), /^\d+$/);
   assert.deepEqual(events[2]!.payload, { containerId: 'c1', id: 'c1', pid, exitStatus: 7, exitedAt: exit.exitedAt });
-  assert.equal(tasks.recorded.live.ns, undefined, 'the deleted task is gone from the read model');
+  assert.equal(tasks.recorded.live.ns?.c1, undefined, 'the deleted task is gone from the read model');
   assert.deepEqual(await tasks.list('ns'), []);
 });
 
@@ -230,7 +230,7 @@ test('tasks: a shim that dies is recorded as exited and deleted, with the reason
   const events = taskEvents();
   assert.deepEqual(types(events), ['TaskCreated', 'TaskStarted', 'TaskExited', 'TaskDeleted']);
   assert.deepEqual([events[2]!.meta.source, events[2]!.meta.reason, (events[2]!.payload as { exitStatus: number }).exitStatus], ['daemon', 'shim disconnected', 137]);
-  assert.equal(tasks.recorded.live.ns, undefined);
+  assert.equal(tasks.recorded.live.ns?.c1, undefined);
   await assert.rejects(tasks.state('ns', 'c1'), status(Code.NotFound, /^task c1 not found$/));
 });
 

@@ -9,6 +9,7 @@ import { pull as pullImage } from '../../client/pull/index.js';
 import type { Credentials } from '../../client/registry/index.js';
 import { parseCommandArgs, UsageError, type Command, type CommandContext } from './command.js';
 import { formatBytes, PullProgress } from './progress.js';
+import { tabulate } from '../format.js';
 
 function platformsFrom(values: readonly string[] | undefined) {
   try {
@@ -64,13 +65,6 @@ export const pull: Command = {
     }
   },
 };
-
-/** Go's text/tabwriter as ctr configures it (minwidth 1, padding 1): every cell padded to its column. */
-function tabulate(rows: readonly string[][]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => `${row.map((cell, i) => cell.padEnd(widths[i]! + 1)).join('')}\n`).join('');
-}
 
 async function list({ connection, args }: CommandContext): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, { quiet: { type: 'boolean', short: 'q' } });

@@ -16,6 +16,8 @@ import { commandContext, grpc, projectionsOf, type AreaPlugins, type DaemonHooks
 export interface LogConfig {
   /** Directory of the LMDB environment; "" means <root>/log. */
   dir: string;
+  /** Checkpoints kept per projection per doubling of their age (time travel folds from them). */
+  checkpoint_history: number;
 }
 
 export interface ProjectionConfig {
@@ -29,11 +31,12 @@ export const corePlugins = (hooks: DaemonHooks): AreaPlugins => ({
     {
       type: PluginType.Log,
       id: 'lmdb',
-      config: { dir: '' } satisfies LogConfig,
+      config: { dir: '', checkpoint_history: 4 } satisfies LogConfig,
       init(ctx) {
-        const dir = (ctx.config as LogConfig).dir || join(ctx.daemonRoot, 'log');
+        const config = ctx.config as LogConfig;
+        const dir = config.dir || join(ctx.daemonRoot, 'log');
         ctx.meta.exports.dir = dir;
-        const log = EventLog.open({ dir, upcast });
+        const log = EventLog.open({ dir, upcast, checkpointHistory: config.checkpoint_history });
         // LMDB's data file is opened without O_CLOEXEC: shims and runc must not inherit it
         closeOnExecAbove2();
         return log;
