@@ -56,10 +56,10 @@ async function fill(): Promise<void> {
   const start = process.hrtime.bigint();
   let born = 0;
   let died = 0;
-  while (log.lastReserved < TOTAL) {
+  while (log.head < TOTAL) {
     const batch: NewEvent[] = [];
     while (batch.length < 1000) batch.push(...(born - died < ALIVE || (born + died) % 2 ? birth(born++) : death(died++)));
-    await log.append(batch.slice(0, TOTAL - log.lastReserved));
+    await log.append(batch.slice(0, TOTAL - log.head));
     await set.settle();
   }
   await set.settle();

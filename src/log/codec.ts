@@ -24,11 +24,14 @@ import type { LogRecord, RecordMeta } from './record.js';
 // int64AsType 'auto': integers beyond 2^53 come back as bigint, the rest as numbers;
 // useBigIntExtension: a bigint beyond 64 bits (a time in the year 9999 in nanoseconds) is stored
 // as msgpackr's bigint extension instead of making the encoder throw.
+// variableMapSize: an object of more than 65,535 keys (a read model's stream versions after that
+// many containers) is written as a map32; without it msgpackr refuses it and the checkpoint fails.
 const packr = new Packr({
   useRecords: false,
   int64AsType: 'auto',
   mapsAsObjects: true,
   useBigIntExtension: true,
+  variableMapSize: true,
 } as unknown as ConstructorParameters<typeof Packr>[0]);
 const FORMAT = 1;
 const HEADER = 38;
