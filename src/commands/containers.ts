@@ -136,7 +136,6 @@ export class ContainerCommands {
         result: undefined,
       };
     });
-    this.gc?.markDirty();
   }
 
   /** NotFound as containerd's store: `container "<id>" in namespace "<ns>": not found`. */

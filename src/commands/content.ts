@@ -131,7 +131,6 @@ export class ContentCommands {
         result: undefined,
       };
     });
-    this.gc?.markDirty();
   }
 
   /** `size` bytes of a visible blob from `offset` (the caller keeps them within the blob), ≤ 1 MiB a chunk. */

@@ -5,6 +5,4 @@
 export interface GcTrigger {
   /** Asks for a collection soon; resolves once a collection that started after the call finished. */
   scheduleAndWait(): Promise<void>;
-  /** Counts a deletion toward the scheduler's thresholds. */
-  markDirty(): void;
 }

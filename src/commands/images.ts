@@ -103,7 +103,6 @@ export class ImageCommands {
         result: undefined,
       };
     });
-    this.gc?.markDirty();
     if (sync) await this.gc?.scheduleAndWait();
   }
 

@@ -62,7 +62,6 @@ export class LeaseCommands {
         result: undefined,
       };
     });
-    this.gc?.markDirty();
     if (sync) await this.gc?.scheduleAndWait();
   }
 
@@ -92,7 +91,6 @@ export class LeaseCommands {
         result: undefined,
       };
     });
-    this.gc?.markDirty();
   }
 
   get(namespace: string, id: string): LeaseView | undefined {

@@ -250,7 +250,6 @@ class LedgerSnapshotter implements Snapshotter {
         };
       }),
     );
-    this.shared.gc?.markDirty();
     // after the answer (~2 ms even for an empty snapshot), as containerd leaves it to its
     // collector, which waits for it (directoriesDeleted); a directory that survives (crash,
     // busy mount) is left to cleanup

@@ -10,7 +10,7 @@ import { DaemonMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/http.js';
 import { serveDebug } from '../debug/server.js';
 import { listenGrpc, stopGrpc } from './grpc-server.js';
-import type { GarbageCollector } from '../commands/gc.js';
+import type { GarbageCollector } from '../gc/collector.js';
 import { registrations } from './registrations.js';
 import { isReconcilable } from './reconcile.js';
 import { releaseLogPagesEvery } from './log-pages.js';

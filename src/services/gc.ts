@@ -1,5 +1,5 @@
-import type { GarbageCollector } from '../commands/gc.js';
-import type { GcNode, NodeKind, Sweep } from '../projections/gc-graph.js';
+import type { GarbageCollector } from '../gc/collector.js';
+import type { GcNode, NodeKind, Sweep } from '../gc/reference-graph.js';
 import { invalidArgument } from '../util/errdefs.js';
 import { unary, type Implementation } from './handlers.js';
 import { timestamp } from '../api/proto.js';

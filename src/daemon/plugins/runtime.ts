@@ -1,4 +1,4 @@
-import { parseDuration } from '../../commands/gc.js';
+import { parseDuration } from '../../util/duration.js';
 import { PluginType, type DaemonConfig, type Platform } from '../../plugin/index.js';
 import { ShimRuntime } from '../../shims/runtime/shim-runtime.js';
 import type { ShimTimeouts } from '../../shims/runtime/shim-task.js';

@@ -1,8 +1,9 @@
 import type { Subscription } from 'rxjs';
 import type { LogRecord } from '../log/index.js';
-import { mark, nodeId, sweep, type GcInputs, type GcNode, type MarkResult, type Sweep } from '../projections/gc-graph.js';
-import type { CommandContext, RequestMeta } from './context.js';
-import type { GcTrigger } from './gc-trigger.js';
+import { mark, nodeId, sweep, type GcInputs, type GcNode, type MarkResult, type Sweep } from './reference-graph.js';
+import type { CommandContext, RequestMeta } from '../commands/context.js';
+import type { GcTrigger } from '../commands/gc-trigger.js';
+import { parseDuration } from '../util/duration.js';
 
 /** containerd's gc scheduler knobs (gc/scheduler), plus ledgerd's own periodic collection. */
 export interface GcConfig {
@@ -73,21 +74,6 @@ function deletes(record: LogRecord, node: GcNode): boolean {
   }
 }
 
-/** Go-style durations: "100ms", "1.5s", "5m", "1h30m", "0s". */
-export function parseDuration(value: string): number {
-  if (value === '0' || value === '') return 0;
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = value;
-  while (rest.length > 0) {
-    const match = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
-    if (!match) throw new Error(`invalid duration "${value}": use forms like 100ms, 2s, 5m, 1h30m`);
-    total += Number(match[1]) * units[match[2]!]!;
-    rest = rest.slice(match[0].length);
-  }
-  return total;
-}
-
 /**
  * The garbage collector: a scheduler following containerd's (mutation and deletion counts from
  * the log's tail, pause-threshold spacing, sync waits), a mark/sweep over the read models, and
@@ -131,10 +117,6 @@ export class GarbageCollector implements GcTrigger {
 
   close(): void {
     this.stop();
-  }
-
-  markDirty(): void {
-    this.deletions++;
   }
 
   /** Schedules a collection (after schedule_delay) and waits for one that starts after this call. */

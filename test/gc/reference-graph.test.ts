@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mark, sweep, nodeId, type GcInputs, type GcLease, type GcSnapshot, type GcIngest } from '../../src/projections/gc-graph.js';
+import { mark, sweep, nodeId, type GcInputs, type GcLease, type GcSnapshot, type GcIngest } from '../../src/gc/reference-graph.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 

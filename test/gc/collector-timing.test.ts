@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_GC_CONFIG, GarbageCollector } from '../../src/commands/gc.js';
+import { DEFAULT_GC_CONFIG, GarbageCollector } from '../../src/gc/collector.js';
 import { EventLog } from '../../src/log/index.js';
 import { ProjectionSet } from '../../src/projections/index.js';
 

@@ -1,4 +1,4 @@
-import type { GcIngest, GcInputs, GcSnapshot } from '../projections/gc-graph.js';
+import type { GcIngest, GcInputs, GcSnapshot } from './reference-graph.js';
 import { imagesIn, leasesIn, type ImagesState, type LeasesState } from '../projections/index.js';
 
 /** Where each kind of object comes from; kinds whose read model is not loaded read as empty. */
