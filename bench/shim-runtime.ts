@@ -11,8 +11,8 @@ import { ShimRuntime } from '../src/shims/runtime/shim-runtime.js';
 import type { RuntimeTask } from '../src/shims/runtime/task-runtime.js';
 import { TtrpcClient, TtrpcServer } from '../src/shims/wire/ttrpc/index.js';
 import { mountPointsUnder, unmountAll } from '../src/util/mount/index.js';
-import { busyboxRootfs, ociSpec } from '../test/shims/bundle.js';
-import { SHIM_BINARY } from '../test/shims/own-shim-driver.js';
+import { busyboxRootfs, ociSpec } from '../test/helpers/shim-bundle.js';
+import { SHIM_BINARY } from '../test/helpers/own-shim.js';
 import { percentile, report } from './report.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, calls: { type: 'string', default: '2000' } } });

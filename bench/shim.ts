@@ -11,8 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as api from '../src/shims/wire/protocol/task.js';
-import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers } from '../test/shims/bundle.js';
-import { SHIM_BINARY, ShimClient, startShim } from '../test/shims/own-shim-driver.js';
+import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers } from '../test/helpers/shim-bundle.js';
+import { SHIM_BINARY, ShimClient, startShim } from '../test/helpers/own-shim.js';
 import { percentile, report } from './report.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });

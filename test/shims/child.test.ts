@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { openSync, closeSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { runChild } from '../../src/shims/runc-shim/child.js';
 import { Reaper } from '../../src/shims/runc-shim/reaper.js';
 
@@ -51,10 +51,10 @@ function behavesLikeAChild(label: string): void {
   });
 }
 
-behavesLikeAChild('without a reaper');
+describe('without a reaper', () => behavesLikeAChild('without a reaper'));
 
-test('with the reaper started, the exits come from it', () => {
-  new Reaper().start();
+describe('with the shim\'s reaper started: the exits come from it', () => {
+  // once started, the reaper (SIGCHLD) collects every child of this process for good
+  before(() => new Reaper().start());
+  behavesLikeAChild('with a reaper');
 });
-
-behavesLikeAChild('with a reaper');

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { skipWithoutCtr } from '../helpers/ctr.js';
-import { removeNamespaceLeftovers, skipWithoutRunc } from './bundle.js';
-import { SHIM_BINARY } from './own-shim-driver.js';
+import { removeNamespaceLeftovers, skipWithoutRunc } from '../helpers/shim-bundle.js';
+import { SHIM_BINARY } from '../helpers/own-shim.js';
 
 const HARNESS = fileURLToPath(new URL('../../../../shared/harness/', import.meta.url));
 const skip = skipWithoutCtr || skipWithoutRunc || (!existsSync(join(HARNESS, 'containerd-ref.sh')) && 'no ../shared/harness beside the repository') || (!existsSync('/usr/bin/containerd') && 'containerd is not installed');

@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { decode } from '../../src/shims/wire/protocol/protowire.js';
 import * as api from '../../src/shims/wire/protocol/task.js';
-import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers, skipWithoutRunc } from './bundle.js';
-import { alive, EventsServer, readFifo, runShimAction, ShimClient, startShim, stdinFifo } from './own-shim-driver.js';
+import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers, skipWithoutRunc } from '../helpers/shim-bundle.js';
+import { alive, EventsServer, readFifo, runShimAction, ShimClient, startShim, stdinFifo } from '../helpers/own-shim.js';
 
 const NS = `own-shim-life-${process.pid}`;
-const FAKE_DAEMON = fileURLToPath(new URL('./fake-daemon.js', import.meta.url));
+const FAKE_DAEMON = fileURLToPath(new URL('../helpers/fake-shim-daemon.js', import.meta.url));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {

@@ -9,8 +9,8 @@ import { decode } from '../../src/shims/wire/protocol/protowire.js';
 import { MetricsV1 } from '../../src/shims/wire/protocol/metrics-v1.js';
 import * as api from '../../src/shims/wire/protocol/task.js';
 import { Code, TtrpcError } from '../../src/shims/wire/ttrpc/index.js';
-import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers, skipWithoutRunc } from './bundle.js';
-import { alive, EventsServer, readFifo, ShimClient, startShim, stdinFifo } from './own-shim-driver.js';
+import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers, skipWithoutRunc } from '../helpers/shim-bundle.js';
+import { alive, EventsServer, readFifo, ShimClient, startShim, stdinFifo } from '../helpers/own-shim.js';
 
 const NS = `own-shim-${process.pid}`;
 const ID = 'c1';

@@ -12,8 +12,8 @@ import { decodeMessage } from '../../src/api/proto.js';
 import { ShimRuntime } from '../../src/shims/runtime/shim-runtime.js';
 import type { DeadTask, TimestampedShimEvent } from '../../src/shims/runtime/task-runtime.js';
 import { Code } from '../../src/shims/wire/ttrpc/index.js';
-import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from './bundle.js';
-import { SHIM_BINARY } from './own-shim-driver.js';
+import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from '../helpers/shim-bundle.js';
+import { SHIM_BINARY } from '../helpers/own-shim.js';
 
 const RUNC = 'io.containerd.runc.v2';
 const RUNC_SHIM = '/usr/bin/containerd-shim-runc-v2';

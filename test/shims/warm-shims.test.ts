@@ -14,8 +14,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PROCESS_TYPE_URL } from '../../src/client/run/oci-spec.js';
 import { ShimRuntime } from '../../src/shims/runtime/shim-runtime.js';
 import type { RuntimeTask } from '../../src/shims/runtime/task-runtime.js';
-import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from './bundle.js';
-import { SHIM_BINARY } from './own-shim-driver.js';
+import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from '../helpers/shim-bundle.js';
+import { SHIM_BINARY } from '../helpers/own-shim.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : skipWithoutRunc;
 const PLUGIN = 'io.containerd.runtime.v2.task';

@@ -1,7 +1,7 @@
 // A stand-in daemon process for the "daemon dies" test: starts a shim for a bundle, creates and
 // starts its task, prints {address, shimPid, taskPid} as one JSON line, then idles until killed.
 import * as api from '../../src/shims/wire/protocol/task.js';
-import { ShimClient, startShim } from './own-shim-driver.js';
+import { ShimClient, startShim } from './own-shim.js';
 
 const [namespace, id, bundle, rootfs, daemonAddress] = process.argv.slice(2) as [string, string, string, string, string];
 const started = await startShim({ namespace, id, bundle, daemonAddress });

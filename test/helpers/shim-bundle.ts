@@ -116,4 +116,4 @@ export async function endRuntimes(runtimes: readonly ShimRuntime[], namespace: s
   rmSync(dir, { recursive: true, force: true });
 }
 
-export { until } from '../helpers/until.js';
+export { until } from './until.js';
