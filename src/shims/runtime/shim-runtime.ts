@@ -176,7 +176,7 @@ export class ShimRuntime implements TaskRuntime {
     // Delete releases the task (unregistered, bundle set aside) when the shim had it
     if (await task.delete().then(() => true, () => false)) return;
     this.unregister(task);
-    task.detached = true;
+    task.detach();
     await task.shutdown();
     const binary = readOptional(join(bundle.path, SHIM_BINARY_PATH)) ?? this.binaries.resolve(task.runtime);
     await this.cleanupDeadShim(bundle, this.command(bundle, binary));
@@ -193,7 +193,7 @@ export class ShimRuntime implements TaskRuntime {
     this.warmShims?.close();
     const tasks = [...this.tasks.values()].flatMap((byId) => [...byId.values()]);
     this.tasks.clear();
-    for (const task of tasks) task.detached = true;
+    for (const task of tasks) task.detach();
     await Promise.all(tasks.map((task) => task.client.close()));
     await Promise.all(this.cleanups);
     await this.eventsServer?.close();
@@ -229,7 +229,7 @@ export class ShimRuntime implements TaskRuntime {
       await task.connect(this.timeouts.load);
     } catch (err) {
       if (task) {
-        task.detached = true;
+        task.detach();
         await task.client.close();
         task.markGone(undefined);
       }
@@ -327,7 +327,7 @@ export class ShimRuntime implements TaskRuntime {
   /** A task whose Create failed: Delete, Shutdown, close, remove the bundle (no death to report). */
   private async abandon(task: ShimTask): Promise<void> {
     this.unregister(task);
-    task.detached = true;
+    task.detach();
     await task.delete().catch(() => task.shutdown());
     await this.removeBundle(bundleOf(this.options.state, task.namespace, task.id));
   }

@@ -47,8 +47,7 @@ const isNotFound = (err: unknown) => err instanceof TtrpcError && err.code === C
  */
 export class ShimTask implements RuntimeTask {
   pid = 0;
-  /** The connection was ended on purpose (task deleted, or the daemon stopping): no dead-shim cleanup. */
-  detached = false;
+  private endedOnPurpose = false;
   private settleGone!: (exit: ExitResult | undefined) => void;
   /** Settles when the connection ends: the dead-shim result, or undefined when it ended on purpose. */
   readonly gone: Promise<ExitResult | undefined> = new Promise((resolve) => (this.settleGone = resolve));
@@ -62,6 +61,16 @@ export class ShimTask implements RuntimeTask {
     readonly log: Socket | undefined,
     private readonly owner: TaskOwner,
   ) {}
+
+  /** The connection was ended on purpose (task deleted, or the daemon stopping): no dead-shim cleanup. */
+  get detached(): boolean {
+    return this.endedOnPurpose;
+  }
+
+  /** Marks the connection's coming end as on purpose (see detached). */
+  detach(): void {
+    this.endedOnPurpose = true;
+  }
 
   /** Called by the runtime once the connection has ended and any cleanup ran. */
   markGone(exit: ExitResult | undefined): void {
@@ -206,7 +215,7 @@ export class ShimTask implements RuntimeTask {
       await this.gone;
       throw err;
     }
-    this.detached = true;
+    this.detach();
     await this.shutdown();
     await this.owner.released(this);
     return { pid: response.pid, exitStatus: response.exit_status, exitedAt: nsFromTimestamp(response.exited_at) };
