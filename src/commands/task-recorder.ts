@@ -43,7 +43,7 @@ export class TaskRecorder {
       if (!task) return [];
       const stream = taskStream(dead.id);
       const exit = { pid: dead.pid, exitStatus: dead.exitStatus, exitedAt: dead.exitedAt, reason: dead.reason };
-      const meta = { source: 'daemon', reason: dead.reason };
+      const meta = { source: 'daemon', actor: 'daemon', reason: dead.reason };
       const events: TypedEvent[] = [];
       if (task.init.status !== 'stopped') {
         events.push(newEvent('TaskExited', dead.namespace, stream, { containerId: dead.id, id: dead.id, ...exit }, meta));
@@ -96,7 +96,7 @@ export class TaskRecorder {
   private fromShim(event: TimestampedShimEvent): TypedEvent[] {
     const { namespace: ns, containerId } = event;
     const stream = taskStream(containerId);
-    const meta = { source: 'shim', shimTimestamp: String(event.timestamp) };
+    const meta = { source: 'shim', actor: 'shim', shimTimestamp: String(event.timestamp) };
     const task = taskOf(this.view.state, ns, containerId);
     if (event.kind === 'create') {
       if (!this.isCurrent(ns, containerId, event.pid)) return [];

@@ -242,7 +242,7 @@ export class TaskCommands {
         if (state?.status !== 'stopped') continue;
         lines.push(`task ${task.namespace}/${task.id}: ${process.id} exited with ${state.exitStatus} while the daemon was down`);
         const exited = { containerId: task.id, id: process.id, pid: state.pid, exitStatus: state.exitStatus, exitedAt: state.exitedAt, reason: 'exited while the daemon was down' };
-        await this.recorder.record(task.namespace, () => [newEvent('TaskExited', task.namespace, taskStream(task.id), exited, { source: 'daemon', reason: exited.reason })]);
+        await this.recorder.record(task.namespace, () => [newEvent('TaskExited', task.namespace, taskStream(task.id), exited, { source: 'daemon', actor: 'reconciler', reason: exited.reason })]);
       }
     }
     for (const ns of Object.keys(this.recorded.live)) {

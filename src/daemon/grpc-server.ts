@@ -1,9 +1,11 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import { serviceDefinition } from '../api/proto.js';
 import type { GrpcService } from '../services/grpc-service.js';
+import { peerAddress } from '../services/request.js';
+import { peerCredentials } from '../shims/wire/ttrpc/peer-credentials.js';
 
 export interface GrpcListenOptions {
   readonly address: string;
@@ -15,7 +17,17 @@ export interface GrpcListenOptions {
   readonly interceptors?: ServerInterceptor[];
 }
 
-/** Binds the services on the unix socket, mode 0660 owned by uid:gid as containerd does. */
+/** The unix socket each gRPC server accepts on: ours, so each connection's peer can be asked who it is. */
+const listeners = new WeakMap<Server, NetServer>();
+
+/**
+ * Binds the services on the unix socket, mode 0660 owned by uid:gid as containerd does.
+ *
+ * grpc-js does not show a handler its socket, so the daemon listens itself: each accepted
+ * connection's SO_PEERCRED (uid, gid, pid of the process that connected) becomes the socket's
+ * remoteAddress, which grpc-js reports as the call's peer (see requestMeta), and the connection
+ * is handed to the gRPC server through its connection injector.
+ */
 export async function listenGrpc(services: readonly GrpcService[], options: GrpcListenOptions): Promise<Server> {
   const path = options.address.replace(/^unix:\/\//, '');
   mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
@@ -26,15 +38,33 @@ export async function listenGrpc(services: readonly GrpcService[], options: Grpc
     interceptors: options.interceptors ?? [],
   });
   for (const service of services) server.addService(serviceDefinition(service.name), service.implementation);
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix:${path}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-  );
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener = createServer((socket) => injector.injectConnection(withPeerAddress(socket)));
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(path, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  listeners.set(server, listener);
   chmodSync(path, 0o660);
   chownSync(path, options.uid, options.gid);
   return server;
 }
 
+/** The peer's credentials as the socket's address; a socket whose peer cannot be asked keeps none. */
+function withPeerAddress(socket: Socket): Socket {
+  try {
+    Object.defineProperty(socket, 'remoteAddress', { value: peerAddress(peerCredentials(socket)), configurable: true });
+  } catch {
+    // the connection already closed: grpc-js sees it fail on its own
+  }
+  return socket;
+}
+
 export function stopGrpc(server: Server, graceMs = 2000): Promise<void> {
+  listeners.get(server)?.close();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       server.forceShutdown();

@@ -192,7 +192,7 @@ export class GarbageCollector implements GcTrigger {
     const seq = this.ctx.log.head;
     const { sweep: garbage } = this.plan();
     const failures: string[] = [];
-    const meta = (node: GcNode): RequestMeta => ({ reason: 'gc', gcSeq: seq, node: `${node.kind} ${node.namespace}/${node.key}` });
+    const meta = (node: GcNode): RequestMeta => ({ actor: 'gc', reason: 'gc', gcSeq: seq, node: `${node.kind} ${node.namespace}/${node.key}` });
     const attempt = async (node: GcNode, remove: () => Promise<void>) => {
       try {
         await remove();

@@ -12,8 +12,12 @@ export interface NewEvent {
 
 /** Who asked for a change, as far as the daemon can tell. */
 export interface RecordMeta {
+  /** The calling process, from SO_PEERCRED on the daemon's unix socket. */
   readonly peerUid?: number;
+  readonly peerGid?: number;
   readonly peerPid?: number;
+  /** For records the daemon writes on its own: which part ("gc", "shim", "reconciler", "daemon"). */
+  readonly actor?: string;
   readonly userAgent?: string;
   readonly requestId?: string;
   /** The namespace header of the request that caused the event (may differ from the record's). */

@@ -11,10 +11,14 @@ import { timeTravelHandlers } from './time-travel.js';
 
 export const LOG_SERVICE = SERVICES.log;
 
-/** Filter fields of a log record: seq, namespace, stream, type, topic. */
+/** Filter fields of a log record: seq, namespace, stream, type, topic, meta.<field> (e.g. meta.peerUid). */
 function recordAdaptor(record: LogRecord): Adaptor {
   return {
     field(path) {
+      if (path.length === 2 && path[0] === 'meta') {
+        const value = record.meta[path[1]!];
+        return value === undefined || value === null ? undefined : String(value);
+      }
       if (path.length !== 1) return undefined;
       switch (path[0]) {
         case 'seq':

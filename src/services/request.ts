@@ -38,7 +38,22 @@ export function requestMeta(call: AnyCall): RecordMeta {
   if (requestId) meta.requestId = requestId;
   const ns = optionalNamespace(call);
   if (ns) meta.requestNamespace = ns;
-  const peer = call.getPeer();
-  if (peer && peer !== 'unknown') meta.peer = peer;
+  Object.assign(meta, peerOf(call.getPeer()));
   return meta;
+}
+
+export interface Peer {
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
+}
+
+/** How the daemon's listener names a connection's peer (grpc-js hands it back as the call's peer). */
+export const peerAddress = (peer: Peer) => `unix:uid=${peer.uid},gid=${peer.gid},pid=${peer.pid}`;
+
+/** The peer's uid, gid and pid for a record's meta (or the peer as grpc-js reports it). */
+function peerOf(peer: string): RecordMeta {
+  const match = /^unix:uid=(\d+),gid=(\d+),pid=(\d+)$/.exec(peer);
+  if (match) return { peerUid: Number(match[1]), peerGid: Number(match[2]), peerPid: Number(match[3]) };
+  return peer && peer !== 'unknown' ? { peer } : {};
 }

@@ -11,8 +11,9 @@ export const version: Command = {
 };
 
 export const log: Command = {
-  usage: `log show [--from SEQ] [--to SEQ] [--follow] [--filter F]...
-                                           one record per line, as JSON
+  usage: `log show [--from SEQ] [--to SEQ] [--follow] [--filter F]... [--actor uid=N|gid=N|pid=N|NAME]
+                                           one record per line, as JSON; --actor: records of that caller
+                                           (SO_PEERCRED) or of that part of the daemon (gc, shim, reconciler)
   log head                                 the last sequence number
   log verify                               check every record of the log (checksums, gaps, versions)`,
   async run({ connection, args }) {
@@ -21,6 +22,7 @@ export const log: Command = {
       to: { type: 'string' },
       follow: { type: 'boolean', short: 'f' },
       filter: { type: 'string', multiple: true },
+      actor: { type: 'string' },
     });
     switch (positionals[0]) {
       case 'head': {
@@ -39,7 +41,7 @@ export const log: Command = {
         const stream = connection.stream<Record<string, unknown>>(SERVICES.log, 'Read', {
           from_seq: sequenceNumber(values.from, 'from') || 1,
           to_seq: sequenceNumber(values.to, 'to'),
-          filters: values.filter ?? [],
+          filters: withActor(values.filter ?? [], values.actor),
           follow: values.follow ?? false,
         });
         await drain(stream, (record) => process.stdout.write(`${JSON.stringify(recordJson(record))}\n`));
@@ -81,4 +83,15 @@ function recordJson(record: Record<string, unknown>) {
     payload: JSON.parse(String(record.payload_json || 'null')),
     meta: JSON.parse(String(record.meta_json || '{}')),
   };
+}
+
+const ACTOR_FIELDS: Record<string, string> = { uid: 'meta.peerUid', gid: 'meta.peerGid', pid: 'meta.peerPid' };
+
+/** --actor as one more condition of every filter (filters in a list are alternatives, commas join conditions). */
+function withActor(filters: readonly string[], actor: string | undefined): string[] {
+  if (actor === undefined) return [...filters];
+  const match = /^(uid|gid|pid)=(\d+)$/.exec(actor);
+  if (!match && !/^[a-z][a-z-]*$/.test(actor)) throw new UsageError(`--actor ${actor}: must be uid=N, gid=N, pid=N or a daemon part (gc, shim, reconciler, daemon)`);
+  const condition = match ? `${ACTOR_FIELDS[match[1]!]}==${match[2]}` : `meta.actor==${actor}`;
+  return filters.length === 0 ? [condition] : filters.map((filter) => `${filter},${condition}`);
 }

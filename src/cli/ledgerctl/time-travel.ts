@@ -69,8 +69,8 @@ export const diff: Command = {
 
 /** Who a record's meta names: the peer's uid and pid, or the daemon part that wrote it. */
 export function actorOf(metaJson: string): string {
-  const meta = JSON.parse(metaJson || '{}') as { actor?: string; uid?: number; pid?: number };
+  const meta = JSON.parse(metaJson || '{}') as { actor?: string; peerUid?: number; peerPid?: number };
   if (meta.actor) return meta.actor;
-  if (meta.uid !== undefined) return `uid=${meta.uid}${meta.pid !== undefined ? ` pid=${meta.pid}` : ''}`;
+  if (meta.peerUid !== undefined) return `uid=${meta.peerUid}${meta.peerPid !== undefined ? `,pid=${meta.peerPid}` : ''}`;
   return '-';
 }
