@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ledgerd needs on a fresh Debian 12 machine (as root) and builds it.
-#   scripts/install.sh          runtime: runc, ctr (Debian's containerd package), Node packages
+#   scripts/install.sh          runtime: runc, ctr (Debian's containerd package), Node packages; CNI plugins for CRI pods
 #   scripts/install.sh --test   also what the test suite uses: registry, busybox-static, jq, curl,
 #                               systemd-analyze (package systemd)
 #   scripts/install.sh --systemd  also ledgerd and ledgerctl in /usr/local/bin and the unit
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(runc containerd iproute2 ca-certificates zstd)
+packages=(runc containerd iproute2 ca-certificates zstd containernetworking-plugins)
 systemd_unit=false
 for arg in "$@"; do
   case "$arg" in

@@ -6,6 +6,7 @@ export * from './content.js';
 export * from './snapshots.js';
 export * from './containers.js';
 export * from './tasks.js';
+export * from './pods.js';
 export * from './topics.js';
 export * from './vocabulary.js';
 export { upcast } from './versioning.js';

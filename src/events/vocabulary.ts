@@ -6,9 +6,10 @@ import type { ContainerEvents } from './containers.js';
 import type { TaskEvents } from './tasks.js';
 import type { ContentEvents } from './content.js';
 import type { SnapshotEvents } from './snapshots.js';
+import type { PodEvents } from './pods.js';
 
 /** Every event type ledgerd appends, with its current payload shape. */
-export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents, ContainerEvents, TaskEvents {}
+export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents, ContainerEvents, TaskEvents, PodEvents {}
 
 export type EventType = keyof EventPayloads;
 
@@ -47,6 +48,9 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   SnapshotCommitted: 1,
   SnapshotRemoved: 1,
   SnapshotLabelsUpdated: 1,
+  PodSandboxCreated: 1,
+  PodSandboxStopped: 1,
+  PodSandboxRemoved: 1,
 };
 
 /**

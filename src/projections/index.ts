@@ -27,3 +27,4 @@ export {
 } from './snapshots.js';
 export { containersProjection, containerOf, containersIn, type ContainersState, type ContainerView } from './containers.js';
 export { tasksProjection, taskOf, tasksIn, type TasksState, type TaskRecord, type ProcessRecord, type RecordedStatus } from './tasks.js';
+export { podsProjection, podsIn, podOf, type PodsState, type PodView, type PodState } from './pods.js';

@@ -4,6 +4,11 @@ import type { ServerUnaryCall } from '@grpc/grpc-js';
 import type { CriConfig } from '../cri/config.js';
 import type { CriImage, CriImages } from '../cri/images.js';
 import { runtimeStatus, runtimeVersion } from '../cri/runtime-info.js';
+import type { CriPods } from '../cri/pods.js';
+import type { PodView } from '../projections/index.js';
+import { namespaceModes } from '../cri/sandbox-spec.js';
+import type { PodSandboxConfig } from '../cri/types.js';
+import { requestMeta } from './request.js';
 import { unary, type Implementation } from './handlers.js';
 
 export const CRI_RUNTIME_SERVICE = 'runtime.v1.RuntimeService';
@@ -29,8 +34,57 @@ function callSignal(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
   return abort.signal;
 }
 
-export function criRuntimeService(config: CriConfig): Implementation {
+function podToProto(pod: PodView) {
+  const config = pod.config as PodSandboxConfig;
   return {
+    id: pod.id,
+    metadata: pod.metadata,
+    state: pod.state,
+    created_at: pod.createdAt.toString(),
+    labels: config.labels ?? {},
+    annotations: config.annotations ?? {},
+    runtime_handler: pod.runtimeHandler,
+  };
+}
+
+function podStatus(pod: PodView) {
+  const [ip = '', ...more] = pod.ips;
+  return {
+    ...podToProto(pod),
+    network: { ip, additional_ips: more.map((extra) => ({ ip: extra })) },
+    linux: { namespaces: { options: namespaceModes(pod.config as PodSandboxConfig) } },
+  };
+}
+
+const labelsMatch = (labels: Record<string, string>, selector: Record<string, string> | undefined) =>
+  Object.entries(selector ?? {}).every(([key, value]) => labels[key] === value);
+
+export function criRuntimeService(config: CriConfig, pods: CriPods): Implementation {
+  return {
+    RunPodSandbox: unary(async (call) => ({
+      pod_sandbox_id: await pods.run(call.request.config ?? {}, String(call.request.runtime_handler ?? ''), requestMeta(call)),
+    })),
+    StopPodSandbox: unary(async (call) => {
+      await pods.stop(String(call.request.pod_sandbox_id ?? ''), requestMeta(call));
+      return {};
+    }),
+    RemovePodSandbox: unary(async (call) => {
+      await pods.remove(String(call.request.pod_sandbox_id ?? ''), requestMeta(call));
+      return {};
+    }),
+    PodSandboxStatus: unary((call) => {
+      const pod = pods.get(String(call.request.pod_sandbox_id ?? ''));
+      const info = call.request.verbose ? { info: JSON.stringify({ pid: pod.pid, netnsPath: pod.netnsPath, runtimeHandler: pod.runtimeHandler, config: pod.config, cniResults: pod.cniResults }) } : {};
+      return { status: podStatus(pod), info, containers_statuses: [] };
+    }),
+    ListPodSandbox: unary((call) => {
+      const filter = call.request.filter ?? {};
+      const byId = filter.id ? pods.find(String(filter.id)) : undefined;
+      const items = (filter.id ? (byId ? [byId] : []) : pods.list())
+        .filter((pod) => !filter.state || pod.state === filter.state.state)
+        .filter((pod) => labelsMatch((pod.config as PodSandboxConfig).labels ?? {}, filter.label_selector));
+      return { items: items.map(podToProto) };
+    }),
     Version: unary(() => runtimeVersion()),
     Status: unary(async (call) => {
       const { conditions, info } = await runtimeStatus(config, Boolean(call.request.verbose));

@@ -27,6 +27,8 @@ export interface TestDaemon {
 export interface DaemonOptions {
   readonly dir?: string;
   readonly args?: string[];
+  /** A command prefix to run the daemon under, e.g. ['ip', 'netns', 'exec', NAME] (it must exec). */
+  readonly wrap?: readonly string[];
 }
 
 /** Runs bin/ledgerd on a private root, state and socket; stopped when the test ends. */
@@ -35,7 +37,8 @@ export async function startTestDaemon(t: TestContext, options: DaemonOptions = {
   const root = join(dir, 'root');
   const state = join(dir, 'state');
   const address = join(dir, 'ledgerd.sock');
-  const child = spawn(process.execPath, [LEDGERD, '--root', root, '--state', state, '--address', address, ...(options.args ?? [])], {
+  const [command, ...args] = [...(options.wrap ?? []), process.execPath, LEDGERD, '--root', root, '--state', state, '--address', address, ...(options.args ?? [])];
+  const child = spawn(command!, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

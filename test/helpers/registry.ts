@@ -65,7 +65,7 @@ export function busyboxEntries(): Entry[] {
 }
 
 /** An OCI image: each entry list becomes a gzip layer (or plain tar with gzip: false). */
-export async function buildImage(layers: Entry[][], options: { architecture?: string; gzip?: boolean; labels?: Record<string, string>; user?: string } = {}): Promise<BuiltImage> {
+export async function buildImage(layers: Entry[][], options: { architecture?: string; gzip?: boolean; labels?: Record<string, string>; user?: string; cmd?: string[] } = {}): Promise<BuiltImage> {
   const tars = await Promise.all(layers.map((entries) => tarLayer(entries)));
   const diffIds = tars.map(sha256);
   const gzip = options.gzip ?? true;
@@ -75,7 +75,7 @@ export async function buildImage(layers: Entry[][], options: { architecture?: st
     Buffer.from(JSON.stringify({
       architecture,
       os: 'linux',
-      config: { Env: ['PATH=/bin'], Cmd: ['sh'], Labels: options.labels ?? {}, ...(options.user ? { User: options.user } : {}) },
+      config: { Env: ['PATH=/bin'], Cmd: options.cmd ?? ['sh'], Labels: options.labels ?? {}, ...(options.user ? { User: options.user } : {}) },
       rootfs: { type: 'layers', diff_ids: diffIds },
     })),
     MT.config,
@@ -101,24 +101,36 @@ export interface TestRegistry {
   pushManifest(repository: string, reference: string, blob: Blob): Promise<void>;
   /** Every blob of the image, then its manifest under the tag. */
   pushImage(repository: string, tag: string, image: BuiltImage): Promise<void>;
+  /** SIGTERM and wait (also done when the test ends). */
+  stop(): Promise<void>;
+}
+
+export interface RegistryOptions {
+  /** Storage directory: another registry process may serve what this one was pushed. */
+  readonly dataDir?: string;
+  /** A command prefix to run the registry under, e.g. ['ip', 'netns', 'exec', NAME]. */
+  readonly wrap?: readonly string[];
 }
 
 /** docker-registry on 127.0.0.1 (a port the kernel picks); stopped when the test ends. */
-export async function startTestRegistry(t: TestContext): Promise<TestRegistry> {
+export async function startTestRegistry(t: TestContext, options: RegistryOptions = {}): Promise<TestRegistry> {
   const dir = tempDir(t, 'ledgerd-registry-');
+  const dataDir = options.dataDir ?? join(dir, 'data');
   writeFileSync(
     join(dir, 'config.yml'),
-    ['version: 0.1', 'log:', '  level: info', '  accesslog:', '    disabled: true', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`,
+    ['version: 0.1', 'log:', '  level: info', '  accesslog:', '    disabled: true', 'storage:', '  filesystem:', `    rootdirectory: ${dataDir}`,
       '  delete:', '    enabled: true', 'http:', '  addr: 127.0.0.1:0', ''].join('\n'),
   );
-  const child = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...args] = [...(options.wrap ?? []), REGISTRY_BIN, 'serve', join(dir, 'config.yml')];
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  t.after(async () => {
-    if (child.exitCode === null) {
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       await exited;
     }
-  });
+  };
+  t.after(stop);
   let output = '';
   const host = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`docker-registry did not start:\n${output}`)), 10_000);
@@ -154,6 +166,7 @@ export async function startTestRegistry(t: TestContext): Promise<TestRegistry> {
   return {
     host,
     url,
+    stop,
     pushBlob,
     pushManifest,
     async pushImage(repository, tag, image) {

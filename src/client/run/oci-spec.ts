@@ -13,6 +13,7 @@ export interface ProcessSpec {
   capabilities?: { bounding: string[]; permitted: string[]; effective: string[] };
   rlimits?: { type: string; hard: number; soft: number }[];
   noNewPrivileges?: boolean;
+  oomScoreAdj?: number;
 }
 
 export interface RuntimeSpec {

@@ -4,7 +4,10 @@ import { CriImages } from '../../cri/images.js';
 import { CRI_API_VERSION } from '../../cri/runtime-info.js';
 import { PluginType } from '../../plugin/index.js';
 import { criImageService, criRuntimeService, CRI_IMAGE_SERVICE, CRI_RUNTIME_SERVICE } from '../../services/cri.js';
-import type { AreaPlugins } from './shared.js';
+import { PodCommands } from '../../commands/pods.js';
+import { CriPods } from '../../cri/pods.js';
+import { podsProjection } from '../../projections/index.js';
+import { commandContext, projectionsOf, type AreaPlugins } from './shared.js';
 
 /**
  * Kubernetes' CRI (io.containerd.grpc.v1.cri): RuntimeService and ImageService on the daemon's
@@ -18,16 +21,18 @@ export const criPlugins = (): AreaPlugins => ({
     {
       type: PluginType.Grpc,
       id: 'cri',
-      requires: [PluginType.Service],
+      requires: [PluginType.Log, PluginType.Projection, PluginType.Service],
       config: defaultCriConfig(),
       init(ctx) {
         const config = ctx.config as CriConfig;
         ctx.meta.exports.CRIVersion = CRI_API_VERSION;
         const daemon = new Connection(ctx.address, CRI_NAMESPACE);
         const images = new CriImages(daemon, config, ctx.daemonRoot);
+        const podCommands = new PodCommands(commandContext(ctx), projectionsOf(ctx).add(podsProjection));
+        const pods = new CriPods(daemon, config, images, podCommands, { root: ctx.root, state: ctx.state });
         return {
           services: [
-            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config) },
+            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods) },
             { name: CRI_IMAGE_SERVICE, implementation: criImageService(images) },
           ],
           close: () => daemon.close(),

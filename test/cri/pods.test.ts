@@ -1,0 +1,124 @@
+// A pod end to end through the CRI, as kubelet drives it, inside a network namespace of the
+// test's own (cri-<pid>): registry and daemon run in it, the CNI bridge is made in it.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { startTestDaemon } from '../helpers/daemon.js';
+import { buildImage, busyboxEntries, skipWithoutRegistry, startTestRegistry } from '../helpers/registry.js';
+import { criClient, writeCriConfig } from '../helpers/cri.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const CNI_BIN = '/usr/lib/cni';
+const skip =
+  process.getuid?.() !== 0
+    ? 'needs root (network namespaces, runc)'
+    : !existsSync(join(CNI_BIN, 'bridge'))
+      ? 'no CNI plugins in /usr/lib/cni (apt-get install containernetworking-plugins)'
+      : skipWithoutRegistry;
+
+function testNetns(t: TestContext): string[] {
+  const name = `cri-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', name]);
+  t.after(() => execFileSync('ip', ['netns', 'delete', name]));
+  execFileSync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
+  // nsenter, not `ip netns exec`: that one remounts /sys, and runc then finds no cgroup mount
+  return ['nsenter', `--net=/run/netns/${name}`];
+}
+
+const netnsInode = (path: string) => statSync(path).ino;
+
+test('a pod through the CRI: run, status, list, survive a restart, stop, remove (each twice)', { skip, timeout: 120_000 }, async (t) => {
+  const inNetns = testNetns(t);
+  // images are pushed through a registry on the host's loopback, then served from the same
+  // storage by a registry inside the namespace
+  const dataDir = join(tempDir(t), 'registry');
+  const pushing = await startTestRegistry(t, { dataDir });
+  const sleeper = [...busyboxEntries(), { name: 'bin/sleep', type: 'symlink' as const, linkname: 'busybox' }];
+  await pushing.pushImage('pause', '3.6', await buildImage([sleeper], { cmd: ['/bin/sleep', 'infinity'] }));
+  await pushing.stop();
+  const registry = await startTestRegistry(t, { dataDir, wrap: inNetns });
+
+  const dir = tempDir(t);
+  const { config, cniConf } = writeCriConfig(dir, registry.host);
+  writeFileSync(
+    join(cniConf, '10-crinet.conflist'),
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'crinet',
+      plugins: [
+        { type: 'bridge', bridge: 'cribr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    }),
+  );
+  let daemon = await startTestDaemon(t, { dir: join(dir, 'daemon'), args: ['-c', config], wrap: inNetns });
+  let cri = criClient(t, daemon.address);
+
+  const podConfig = {
+    metadata: { name: 'web', uid: 'uid-1', namespace: 'default', attempt: 0 },
+    hostname: 'web-0',
+    labels: { app: 'web' },
+    dns_config: { servers: ['10.0.0.10'], searches: ['default.svc'], options: ['ndots:5'] },
+    port_mappings: [{ protocol: 'TCP', container_port: 80, host_port: 8080 }],
+    linux: { sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' } },
+  };
+  const { pod_sandbox_id: id } = await cri.runtime('RunPodSandbox', { config: podConfig });
+  assert.match(id, /^[a-f0-9]{64}$/);
+  try {
+    await checkPod();
+  } finally {
+    // whatever failed, the pod's pause process, shim and netns go
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: id }).catch(() => undefined);
+  }
+
+  async function checkPod() {
+
+  const inspect = async () => cri.runtime('PodSandboxStatus', { pod_sandbox_id: id, verbose: true });
+  let { status: pod, info } = await inspect();
+  assert.equal(pod.state, 'SANDBOX_READY');
+  assert.deepEqual(pod.metadata, podConfig.metadata);
+  assert.match(pod.network.ip, /^10\.88\./);
+  const details = JSON.parse(info.info);
+  assert.match(details.netnsPath, /^\/var\/run\/netns\/cni-/);
+  assert.equal(statSync(`/proc/${details.pid}/ns/net`).ino, netnsInode(details.netnsPath), 'the pause process lives in the pod netns');
+  const sandboxFiles = join(daemon.root, 'io.containerd.grpc.v1.cri', 'sandboxes', id);
+  assert.equal(readFileSync(join(sandboxFiles, 'resolv.conf'), 'utf8'), 'search default.svc\nnameserver 10.0.0.10\noptions ndots:5\n');
+  assert.equal(readFileSync(`/proc/${details.pid}/cmdline`, 'utf8').split('\0')[0], '/bin/sleep');
+
+  assert.deepEqual((await cri.runtime('ListPodSandbox', {})).items.map((p: { id: string }) => p.id), [id]);
+  assert.deepEqual((await cri.runtime('ListPodSandbox', { filter: { label_selector: { app: 'db' } } })).items, []);
+  assert.equal((await cri.runtime('ListPodSandbox', { filter: { id: id.slice(0, 12) } })).items[0].id, id);
+  await assert.rejects(cri.runtime('RunPodSandbox', { config: podConfig }), (err: { code: number }) => err.code === status.ALREADY_EXISTS);
+  await assert.rejects(cri.runtime('RunPodSandbox', { config: { metadata: { name: 'x', namespace: 'default' } } }), (err: { code: number; details: string }) => {
+    assert.equal(err.code, status.INVALID_ARGUMENT);
+    assert.match(err.details, /config\.metadata\.uid: must be set/);
+    return true;
+  });
+
+  // the daemon's own records: the pause container in namespace k8s.io, and its running task
+  const k8s = daemon.connect('k8s.io');
+  const { containers } = await k8s.unary<{ containers: { id: string; labels: Record<string, string> }[] }>('containerd.services.containers.v1.Containers', 'List', {});
+  assert.deepEqual(containers.map((c) => [c.id, c.labels['io.cri-containerd.kind']]), [[id, 'sandbox']]);
+
+  // a restart: the pod is known from the log and its pause process kept running
+  assert.equal(await daemon.stop(), 0);
+  daemon = await daemon.restart();
+  cri = criClient(t, daemon.address);
+  ({ status: pod } = await inspect());
+  assert.equal(pod.state, 'SANDBOX_READY');
+  assert.ok(existsSync(`/proc/${details.pid}`), 'the pause process survived the restart');
+
+  for (let i = 0; i < 2; i++) await cri.runtime('StopPodSandbox', { pod_sandbox_id: id });
+  ({ status: pod } = await inspect());
+  assert.equal(pod.state, 'SANDBOX_NOTREADY');
+  assert.ok(!existsSync(details.netnsPath), 'the netns is gone');
+  for (let i = 0; i < 2; i++) await cri.runtime('RemovePodSandbox', { pod_sandbox_id: id });
+  assert.deepEqual((await cri.runtime('ListPodSandbox', {})).items, []);
+  await assert.rejects(inspect(), (err: { code: number }) => err.code === status.NOT_FOUND);
+  const after = await daemon.connect('k8s.io').unary<{ containers: unknown[] }>('containerd.services.containers.v1.Containers', 'List', {});
+  assert.deepEqual(after.containers, []);
+  }
+});
