@@ -14,10 +14,13 @@ import type { GarbageCollector } from '../gc/collector.js';
 import { registrations } from './registrations.js';
 import { isReconcilable } from './reconcile.js';
 import { releaseLogPagesEvery } from './log-pages.js';
+import { applyRetentionEvery } from './log-retention.js';
 import type { Logger } from './logger.js';
 
 /** How often the daemon gives the log's mapped pages back to the page cache (see log-pages.ts). */
 const LOG_PAGES_RELEASE_MS = 10_000;
+/** How often the log's retention policy (if any) is applied. */
+const LOG_RETENTION_MS = 60_000;
 
 export interface RunningDaemon {
   readonly config: DaemonConfig;
@@ -44,6 +47,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   let grpcServer: GrpcServer | undefined;
   let metricsServer: HttpServer | undefined;
   let logPages: ReturnType<typeof releaseLogPagesEvery> | undefined;
+  let retention: ReturnType<typeof applyRetentionEvery> | undefined;
   let debugServer: HttpServer | undefined;
   try {
     await host.init();
@@ -57,6 +61,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     }
     logPages = releaseLogPagesEvery(log, LOG_PAGES_RELEASE_MS, (m) => logger.warn(m));
     logPages.release();
+    retention = applyRetentionEvery(log, projections, LOG_RETENTION_MS, logger);
     metrics.watch(log, projections);
     for (const service of host.instances(PluginType.Service).filter(isReconcilable)) {
       for (const line of await service.reconcile()) logger.info(`reconciled: ${line}`);
@@ -79,8 +84,10 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     logger.info(`ledgerd serving on ${config.grpc.address} (log head ${log.head}, started in ${ms.toFixed(0)} ms)`);
     void checkIntegrity(log);
+    void retention.run();
   } catch (err) {
     logPages?.stop();
+    await retention?.stop();
     if (grpcServer) await stopGrpc(grpcServer);
     metricsServer?.close();
     debugServer?.close();
@@ -113,6 +120,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
         serving = false;
         verifying.abort();
         logPages?.stop();
+        await retention?.stop();
         if (grpcServer) await stopGrpc(grpcServer);
         metricsServer?.close();
         debugServer?.close();

@@ -6,6 +6,8 @@ import { Damage, decodeRecord, recordEncoder } from './codec.js';
 import { CorruptLogError, LogClosedError } from './errors.js';
 import { CheckpointStore } from './checkpoints.js';
 import { RecentRecords } from './recent-records.js';
+import { Archive, type Segment } from './archive.js';
+import type { RetentionPolicy } from './retention.js';
 import { nowNs } from './clock.js';
 import { GroupCommit, type AppendResult, type StreamExpectation } from './group-commit.js';
 import { streamKey, type LogRecord, type NewEvent, type Upcaster } from './record.js';
@@ -25,6 +27,8 @@ export interface LogOptions {
   readonly recentRecords?: number;
   /** Checkpoints of each projection kept per doubling of age (older ones are thinned). */
   readonly checkpointHistory?: number;
+  /** History to move from LMDB to the archive (the daemon applies it; off when unset). */
+  readonly retention?: RetentionPolicy;
 }
 
 export interface AppendOptions {
@@ -37,6 +41,7 @@ export interface AppendStats {
 }
 
 const DATA_FILE = 'events.mdb';
+const ARCHIVE_DIR = 'archive';
 
 /**
  * The append-only event log on LMDB. One writer (this process); appends are group-committed
@@ -55,6 +60,8 @@ export class EventLog {
   private closing = false;
   private lastTime = 0n;
   private readonly recent: RecentRecords;
+  /** The oldest record LMDB holds; older ones are in the archive. */
+  private firstStored: number;
 
   private constructor(
     private readonly env: RootDatabase,
@@ -63,7 +70,10 @@ export class EventLog {
     checkpoints: Database<Buffer, string>,
     private readonly options: LogOptions,
     head: number,
+    private readonly archive: Archive,
   ) {
+    this.firstStored = firstSeq(records) ?? head + 1;
+    archive.dropFrom(this.firstStored);
     this.head$ = new BehaviorSubject(head);
     this.checkpoints = new CheckpointStore(checkpoints, { perDoubling: options.checkpointHistory });
     this.recent = new RecentRecords(options.recentRecords ?? 1024);
@@ -98,7 +108,7 @@ export class EventLog {
       const streams = env.openDB<number, string>('streams', { encoding: 'msgpack' });
       const checkpoints = env.openDB<Buffer, string>('checkpoints', { encoding: 'binary' });
       const head = lastSeq(records);
-      const log = new EventLog(env, records, streams, checkpoints, options, head);
+      const log = new EventLog(env, records, streams, checkpoints, options, head, Archive.open(join(options.dir, ARCHIVE_DIR)));
       // the newest record must decode: a torn or damaged tail is detected here
       if (head > 0 && !options.tolerateDamage) log.recordAt(head);
       return log;
@@ -110,6 +120,10 @@ export class EventLog {
 
   get head(): number {
     return this.head$.value;
+  }
+
+  get retention(): RetentionPolicy | undefined {
+    return this.options.retention;
   }
 
   get path(): string {
@@ -149,12 +163,19 @@ export class EventLog {
 
   /**
    * Records from `from` to `to` (inclusive, default: the head), in order, synchronously: the
-   * recent ones from memory, older ones from LMDB.
+   * recent ones from memory, older ones from LMDB, the oldest from the archive.
    */
   *read(from: number, to: number = this.head): Generator<LogRecord> {
     let expected = Math.max(from, 1);
     const end = Math.min(to, this.head);
     while (expected <= end) {
+      if (expected < this.firstStored) {
+        for (const record of this.readArchived(expected, Math.min(end, this.firstStored - 1))) {
+          yield record;
+          expected++;
+        }
+        continue;
+      }
       const kept = this.recent.get(expected);
       if (kept) {
         yield kept;
@@ -168,6 +189,11 @@ export class EventLog {
         expected++;
       }
     }
+  }
+
+  private *readArchived(from: number, to: number): Generator<LogRecord> {
+    const upcast = this.options.upcast;
+    for (const record of this.archive.read(from, to)) yield upcast ? upcast(record) : record;
   }
 
   /** Records `from`..`to` as stored in LMDB; both ends must be durable. */
@@ -194,10 +220,52 @@ export class EventLog {
   }
 
   recordAt(seq: number): LogRecord {
+    if (seq < this.firstStored) return this.readArchived(seq, seq).next().value as LogRecord;
     const value = this.records.getBinary(seq);
     if (!value) throw new CorruptLogError(`record ${seq} is missing`);
     const record = checked(decodeRecord(value), seq);
     return this.options.upcast ? this.options.upcast(record) : record;
+  }
+
+  /** The seqs LMDB holds (the rest is archived), and the bytes of LMDB pages they take. */
+  stored(): { first: number; last: number; bytes: number } {
+    const stats = this.records.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+    const pages = stats.treeBranchPageCount + stats.treeLeafPageCount + stats.overflowPages;
+    return { first: this.firstStored, last: this.head, bytes: pages * stats.pageSize };
+  }
+
+  /** The archive's segments, oldest first. */
+  archived(): readonly Segment[] {
+    return this.archive.list();
+  }
+
+  /**
+   * Moves records from the oldest LMDB holds through `seq` into archive segments of up to
+   * `perSegment` records (never the head, which LMDB must keep); returns how many moved. Each
+   * segment is durable before its records leave LMDB. Readers see no difference.
+   */
+  async archiveThrough(seq: number, perSegment = 10_000): Promise<number> {
+    const last = Math.min(seq, this.head - 1);
+    let moved = 0;
+    while (this.firstStored <= last && !this.closing) {
+      const first = this.firstStored;
+      const to = Math.min(last, first + perSegment - 1);
+      const stored: Buffer[] = [];
+      for (let at = first; at <= to; at++) {
+        const bytes = this.records.getBinary(at);
+        if (!bytes) throw new CorruptLogError(`record ${at} is missing`);
+        checked(decodeRecord(bytes), at);
+        stored.push(bytes);
+      }
+      this.archive.write(first, stored);
+      this.firstStored = to + 1;
+      await this.records.transaction(() => {
+        for (let at = first; at <= to; at++) void this.records.remove(at);
+      });
+      moved += to - first + 1;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return moved;
   }
 
   /**
@@ -326,6 +394,11 @@ function checked(value: LogRecord | Damage, seq: number): LogRecord {
   if (value instanceof Damage) throw new CorruptLogError(`record ${seq} ${value.reason}`);
   if (value.seq !== seq) throw new CorruptLogError(`record stored under ${seq} says it is ${value.seq}`);
   return value;
+}
+
+function firstSeq(records: Database<LogRecord | Damage, number>): number | undefined {
+  for (const key of records.getKeys({ limit: 1 })) return key;
+  return undefined;
 }
 
 function lastSeq(records: Database<LogRecord | Damage, number>): number {

@@ -5,3 +5,5 @@ export { verifyLog, verifyLogInBackground, type VerifyReport } from './verify.js
 export { streamKey, type LogRecord, type NewEvent, type RecordMeta, type ExpectedVersion, type Upcaster } from './record.js';
 export { encodeValue, decodeValue } from './codec.js';
 export { nowNs } from './clock.js';
+export { retentionCut, type RetentionPolicy } from './retention.js';
+export type { Segment } from './archive.js';

@@ -57,6 +57,11 @@ export class ProjectionSet {
     await Promise.all(this.runners.map((runner) => runner.waitFor(seq)));
   }
 
+  /** The seq start-up replays from: records up to it are in every projection's checkpoint. */
+  oldestCheckpoint(): number {
+    return Math.min(...this.runners.map((runner) => runner.checkpointed), this.log.head);
+  }
+
   /** Whether every projection holds everything appended so far (no append is still queued or being written). */
   holdsEverything(): boolean {
     if (!this.log.quiet) return false;

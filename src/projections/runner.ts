@@ -48,6 +48,11 @@ export class ProjectionRunner<S> {
     return this.appliedSeq;
   }
 
+  /** The seq of the newest checkpoint written (or being written). */
+  get checkpointed(): number {
+    return this.checkpointSeq;
+  }
+
   /** Loads the checkpoint (if it is of this projection's version) and returns its seq. */
   load(): number {
     const checkpoint = this.log.checkpoints.get<StoredCheckpoint<S>>(this.name);

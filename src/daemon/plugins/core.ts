@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { EventLog } from '../../log/index.js';
+import { EventLog, type RetentionPolicy } from '../../log/index.js';
+import { parseDuration } from '../../util/duration.js';
 import { upcast } from '../../events/index.js';
 import { closeOnExecAbove2 } from '../../util/close-on-exec.js';
 import { ProjectionSet, namespacesProjection } from '../../projections/index.js';
@@ -18,11 +19,22 @@ export interface LogConfig {
   dir: string;
   /** Checkpoints kept per projection per doubling of their age (time travel folds from them). */
   checkpoint_history: number;
+  /** History older than this (a Go duration, "720h") moves to the archive; "" keeps all in LMDB. */
+  retention_age: string;
+  /** Past this many bytes of records in LMDB the oldest move to the archive; 0: no limit. */
+  retention_bytes: number;
 }
 
 export interface ProjectionConfig {
   /** A projection writes its checkpoint after this many records. */
   checkpoint_interval: number;
+}
+
+function retentionPolicy(config: LogConfig): RetentionPolicy | undefined {
+  const ageMs = parseDuration(config.retention_age ?? '');
+  const bytes = Number(config.retention_bytes ?? 0);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`retention_bytes ${config.retention_bytes}: must be a whole number of bytes`);
+  return ageMs > 0 || bytes > 0 ? { ageMs, bytes } : undefined;
 }
 
 /** The log, its projections, namespaces, and the services about the daemon itself. */
@@ -31,12 +43,14 @@ export const corePlugins = (hooks: DaemonHooks): AreaPlugins => ({
     {
       type: PluginType.Log,
       id: 'lmdb',
-      config: { dir: '', checkpoint_history: 4 } satisfies LogConfig,
+      config: { dir: '', checkpoint_history: 4, retention_age: '', retention_bytes: 0 } satisfies LogConfig,
       init(ctx) {
         const config = ctx.config as LogConfig;
         const dir = config.dir || join(ctx.daemonRoot, 'log');
         ctx.meta.exports.dir = dir;
-        const log = EventLog.open({ dir, upcast, checkpointHistory: config.checkpoint_history });
+        const retention = retentionPolicy(config);
+        if (retention) ctx.meta.exports.retention = [config.retention_age && `age ${config.retention_age}`, config.retention_bytes > 0 && `${config.retention_bytes} bytes`].filter(Boolean).join(', ');
+        const log = EventLog.open({ dir, upcast, checkpointHistory: config.checkpoint_history, retention });
         // LMDB's data file is opened without O_CLOEXEC: shims and runc must not inherit it
         closeOnExecAbove2();
         return log;
