@@ -54,6 +54,8 @@ export function pipeSocket(fd: number, direction: 'read' | 'write'): Socket {
 
 export interface FifoWriter {
   readonly stream: Socket;
+  /** The extra read handle while it is open (it tells how much no reader has taken yet). */
+  keepAliveFd(): number | undefined;
   /** Closes the extra read handle (after the writer is closed). */
   closeKeepAlive(): void;
 }
@@ -71,6 +73,7 @@ export function openFifoWriter(path: string): FifoWriter {
   let open = true;
   return {
     stream: pipeSocket(writeFd, 'write'),
+    keepAliveFd: () => (open ? keepAlive : undefined),
     closeKeepAlive: () => {
       if (open) closeSync(keepAlive);
       open = false;

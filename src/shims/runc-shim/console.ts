@@ -3,12 +3,13 @@
 // stderr into it) and resizes it on ResizePty.
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReadStream } from 'node:tty';
 import { openAppend, openFifoReader, openFifoWriter, isFifo } from '../../util/fifo.js';
-import { copyToEnd, stdioScheme, IoError, type StdioPaths } from './process-io.js';
+import { OutputCopy, unreadInFifo } from './output-copy.js';
+import { stdioScheme, IoError, type StdioPaths } from './process-io.js';
+import { readPtyMaster } from './pty-output.js';
 import { receiveFd, setWindowSize } from './syscalls.js';
 
 /** A listening unix socket runc connects to (--console-socket) to hand over the pty master. */
@@ -69,35 +70,33 @@ export class ConsoleSocket {
 
 /** A pty master with its copies: master -> stdout, stdin -> master. */
 export class Console {
-  private readonly output: ReadStream;
+  private readonly output: Readable;
   private readonly closers: Array<() => void> = [];
   private stdinWriteHandle: (() => void) | undefined;
-  /** Resolves when the output has been copied to the end (every slave closed). */
-  readonly copied: Promise<void>;
+  /** The copy of the terminal's output (none without a stdout). */
+  readonly outputs: OutputCopy[] = [];
 
   constructor(
     private readonly master: number,
     stdio: StdioPaths,
   ) {
-    this.output = new ReadStream(master);
+    this.output = readPtyMaster(master);
     const { scheme, path } = stdioScheme(stdio.stdout || 'fifo://');
-    let copied: Promise<void> = Promise.resolve();
     if (stdio.stdout) {
       if (scheme === 'binary') throw new IoError('binary:// logging is not supported with a terminal');
       const dest = scheme === 'file' ? path : stdio.stdout;
       if (scheme === 'fifo' && isFifo(dest)) {
         const writer = openFifoWriter(dest);
         this.closers.push(() => writer.stream.destroy(), writer.closeKeepAlive);
-        copied = this.copyOutput(writer.stream, () => (writer.stream.end(), writer.closeKeepAlive()));
+        this.outputs.push(new OutputCopy(this.output, master, writer.stream, () => writer.stream.end(), unreadInFifo(writer)));
       } else {
         const file = createWriteStream(dest, { fd: openAppend(dest) });
         this.closers.push(() => file.destroy());
-        copied = this.copyOutput(file, () => file.end());
+        this.outputs.push(new OutputCopy(this.output, master, file, () => file.end()));
       }
     } else {
       this.output.resume();
     }
-    this.copied = copied;
     if (stdio.stdin) {
       const reader = openFifoReader(stdio.stdin);
       this.stdinWriteHandle = reader.closeWriteHandle;
@@ -109,8 +108,9 @@ export class Console {
     }
   }
 
-  private copyOutput(to: Writable, finish: () => void): Promise<void> {
-    return copyToEnd(this.output, to, finish);
+  /** Resolves when the output has been copied to the end (every slave closed). */
+  get copied(): Promise<void> {
+    return Promise.all(this.outputs.map((output) => output.done)).then(() => undefined);
   }
 
   resize(width: number, height: number): void {

@@ -4,8 +4,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, constants, createWriteStream, fchownSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { openAppend, openFifoReader, openFifoWriter, pipeSocket, isFifo, type FifoReader } from '../../util/fifo.js';
+import { OutputCopy, unreadInFifo } from './output-copy.js';
 import type { ChildStdio } from './runc.js';
 import { pipe } from './syscalls.js';
 
@@ -49,7 +50,8 @@ export class ProcessIO {
   private readonly childEnds: number[] = [];
   private readonly closers: Array<() => void> = [];
   private stdinReader: FifoReader | undefined;
-  private readonly copies: Promise<void>[] = [];
+  /** The copies of stdout and stderr (none for null IO or a binary:// logger). */
+  readonly outputs: OutputCopy[] = [];
   private started = false;
 
   private constructor(
@@ -85,7 +87,8 @@ export class ProcessIO {
       if (scheme === 'fifo' && isFifo(dest)) {
         const writer = openFifoWriter(dest);
         this.closers.push(() => writer.stream.destroy(), writer.closeKeepAlive);
-        this.copies.push(copyPipe(this.pipe(index), writer.stream, () => (writer.stream.end(), writer.closeKeepAlive())));
+        // the read handle stays until close(): it tells how much the client has still to read
+        this.outputs.push(copyPipe(this.pipe(index), writer.stream, () => writer.stream.end(), unreadInFifo(writer)));
         continue;
       }
       // a regular file (file://, or a plain path that is not a FIFO): appended to; file:// stdout and stderr share it
@@ -99,7 +102,7 @@ export class ProcessIO {
       }
       const shared = file;
       shared.users++;
-      this.copies.push(copyPipe(this.pipe(index), shared.stream, () => --shared.users === 0 && shared.stream.end()));
+      this.outputs.push(copyPipe(this.pipe(index), shared.stream, () => --shared.users === 0 && shared.stream.end()));
     }
     if (stdin) {
       const reader = (this.stdinReader = openFifoReader(stdin));
@@ -160,7 +163,7 @@ export class ProcessIO {
 
   /** Resolves when stdout and stderr have been copied to the end. */
   get copied(): Promise<void> {
-    return Promise.all(this.copies).then(() => undefined);
+    return Promise.all(this.outputs.map((output) => output.done)).then(() => undefined);
   }
 
   /** CloseIO{stdin}: drop our write handle on the stdin FIFO. */
@@ -181,31 +184,6 @@ export class ProcessIO {
 }
 
 /** Copies a pipe (our read end) into `to` until EOF, then runs `finish` (which ends or releases `to`). */
-function copyPipe(fd: number, to: Writable, finish: () => void): Promise<void> {
-  return copyToEnd(pipeSocket(fd, 'read'), to, finish);
-}
-
-/**
- * Copies `from` into `to` until it ends or fails (a pty master fails with EIO at the end), then runs
- * `finish` once. If `finish` ended `to`, resolves when `to` has flushed: a file stream's writes run
- * on the thread pool, and closing it earlier drops the ones still queued.
- */
-export function copyToEnd(from: Readable, to: Writable, finish: () => void): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let finished = false;
-    const done = (): void => {
-      if (finished) return;
-      finished = true;
-      finish();
-      if (!to.writableEnded || to.writableFinished || to.destroyed) return resolve();
-      to.once('finish', resolve);
-      to.once('close', resolve);
-      to.once('error', () => resolve());
-    };
-    from.pipe(to, { end: false });
-    from.once('end', done);
-    from.once('error', done);
-    from.once('close', done);
-    to.once('error', () => from.destroy());
-  });
+function copyPipe(fd: number, to: Writable, finish: () => void, clientUnread?: () => number): OutputCopy {
+  return new OutputCopy(pipeSocket(fd, 'read'), fd, to, finish, clientUnread);
 }

@@ -1,5 +1,6 @@
 // What the init and exec processes share: identity, stdio, exit status and Wait.
 import { Console, ConsoleSocket } from './console.js';
+import { untilDelivered, type DeliveryLimits, type OutputCopy } from './output-copy.js';
 import { ProcessIO, type IoOwner, type StdioPaths } from './process-io.js';
 import type { Exit } from './reaper.js';
 import { readPidFile, type ChildStdio, type Runc } from './runc.js';
@@ -9,6 +10,8 @@ export type ProcessState = 'created' | 'running' | 'paused' | 'stopped' | 'delet
 export type ProcessStatus = 'created' | 'running' | 'paused' | 'pausing' | 'stopped';
 
 const IO_DRAIN_MS = 2000;
+/** How long an exit waits for its output to reach the client (see setExited). */
+const OUTPUT_DELIVERY: DeliveryLimits = { stallMs: 2000, maxMs: 10_000 };
 
 export abstract class ShimProcess {
   pid = 0;
@@ -19,6 +22,8 @@ export abstract class ShimProcess {
   protected io: ProcessIO | undefined;
   protected console: Console | undefined;
   private readonly exitedPromise: Promise<void>;
+  /** Settles once the exit has been reported (setExited); deleting the process waits for it. */
+  protected exitReported: Promise<void> = Promise.resolve();
   private resolveExited!: () => void;
 
   constructor(
@@ -30,13 +35,25 @@ export abstract class ShimProcess {
 
   abstract status(): ProcessStatus;
 
-  /** Records the exit (the reaper saw it); later exits of a reused pid are not ours. */
-  setExited(exit: Exit): void {
+  /**
+   * Records the exit (the reaper saw it); later exits of a reused pid are not ours. The exit is
+   * reported (`report` runs, then Wait answers) once the process's output is in the client's
+   * hands (output-copy.ts), or the client stopped reading, or after OUTPUT_DELIVERY.maxMs.
+   */
+  setExited(exit: Exit, report: () => void): void {
     if (this.state === 'stopped' || this.state === 'deleted') return;
     this.state = 'stopped';
     this.exitStatus = exit.status;
     this.exitedAt = exit.exitedAt;
-    this.resolveExited();
+    this.exitReported = untilDelivered(this.outputs, OUTPUT_DELIVERY).then(() => {
+      report();
+      this.resolveExited();
+    });
+  }
+
+  /** The copies of the process's output. */
+  private get outputs(): OutputCopy[] {
+    return [...(this.io?.outputs ?? []), ...(this.console?.outputs ?? [])];
   }
 
   /** Ends Wait without an exit (a start that failed: nothing will ever exit). */
@@ -92,8 +109,12 @@ export abstract class ShimProcess {
     }
   }
 
-  /** Lets the output copies finish (at most 2 s, as containerd), then closes every stdio handle. */
+  /**
+   * After the exit was reported: lets the output copies finish (at most 2 s, as containerd), then
+   * closes every stdio handle.
+   */
   protected async releaseIO(): Promise<void> {
+    await this.exitReported;
     const copied = this.io?.copied ?? this.console?.copied;
     if (copied) await Promise.race([copied, new Promise((resolve) => setTimeout(resolve, IO_DRAIN_MS).unref())]);
     this.io?.close();

@@ -16,6 +16,9 @@ const MSG_DONTWAIT = 0x40;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const TIOCSWINSZ = 0x5414;
+const FIONREAD = 0x541b;
+const F_GETFL = 3;
+const F_SETFL = 4;
 const O_RDONLY = 0;
 const O_WRONLY = 1;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
@@ -39,6 +42,7 @@ const DECLS = {
   epoll_wait: 'int epoll_wait(int epfd, _Out_ void *events, int maxevents, int timeout)',
   recvmsg: 'long recvmsg(int fd, void *msg, int flags)',
   ioctl: 'int ioctl(int fd, unsigned long request, void *arg)',
+  fcntl: 'int fcntl(int fd, int cmd, int arg)',
   posix_spawn: 'int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)',
   posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(void *actions)',
   posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(void *actions)',
@@ -262,4 +266,18 @@ export function setWindowSize(fd: number, width: number, height: number): void {
   ws.writeUInt16LE(height, 0);
   ws.writeUInt16LE(width, 2);
   check('ioctl', load().fns.ioctl!(fd, TIOCSWINSZ, ws));
+}
+
+/** ioctl(FIONREAD): bytes waiting to be read in a pipe, FIFO or pty master (either end of a pipe). */
+export function unreadBytes(fd: number): number {
+  const count = Buffer.alloc(4);
+  check('ioctl', load().fns.ioctl(fd, FIONREAD, count));
+  return count.readInt32LE(0);
+}
+
+/** Sets O_NONBLOCK on a descriptor (its open file description: every copy of it). */
+export function setNonBlocking(fd: number): void {
+  const { fns } = load();
+  const flags = check('fcntl', fns.fcntl(fd, F_GETFL, 0));
+  check('fcntl', fns.fcntl(fd, F_SETFL, flags | O_NONBLOCK));
 }

@@ -234,15 +234,16 @@ export class TaskService {
     if (p === container.init && container.killAllOnExit) {
       container.init.killAll().catch((err: Error) => log.error(`failed to kill init's children: ${err.message}`));
     }
-    p.setExited(exit);
     if (p === container.init) this.oom?.remove(container.id);
-    this.events.publish('/tasks/exit', ev.TaskExit, {
-      container_id: container.id,
-      id: p.id,
-      pid: exit.pid,
-      exit_status: exit.status,
-      exited_at: timestampFromNs(exit.exitedAt),
-    });
+    p.setExited(exit, () =>
+      this.events.publish('/tasks/exit', ev.TaskExit, {
+        container_id: container.id,
+        id: p.id,
+        pid: exit.pid,
+        exit_status: exit.status,
+        exited_at: timestampFromNs(exit.exitedAt),
+      }),
+    );
   }
 
   private flushDeferredExits(container: Container): void {
