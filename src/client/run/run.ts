@@ -151,8 +151,10 @@ async function startAndWait(rpc: Rpc, id: string, execId: string, io: TaskIO, te
     tty?.setRawMode(true);
     await rpc.unary(SERVICES.tasks, 'Start', { container_id: id, exec_id: execId });
     io.attach();
-    // our end of stdin is closed, but the shim holds a writer until CloseIO (as ctr's stdinCloser)
-    void io.stdinClosed.then(() => rpc.unary(SERVICES.tasks, 'CloseIO', { container_id: id, exec_id: execId, stdin: true })).catch(() => undefined);
+    // our end of stdin is closed, but the shim holds a writer until CloseIO (as ctr's stdinCloser).
+    // Not with a terminal (ctr sends none either): a pty has no end of input to pass on (a typed
+    // ^D is a byte), and containerd's shim takes CloseIO as a hang-up and drops any later output.
+    if (!terminal) void io.stdinClosed.then(() => rpc.unary(SERVICES.tasks, 'CloseIO', { container_id: id, exec_id: execId, stdin: true })).catch(() => undefined);
     if (tty) {
       resize();
       process.stdout.on('resize', resize);
