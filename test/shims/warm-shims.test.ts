@@ -142,7 +142,8 @@ test('closing the runtime: idle warm shims exit, an assigned one keeps its conta
   const task = await create('c1', ['sleep', '1000']);
   await task.start();
   const shim = parentOf(task.pid);
-  const idle = await until('an idle warm shim', () => warmChildren().filter((pid) => pid !== shim)[0]);
+  // the pool boots a new idle shim once this one is taken: a node start, seconds on a busy machine
+  const idle = await until('an idle warm shim', () => warmChildren().filter((pid) => pid !== shim)[0], 30_000);
   await runtime.close();
   await until('the idle shim to exit', () => !alive(idle));
   await sleep(200);

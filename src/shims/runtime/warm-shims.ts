@@ -271,7 +271,11 @@ export class WarmShimPool {
   private release(shim: WarmShim): void {
     if (!shim.alive) return;
     const waiter = this.waiters.shift();
-    if (waiter) return waiter(shim);
+    if (waiter) {
+      // a shim that was booting when the last refill ran (it counted then) is taken: refill again
+      this.scheduleRefill();
+      return waiter(shim);
+    }
     if (this.closed) return shim.send({ type: 'exit' });
     shim.idleSince = Date.now();
     this.idle.push(shim);
