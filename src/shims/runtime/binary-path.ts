@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { invalidArgument, notFound } from '../../util/errdefs.js';
 import { isExecutableFile, pathDirs } from '../shared/look-path.js';
 
@@ -10,11 +11,19 @@ export function shimBinaryName(runtime: string): string | undefined {
   return `containerd-shim-${parts[parts.length - 2]}-${parts[parts.length - 1]}`;
 }
 
+/** bin/containerd-shim-ledger-v1 of this installation (the checkout the daemon runs from). */
+export const OWN_SHIM_BINARY = fileURLToPath(new URL('../../../../bin/containerd-shim-ledger-v1', import.meta.url));
+
 /**
  * The shim binary of a runtime, as containerd's resolveRuntimePath: an absolute path is used as
  * it is (it must exist); otherwise the binary named after the runtime is looked for beside the
  * runtime name's directory part (relative to the working directory), then on $PATH, then beside
  * the daemon's own executable. Results are cached per binary name.
+ *
+ * ledgerd's own shim is the exception: its name (without a directory part) is the shim of this
+ * installation, whatever the one on $PATH is. /usr/local/bin's link is install.sh's, for
+ * containerd, and another checkout's install re-points it: a daemon that took it ran its
+ * containers on another version's shim, with no warm shims (those are only for its own).
  */
 export class ShimBinaryResolver {
   private readonly cache = new Map<string, string>();
@@ -26,6 +35,7 @@ export class ShimBinaryResolver {
   constructor(
     private readonly daemonExecutable: string = process.argv[1] ?? process.execPath,
     private readonly binaries: Readonly<Record<string, string>> = {},
+    private readonly ownShims: Readonly<Record<string, string>> = { [basename(OWN_SHIM_BINARY)]: OWN_SHIM_BINARY },
   ) {}
 
   resolve(runtime: string): string {
@@ -52,7 +62,9 @@ export class ShimBinaryResolver {
   private find(runtime: string, name: string): string {
     const cached = this.cache.get(name);
     if (cached) return cached;
+    const own = dirname(runtime) === '.' ? this.ownShims[name] : undefined;
     const candidates = [
+      ...(own ? [own] : []),
       resolve(dirname(runtime), name),
       ...pathDirs().map((dir) => resolve(dir, name)),
       join(dirname(this.daemonExecutable), name),

@@ -11,12 +11,10 @@
 // task. Anything that goes wrong here only costs speed: the caller runs `start` instead.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { adjustOomScore, joinShimCgroup, SERVER_NODE_FLAGS } from '../shared/shim-process.js';
 import { WARM_ACTION, type FromWarmShim, type ToWarmShim } from '../shared/warm-messages.js';
+import { OWN_SHIM_BINARY } from './binary-path.js';
 
-/** bin/containerd-shim-ledger-v1 of this installation: the only binary warm shims are for. */
-export const OWN_SHIM_BINARY = fileURLToPath(new URL('../../../../bin/containerd-shim-ledger-v1', import.meta.url));
 
 export interface WarmShimOptions {
   /** Idle shims kept booted (at least; a burst's extra shims stay idle for IDLE_KEEP_MS). */
