@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Readable, Writable } from 'node:stream';
 import { mkfifo, openFifoWriter, pipeSocket } from '../../src/util/fifo.js';
-import { pipe } from '../../src/shims/runc-shim/syscalls.js';
+import { pipe, unreadBytes } from '../../src/shims/runc-shim/syscalls.js';
 import { until } from '../helpers/until.js';
 import { tempDir } from '../helpers/tmp.js';
 import { OutputCopy, unreadInFifo, untilDelivered } from '../../src/shims/runc-shim/output-copy.js';
 
 /** A copy from a stream that has no descriptor of its own. */
-const copyToEnd = (from: Readable, to: Writable, finish: () => void) => new OutputCopy(from, -1, to, finish).done;
+const copyToEnd = (from: Readable, to: Writable, finish: () => void) => new OutputCopy(from, () => 0, to, finish).done;
 
 /** A destination whose writes complete later, as a file stream's do on the thread pool. */
 function slowSink(delayMs: number) {
@@ -63,7 +63,8 @@ function pipeIntoFifo(t: TestContext) {
   const writer = openFifoWriter(fifo);
   const [r, w] = pipe();
   const source = pipeSocket(w, 'write');
-  const copy = new OutputCopy(pipeSocket(r, 'read'), r, writer.stream, () => writer.stream.end(), unreadInFifo(writer));
+  const from = pipeSocket(r, 'read');
+  const copy = new OutputCopy(from, () => (from.destroyed ? 0 : unreadBytes(r)), writer.stream, () => writer.stream.end(), unreadInFifo(writer));
   let received = 0;
   const client = new Socket({ fd: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
   client.pause();

@@ -1,13 +1,13 @@
 // Terminals: runc creates the pty and sends its master over a console socket (SCM_RIGHTS); the
 // shim copies between the master and the client's FIFOs (stdout only: a terminal merges
 // stderr into it) and resizes it on ResizePty.
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAppend, openFifoReader, openFifoWriter, isFifo } from '../../util/fifo.js';
-import { OutputCopy, unreadInFifo } from './output-copy.js';
+import { OutputCopy, unreadIn, unreadInFifo } from './output-copy.js';
 import { stdioScheme, IoError, type StdioPaths } from './process-io.js';
 import { readPtyMaster } from './pty-output.js';
 import { receiveFd, setWindowSize } from './syscalls.js';
@@ -68,11 +68,16 @@ export class ConsoleSocket {
   }
 }
 
-/** A pty master with its copies: master -> stdout, stdin -> master. */
+/**
+ * A pty master with its copies: master -> stdout, stdin -> master. It owns the master (runc
+ * handed it over) until close().
+ */
 export class Console {
   private readonly output: Readable;
   private readonly closers: Array<() => void> = [];
   private stdinWriteHandle: (() => void) | undefined;
+  private input: Writable | undefined;
+  private closed = false;
   /** The copy of the terminal's output (none without a stdout). */
   readonly outputs: OutputCopy[] = [];
 
@@ -80,32 +85,46 @@ export class Console {
     private readonly master: number,
     stdio: StdioPaths,
   ) {
-    this.output = readPtyMaster(master);
-    const { scheme, path } = stdioScheme(stdio.stdout || 'fifo://');
-    if (stdio.stdout) {
-      if (scheme === 'binary') throw new IoError('binary:// logging is not supported with a terminal');
-      const dest = scheme === 'file' ? path : stdio.stdout;
-      if (scheme === 'fifo' && isFifo(dest)) {
-        const writer = openFifoWriter(dest);
-        this.closers.push(() => writer.stream.destroy(), writer.closeKeepAlive);
-        this.outputs.push(new OutputCopy(this.output, master, writer.stream, () => writer.stream.end(), unreadInFifo(writer)));
-      } else {
-        const file = createWriteStream(dest, { fd: openAppend(dest) });
-        this.closers.push(() => file.destroy());
-        this.outputs.push(new OutputCopy(this.output, master, file, () => file.end()));
-      }
+    try {
+      this.output = readPtyMaster(master);
+    } catch (err) {
+      closeSync(master);
+      throw err;
+    }
+    try {
+      this.copyOutput(stdio.stdout);
+      if (stdio.stdin) this.copyInput(stdio.stdin);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  private copyOutput(stdout: string): void {
+    if (!stdout) return void this.output.resume();
+    const { scheme, path } = stdioScheme(stdout);
+    if (scheme === 'binary') throw new IoError('binary:// logging is not supported with a terminal');
+    const dest = scheme === 'file' ? path : stdout;
+    const sourceUnread = () => (this.closed ? 0 : unreadIn(this.master));
+    if (scheme === 'fifo' && isFifo(dest)) {
+      const writer = openFifoWriter(dest);
+      this.closers.push(() => writer.stream.destroy(), writer.closeKeepAlive);
+      this.outputs.push(new OutputCopy(this.output, sourceUnread, writer.stream, () => writer.stream.end(), unreadInFifo(writer)));
     } else {
-      this.output.resume();
+      const file = createWriteStream(dest, { fd: openAppend(dest) });
+      this.closers.push(() => file.destroy());
+      this.outputs.push(new OutputCopy(this.output, sourceUnread, file, () => file.end()));
     }
-    if (stdio.stdin) {
-      const reader = openFifoReader(stdio.stdin);
-      this.stdinWriteHandle = reader.closeWriteHandle;
-      // the master is in blocking mode (libuv leaves a pty master blocking): write on the thread pool
-      const input = createWriteStream('', { fd: master, autoClose: false });
-      reader.stream.pipe(input);
-      input.on('error', () => reader.stream.destroy());
-      this.closers.push(() => reader.stream.destroy(), () => reader.closeWriteHandle());
-    }
+  }
+
+  private copyInput(stdin: string): void {
+    const reader = openFifoReader(stdin);
+    this.stdinWriteHandle = reader.closeWriteHandle;
+    // the master is in blocking mode (libuv leaves a pty master blocking): write on the thread pool
+    const input = (this.input = createWriteStream('', { fd: this.master, autoClose: false }));
+    reader.stream.pipe(input);
+    input.on('error', () => reader.stream.destroy());
+    this.closers.push(() => reader.stream.destroy(), () => reader.closeWriteHandle());
   }
 
   /** Resolves when the output has been copied to the end (every slave closed). */
@@ -114,14 +133,17 @@ export class Console {
   }
 
   resize(width: number, height: number): void {
-    setWindowSize(this.master, width, height);
+    if (!this.closed) setWindowSize(this.master, width, height);
   }
 
   closeStdin(): void {
     this.stdinWriteHandle?.();
   }
 
+  /** Closes the copies and the master. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     for (const close of this.closers.splice(0)) {
       try {
         close();
@@ -130,5 +152,8 @@ export class Console {
       }
     }
     this.output.destroy();
+    // destroying the input stream closes its descriptor (the master) once a write under way is done
+    if (this.input) this.input.destroy();
+    else closeSync(this.master);
   }
 }

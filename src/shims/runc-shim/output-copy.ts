@@ -15,15 +15,15 @@ export class OutputCopy {
   readonly done: Promise<void>;
 
   /**
-   * Copies `from` (reading `sourceFd`: a pipe's read end or a pty master) into `to` until it ends
-   * or fails (a pty master fails with EIO at the end), then runs `finish` once. If `finish` ended
-   * `to`, `done` waits for it to flush: a file stream's writes run on the thread pool, and closing
-   * it earlier drops the ones still queued. `clientUnread`: bytes in the FIFO the client has not
-   * read yet.
+   * Copies `from` (a pipe's read end or a pty master) into `to` until it ends or fails, then runs
+   * `finish` once. If `finish` ended `to`, `done` waits for it to flush: a file stream's writes
+   * run on the thread pool, and closing it earlier drops the ones still queued. `sourceUnread`:
+   * bytes the process wrote that `from` has not read yet; `clientUnread`: bytes in the FIFO the
+   * client has not read yet.
    */
   constructor(
     private readonly from: Readable,
-    private readonly sourceFd: number,
+    private readonly sourceUnread: () => number,
     private readonly to: Writable,
     finish: () => void,
     private readonly clientUnread: () => number = () => 0,
@@ -51,7 +51,7 @@ export class OutputCopy {
   /** Bytes the process wrote that the client has not read yet. */
   undelivered(): number {
     let bytes = this.to.writableLength + this.clientUnread();
-    if (!this.ended) bytes += this.from.readableLength + ((this.from as unknown as Partial<Writable>).writableLength ?? 0) + unreadOrZero(this.sourceFd);
+    if (!this.ended) bytes += this.from.readableLength + ((this.from as unknown as Partial<Writable>).writableLength ?? 0) + this.sourceUnread();
     return bytes;
   }
 }
@@ -60,15 +60,16 @@ export class OutputCopy {
 export function unreadInFifo(writer: FifoWriter): () => number {
   return () => {
     const fd = writer.keepAliveFd();
-    return fd === undefined ? 0 : unreadBytes(fd);
+    return fd === undefined ? 0 : unreadIn(fd);
   };
 }
 
-function unreadOrZero(fd: number): number {
+/** Bytes waiting in a pipe, FIFO or pty; 0 where the kernel says none can come (a pty master whose slaves are closed answers EIO). */
+export function unreadIn(fd: number): number {
   try {
     return unreadBytes(fd);
   } catch {
-    return 0; // closed under us: the copy is ending
+    return 0;
   }
 }
 

@@ -6,7 +6,7 @@ import { closeSync, constants, createWriteStream, fchownSync, mkdirSync, openSyn
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { openAppend, openFifoReader, openFifoWriter, pipeSocket, isFifo, type FifoReader } from '../../util/fifo.js';
-import { OutputCopy, unreadInFifo } from './output-copy.js';
+import { OutputCopy, unreadIn, unreadInFifo } from './output-copy.js';
 import type { ChildStdio } from './runc.js';
 import { pipe } from './syscalls.js';
 
@@ -185,5 +185,7 @@ export class ProcessIO {
 
 /** Copies a pipe (our read end) into `to` until EOF, then runs `finish` (which ends or releases `to`). */
 function copyPipe(fd: number, to: Writable, finish: () => void, clientUnread?: () => number): OutputCopy {
-  return new OutputCopy(pipeSocket(fd, 'read'), fd, to, finish, clientUnread);
+  const from = pipeSocket(fd, 'read');
+  // the socket closes the descriptor when it ends
+  return new OutputCopy(from, () => (from.destroyed ? 0 : unreadIn(fd)), to, finish, clientUnread);
 }

@@ -1,5 +1,6 @@
 // What the init and exec processes share: identity, stdio, exit status and Wait.
 import { Console, ConsoleSocket } from './console.js';
+import { log } from './log.js';
 import { untilDelivered, type DeliveryLimits, type OutputCopy } from './output-copy.js';
 import { ProcessIO, type IoOwner, type StdioPaths } from './process-io.js';
 import type { Exit } from './reaper.js';
@@ -45,10 +46,12 @@ export abstract class ShimProcess {
     this.state = 'stopped';
     this.exitStatus = exit.status;
     this.exitedAt = exit.exitedAt;
-    this.exitReported = untilDelivered(this.outputs, OUTPUT_DELIVERY).then(() => {
-      report();
-      this.resolveExited();
-    });
+    this.exitReported = untilDelivered(this.outputs, OUTPUT_DELIVERY)
+      .catch((err: Error) => log.warn(`process ${this.id}: waiting for its output to be read: ${err.message}`))
+      .then(() => {
+        report();
+        this.resolveExited();
+      });
   }
 
   /** The copies of the process's output. */

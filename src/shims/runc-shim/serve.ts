@@ -36,6 +36,11 @@ export function bootShimProcess(): Reaper {
   reaper.start();
   setInterval(collectGarbage, GC_INTERVAL_MS).unref();
   process.on('SIGPIPE', () => {});
+  // the shim's stderr goes nowhere: its last words go to the daemon's log
+  process.on('uncaughtException', (err) => {
+    log.error(`fatal: ${err.stack ?? err.message}`);
+    process.exit(1);
+  });
   return reaper;
 }
 

@@ -17,6 +17,7 @@ const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const TIOCSWINSZ = 0x5414;
 const FIONREAD = 0x541b;
+const F_DUPFD_CLOEXEC = 1030;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_RDONLY = 0;
@@ -273,6 +274,11 @@ export function unreadBytes(fd: number): number {
   const count = Buffer.alloc(4);
   check('ioctl', load().fns.ioctl(fd, FIONREAD, count));
   return count.readInt32LE(0);
+}
+
+/** fcntl(F_DUPFD_CLOEXEC): a second descriptor of the same open file. */
+export function duplicateFd(fd: number): number {
+  return check('fcntl', load().fns.fcntl(fd, F_DUPFD_CLOEXEC, 0));
 }
 
 /** Sets O_NONBLOCK on a descriptor (its open file description: every copy of it). */
