@@ -59,6 +59,13 @@ function validatedFor<T>(operation: string, validate: () => T): T {
 /** Fields a full replace (no mask) may change; snapshotter and runtime name are immutable. */
 const REPLACEABLE = ['labels', 'spec', 'extensions', 'image', 'snapshotkey'];
 
+/** A container of the read model, or NotFound as containerd's store: `container "<id>" in namespace "<ns>": not found`. */
+export function existingContainer(state: ContainersState, namespace: string, id: string): ContainerView {
+  const container = containerOf(state, namespace, id);
+  if (!container) throw notFound(`container "${id}" in namespace "${namespace}"`);
+  return container;
+}
+
 export class ContainerCommands {
   gc: GcTrigger | undefined;
 
@@ -140,9 +147,7 @@ export class ContainerCommands {
 
   /** NotFound as containerd's store: `container "<id>" in namespace "<ns>": not found`. */
   get(namespace: string, id: string): ContainerView {
-    const container = this.find(namespace, id);
-    if (!container) throw notFound(`container "${id}" in namespace "${namespace}"`);
-    return container;
+    return existingContainer(this.view.state, namespace, id);
   }
 
   find(namespace: string, id: string): ContainerView | undefined {

@@ -1,11 +1,11 @@
 import { newEvent, taskStream } from '../events/index.js';
-import { taskOf, tasksIn, type ProcessRecord, type ProjectionRunner, type TasksState } from '../projections/index.js';
+import { containerOf, taskOf, tasksIn, type ContainersState, type ProcessRecord, type ProjectionRunner, type TasksState } from '../projections/index.js';
 import type { AnyMessage, ExitResult, ProcessInfo, ProcessState, RootfsMount, RuntimeTask, TaskRuntime } from '../shims/runtime/task-runtime.js';
 import { alreadyExists, invalidArgument, LedgerError, notImplemented, StatusError } from '../util/errdefs.js';
 import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import type { CommandContext } from './context.js';
-import type { ContainerCommands } from './containers.js';
+import { existingContainer } from './containers.js';
 import { TaskRecorder } from './task-recorder.js';
 
 
@@ -55,13 +55,13 @@ export class TaskCommands {
   constructor(
     ctx: CommandContext,
     view: ProjectionRunner<TasksState>,
-    private readonly containers: () => ContainerCommands,
+    private readonly containers: ProjectionRunner<ContainersState>,
     private readonly runtime: TaskRuntime,
     options: TaskCommandOptions = {},
   ) {
     this.reportGraceMs = options.reportGraceMs ?? 2_000;
     const runtimeOf = (ns: string, id: string) =>
-      this.creating.get(`${ns}/${id}`) ?? runtime.get(ns, id)?.runtime ?? this.containers().find(ns, id)?.runtime.name ?? '';
+      this.creating.get(`${ns}/${id}`) ?? runtime.get(ns, id)?.runtime ?? containerOf(this.containers.state, ns, id)?.runtime.name ?? '';
     const isCurrent = (ns: string, id: string, pid: number) => this.creating.has(`${ns}/${id}`) || runtime.get(ns, id)?.pid === pid;
     this.recorder = new TaskRecorder(ctx, view, runtimeOf, isCurrent, options.warn ?? (() => {}));
     this.unsubscribe.push(
@@ -76,7 +76,7 @@ export class TaskCommands {
   }
 
   async create(namespace: string, request: CreateTask): Promise<{ pid: number }> {
-    const container = this.containers().get(namespace, request.containerId);
+    const container = existingContainer(this.containers.state, namespace, request.containerId);
     if (request.checkpoint) throw notImplemented(`task ${container.id}: restoring from a checkpoint is not supported by ledgerd (no CRIU support)`);
     const key = `${namespace}/${container.id}`;
     if (this.runtime.get(namespace, container.id) || this.creating.has(key)) throw alreadyExists(`task ${container.id}`);
@@ -206,7 +206,7 @@ export class TaskCommands {
 
   /** Every task of every namespace that has tasks or containers, for Metrics (which filters by id and namespace). */
   allTasks(): RuntimeTask[] {
-    const namespaces = new Set([...Object.keys(this.recorded.live), ...this.containers().namespaces()]);
+    const namespaces = new Set([...Object.keys(this.recorded.live), ...Object.keys(this.containers.state.live)]);
     return [...namespaces].sort().flatMap((ns) => this.runtime.list(ns));
   }
 
@@ -222,7 +222,7 @@ export class TaskCommands {
    */
   async reconcile(): Promise<string[]> {
     const lines: string[] = [];
-    const live = await this.runtime.load((ns, id) => this.containers().find(ns, id)?.runtime.name);
+    const live = await this.runtime.load((ns, id) => containerOf(this.containers.state, ns, id)?.runtime.name);
     await this.recorder.settled();
     const running = new Set<string>();
     for (const task of live) {
@@ -274,7 +274,7 @@ export class TaskCommands {
 
   /** containerd's getTask: the container first, then its task in the runtime. */
   private task(namespace: string, id: string): RuntimeTask {
-    this.containers().get(namespace, id);
+    existingContainer(this.containers.state, namespace, id);
     const task = this.runtime.get(namespace, id);
     if (!task) throw new StatusError(Code.NotFound, `task ${id} not found`);
     return task;

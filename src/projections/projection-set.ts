@@ -16,7 +16,10 @@ export class ProjectionSet {
     private readonly options: RunnerOptions = {},
   ) {}
 
+  /** The runner of a read model, added on first request: every reader of one read model shares it. */
   add<S>(projection: Projection<S>): ProjectionRunner<S> {
+    const existing = this.runners.find((runner) => runner.projection === projection);
+    if (existing) return existing as ProjectionRunner<S>;
     if (this.subscription) throw new Error(`projection ${projection.name} added after start`);
     const runner = new ProjectionRunner(this.log, projection, this.options);
     this.runners.push(runner as ProjectionRunner<unknown>);

@@ -24,7 +24,7 @@ function setup(t: TestContext, options: FakeRuntimeOptions & { dir?: string; rep
   const runtime = new InMemoryTaskRuntime(options);
   const containers = new ContainerCommands({ log, projections }, containersView);
   const warnings: string[] = [];
-  const tasks = new TaskCommands({ log, projections }, tasksView, () => containers, runtime, {
+  const tasks = new TaskCommands({ log, projections }, tasksView, containersView, runtime, {
     warn: (m) => warnings.push(m),
     reportGraceMs: options.reportGraceMs ?? 300,
   });

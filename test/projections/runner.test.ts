@@ -78,3 +78,17 @@ test('a checkpoint of another projection version is ignored and the log replayed
   assert.equal(runner.state.total, 4);
   await set.stop();
 });
+
+test('every reader of a read model shares its one runner: adding it again returns that runner', async (t) => {
+  const log = EventLog.open({ dir: tempDir(t) });
+  t.after(() => log.close());
+  await log.append([tick('s0')]);
+  const set = new ProjectionSet(log);
+  const first = set.add(counting);
+  const second = set.add(counting);
+  assert.equal(second, first);
+  const reports = set.start();
+  assert.equal(reports.length, 1, 'one replay, one checkpoint row');
+  assert.equal(first.state.total, 1, 'each record folded in once');
+  await set.stop();
+});

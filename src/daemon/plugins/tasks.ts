@@ -1,6 +1,5 @@
-import type { ContainerCommands } from '../../commands/containers.js';
 import { TaskCommands } from '../../commands/tasks.js';
-import { tasksProjection } from '../../projections/index.js';
+import { containersProjection, tasksProjection } from '../../projections/index.js';
 import { PluginType } from '../../plugin/index.js';
 import { tasksService, TASKS_SERVICE } from '../../services/tasks.js';
 import type { TaskRuntime } from '../../shims/runtime/task-runtime.js';
@@ -21,8 +20,8 @@ export const taskPlugins = (hooks: DaemonHooks): AreaPlugins => ({
       config: { rdt_config_file: '' } satisfies TasksServiceConfig,
       init(ctx) {
         const runtime = ctx.getById<TaskRuntime>(PluginType.RuntimeV2, 'task');
-        const containers = ctx.getById<ContainerCommands>(PluginType.Service, 'containers-service');
-        return new TaskCommands(commandContext(ctx), projectionsOf(ctx).add(tasksProjection), () => containers, runtime, { warn: hooks.warn });
+        const projections = projectionsOf(ctx);
+        return new TaskCommands(commandContext(ctx), projections.add(tasksProjection), projections.add(containersProjection), runtime, { warn: hooks.warn });
       },
     },
   ],
