@@ -1,29 +1,22 @@
-// Log and projection figures: durable append throughput, replay rate, start-up time with a
-// 1,000,000-event log (with and without a checkpoint), tail delivery latency with 100 subscribers.
+// Log and projection figures: durable append throughput, replay rate, start-up time and RSS with
+// a 1,000,000-event log (with and without a checkpoint, each start-up in a process of its own),
+// retention (archive rate and bytes, start-up and a replay from the archive once all but the
+// head is archived), tail delivery latency with 100 subscribers.
 // Usage: node dist/bench/log.js [--events N] [--dir DIR]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EventLog, nowNs } from '../src/log/index.js';
-import { ProjectionSet, namespacesProjection, type Projection } from '../src/projections/index.js';
-import { upcast } from '../src/events/index.js';
+import { streamsProjection } from './log-projection.js';
 import { percentile, report, seconds } from './report.js';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' }, dir: { type: 'string' } } });
 const TOTAL = Number(values.events);
 const root = values.dir ?? mkdtempSync(join(tmpdir(), 'ledgerd-bench-'));
 
-/** A read model of the size a daemon keeps: one entry per container-like stream. */
-const streamsProjection: Projection<Record<string, number>> = {
-  name: 'bench-streams',
-  version: 1,
-  initial: () => ({}),
-  evolve(state, record) {
-    state[record.stream] = record.version;
-    return state;
-  },
-};
 
 const event = (i: number) => ({
   namespace: 'bench',
@@ -62,34 +55,58 @@ async function fillLog(dir: string, total: number): Promise<void> {
   await log.close();
 }
 
-/** Opens the log and starts the projections as the daemon does; returns the seconds it took. */
-async function startUp(dir: string, checkpoint: boolean): Promise<{ elapsed: number; replayed: number }> {
-  const start = process.hrtime.bigint();
-  const log = EventLog.open({ dir, upcast });
-  const set = new ProjectionSet(log);
-  set.add(namespacesProjection);
-  set.add(streamsProjection);
-  const reports = set.start();
-  const elapsed = seconds(start);
-  const replayed = Math.max(...reports.map((r) => r.replayed));
-  if (checkpoint) await set.stop();
-  await log.close();
-  return { elapsed, replayed };
+const STARTUP = fileURLToPath(new URL('./log-startup.js', import.meta.url));
+
+interface StartUp {
+  elapsed: number;
+  replayed: number;
+  rssKb: number;
+  anonKb: number;
+}
+
+/** One start-up as the daemon does it, in a process of its own (bench/log-startup.ts). */
+function startUp(dir: string, checkpoint: boolean): StartUp {
+  const out = execFileSync(process.execPath, ['--expose-gc', STARTUP, dir, ...(checkpoint ? ['--checkpoint'] : [])], { encoding: 'utf8' });
+  const [elapsed, replayed, rssKb, anonKb] = out.trim().split(' ').map(Number);
+  return { elapsed: elapsed!, replayed: replayed!, rssKb: rssKb!, anonKb: anonKb! };
 }
 
 /** Median of three start-ups: single runs on a shared 2-core machine vary by a third. */
-async function startUpFigures(dir: string): Promise<void> {
-  const cold: { elapsed: number; replayed: number }[] = [];
-  for (let i = 0; i < 3; i++) cold.push(await startUp(dir, false));
-  cold.sort((a, b) => a.elapsed - b.elapsed);
-  const median = cold[1]!;
-  report(`startup_without_checkpoint_${TOTAL}_events`, median.elapsed, 's');
-  report('replay_rate', Math.round(median.replayed / median.elapsed), 'events/s');
-  await startUp(dir, true); // leaves checkpoints at the head
-  const warm: number[] = [];
-  for (let i = 0; i < 3; i++) warm.push((await startUp(dir, false)).elapsed);
-  warm.sort((a, b) => a - b);
-  report(`startup_with_checkpoint_${TOTAL}_events`, warm[1]!, 's');
+function medianStartUp(dir: string): StartUp {
+  const runs = [startUp(dir, false), startUp(dir, false), startUp(dir, false)].sort((a, b) => a.elapsed - b.elapsed);
+  return runs[1]!;
+}
+
+function startUpFigures(dir: string, label: string): void {
+  const cold = medianStartUp(dir);
+  report(`startup_without_checkpoint_${label}`, cold.elapsed, 's');
+  report(`startup_without_checkpoint_${label}_rss`, cold.rssKb / 1024, 'MiB');
+  report(`replay_rate_${label}`, Math.round(cold.replayed / cold.elapsed), 'events/s');
+  startUp(dir, true); // leaves checkpoints at the head
+  const warm = medianStartUp(dir);
+  report(`startup_with_checkpoint_${label}`, warm.elapsed, 's');
+  report(`startup_with_checkpoint_${label}_rss`, warm.rssKb / 1024, 'MiB');
+  report(`startup_with_checkpoint_${label}_rss_anon`, warm.anonKb / 1024, 'MiB');
+}
+
+/** Retention: everything but the head moves to the archive; then start-up and a replay from the archive. */
+async function retentionFigures(dir: string): Promise<void> {
+  const log = EventLog.open({ dir });
+  const lmdbBytes = statSync(log.path).size;
+  const start = process.hrtime.bigint();
+  const moved = await log.archiveThrough(log.head - 1);
+  report('archive_rate', Math.round(moved / seconds(start)), 'events/s');
+  const archived = log.archived().reduce((sum, segment) => sum + statSync(segment.path).size, 0);
+  report('archive_bytes_per_event', archived / moved, 'B');
+  report('lmdb_bytes_per_event', lmdbBytes / (moved + 1), 'B');
+  const replay = process.hrtime.bigint();
+  let read = 0;
+  for (const _ of log.read(1)) read++;
+  report('replay_rate_from_archive', Math.round(read / seconds(replay)), 'events/s');
+  await log.close();
+  const after = medianStartUp(dir);
+  report(`startup_with_checkpoint_${TOTAL}_events_archived`, after.elapsed, 's');
+  report(`startup_with_checkpoint_${TOTAL}_events_archived_rss`, after.rssKb / 1024, 'MiB');
 }
 
 /**
@@ -130,7 +147,8 @@ try {
 
   const big = join(root, 'big');
   await fillLog(big, TOTAL);
-  await startUpFigures(big);
+  startUpFigures(big, `${TOTAL}_events`);
+  await retentionFigures(big);
 
   await tailLatency(100, 1000);
 } finally {
