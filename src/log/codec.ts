@@ -47,6 +47,8 @@ export interface EncodedEvent {
 }
 
 const MAX_NAME_BYTES = 0xffff;
+/** LMDB's key size limit (lmdb-js's default build): the stream index is keyed by namespace/stream. */
+export const MAX_STREAM_KEY_BYTES = 1978;
 
 /**
  * Encodes what a record holds besides its position, or throws UnencodableEventError: a name
@@ -57,6 +59,10 @@ export function encodeEvent(event: Pick<LogRecord, 'namespace' | 'stream' | 'typ
   const names = { namespace: Buffer.from(event.namespace), stream: Buffer.from(event.stream), type: Buffer.from(event.type) };
   for (const [field, bytes] of Object.entries(names)) {
     if (bytes.length > MAX_NAME_BYTES) throw new UnencodableEventError(`${field} is ${bytes.length} bytes long, at most ${MAX_NAME_BYTES} fit a record`);
+  }
+  const streamKeyBytes = names.namespace.length + 1 + names.stream.length;
+  if (streamKeyBytes > MAX_STREAM_KEY_BYTES) {
+    throw new UnencodableEventError(`namespace and stream take ${streamKeyBytes} bytes, at most ${MAX_STREAM_KEY_BYTES} fit LMDB's stream index`);
   }
   if (!Number.isInteger(event.schema) || event.schema < 1 || event.schema > 0xffff) {
     throw new UnencodableEventError(`schema ${String(event.schema)} is not an integer in 1..65535`);

@@ -2,7 +2,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IF_EXISTS, open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { BehaviorSubject, Observable } from 'rxjs';
-import { Damage, decodeRecord, recordEncoder } from './codec.js';
+import { Damage, decodeRecord, MAX_STREAM_KEY_BYTES, recordEncoder } from './codec.js';
 import { CorruptLogError, LogClosedError } from './errors.js';
 import { CheckpointStore } from './checkpoints.js';
 import { RecentRecords } from './recent-records.js';
@@ -80,7 +80,8 @@ export class EventLog {
     this.writer = new GroupCommit(
       {
         storedHead: () => lastSeq(this.records),
-        storedVersion: (key) => this.streams.get(key) ?? 0,
+        // a key too long for LMDB names no stream (encodeEvent refuses to create one)
+        storedVersion: (key) => (Buffer.byteLength(key) > MAX_STREAM_KEY_BYTES ? 0 : (this.streams.get(key) ?? 0)),
         write: (records, encoded) => this.write(records, encoded),
         time: () => this.nextTime(),
       },

@@ -86,11 +86,11 @@ export class GroupCommit {
 
   /** Throws UnencodableEventError; rejects with AppendConflictError or LogWriteError. */
   append(events: readonly NewEvent[], expected: readonly StreamExpectation[]): Promise<AppendResult> {
+    const encoded = events.map((event) => encodeEvent({ ...event, schema: event.schema ?? 1, meta: event.meta ?? {} }));
     // Checked against appends not yet stored too, so of two concurrent creates of one id the
     // second is refused at once; checked again when its batch is issued.
     const conflict = findConflict(expected, (namespace, stream) => this.streamVersion(namespace, stream));
     if (conflict) return Promise.reject(conflict);
-    const encoded = events.map((event) => encodeEvent({ ...event, schema: event.schema ?? 1, meta: event.meta ?? {} }));
     for (const event of events) {
       this.projected.set(streamKey(event.namespace, event.stream), this.streamVersion(event.namespace, event.stream) + 1);
     }
@@ -135,7 +135,7 @@ export class GroupCommit {
     const batch = this.number(queued);
     if (batch.records.length === 0) return;
     this.inFlight++;
-    this.store.write(batch.records, batch.encoded).then(
+    written(() => this.store.write(batch.records, batch.encoded)).then(
       (written) => {
         if (written) return this.stored(batch);
         // the record before this batch is missing: an earlier batch failed; try again in order
@@ -219,6 +219,15 @@ export class GroupCommit {
       }
     }
     this.schedule();
+  }
+}
+
+/** A write that throws at once fails like one that rejects. */
+function written(write: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return write();
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 
