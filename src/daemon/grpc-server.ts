@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import { serviceDefinition } from '../api/proto.js';
 import type { GrpcService } from '../services/grpc-service.js';
+import { tolerantDefinition } from '../services/handlers.js';
 import { peerAddress } from '../services/request.js';
 import { peerCredentials } from '../shims/wire/ttrpc/peer-credentials.js';
 
@@ -37,7 +38,7 @@ export async function listenGrpc(services: readonly GrpcService[], options: Grpc
     'grpc.max_send_message_length': options.maxSendMessageSize,
     interceptors: options.interceptors ?? [],
   });
-  for (const service of services) server.addService(serviceDefinition(service.name), service.implementation);
+  for (const service of services) server.addService(tolerantDefinition(serviceDefinition(service.name)), service.implementation);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const listener = createServer((socket) => injector.injectConnection(withPeerAddress(socket)));
   await new Promise<void>((resolve, reject) => {

@@ -3,6 +3,7 @@ import { AppendConflictError, CorruptLogError, LogClosedError, LogWriteError, Un
 import { boundedMessage, LedgerError, MAX_STATUS_MESSAGE, StatusError } from '../util/errdefs.js';
 import { codeOfKind } from '../util/grpc-codes.js';
 import { FilterSyntaxError } from '../filters/index.js';
+import { MountError } from '../util/mount/index.js';
 
 /**
  * containerd's errdefs mapping (errdefs/grpc.go): the class becomes the code and the message
@@ -22,7 +23,25 @@ function statusOf(err: unknown): { code: Status; details: string } {
   if (err instanceof UnencodableEventError) return { code: Status.INVALID_ARGUMENT, details: `${err.message}: invalid argument` };
   if (err instanceof LogWriteError) return { code: Status.UNAVAILABLE, details: `${err.message}: unavailable` };
   if (err instanceof CorruptLogError) return { code: Status.DATA_LOSS, details: err.message };
-  return { code: Status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+  // a mount the request named that the kernel refuses (unknown type, missing source, bad options)
+  if (err instanceof MountError) return { code: Status.INVALID_ARGUMENT, details: `${err.message}: invalid argument` };
+  const message = err instanceof Error ? err.message : String(err);
+  const errno = errnoOf(err);
+  if (errno && UNREACHABLE.has(errno)) return { code: Status.UNAVAILABLE, details: `${message}: unavailable` };
+  if (errno === 'ENOSPC') return { code: Status.RESOURCE_EXHAUSTED, details: message };
+  return { code: Status.UNKNOWN, details: message };
+}
+
+/** A remote (a registry) that cannot be reached now: worth a retry, so Unavailable. */
+const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The system error code of an error or of its cause (undici wraps the socket's error in `cause`). */
+function errnoOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }
 
 /**

@@ -3,9 +3,47 @@ import type {
   ServerDuplexStream,
   ServerUnaryCall,
   ServerWritableStream,
+  ServiceDefinition,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { invalidArgument, StatusError } from '../util/errdefs.js';
+import { Code } from '../util/grpc-codes.js';
 import { toServiceError } from './grpc-errors.js';
+
+/** A request body that did not decode as its message; the handler's wrapper answers InvalidArgument. */
+export class MalformedRequest {
+  constructor(
+    readonly method: string,
+    readonly reason: string,
+  ) {}
+
+  error() {
+    return invalidArgument(`request to ${this.method} does not decode: ${this.reason}`);
+  }
+}
+
+/**
+ * The service's definition with decoding that does not throw: grpc-js answers a body that fails
+ * to decode with Internal ("Error deserializing request"), where bad input is InvalidArgument.
+ */
+export function tolerantDefinition(definition: ServiceDefinition): ServiceDefinition {
+  const methods = Object.entries(definition).map(([name, method]) => {
+    const decode = method.requestDeserialize;
+    const requestDeserialize = (bytes: Buffer) => {
+      try {
+        return decode(bytes);
+      } catch (err) {
+        return new MalformedRequest(method.path, err instanceof Error ? err.message : String(err));
+      }
+    };
+    return [name, { ...method, requestDeserialize }];
+  });
+  return Object.fromEntries(methods) as ServiceDefinition;
+}
+
+function checkDecoded(request: unknown): void {
+  if (request instanceof MalformedRequest) throw request.error();
+}
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Unary = (call: ServerUnaryCall<any, any>) => Promise<unknown> | unknown;
@@ -16,7 +54,10 @@ export type BidiStream = (call: ServerDuplexStream<any, any>) => Promise<void>;
 export function unary(handler: Unary) {
   return (call: ServerUnaryCall<any, any>, callback: sendUnaryData<any>) => {
     Promise.resolve()
-      .then(() => handler(call))
+      .then(() => {
+        checkDecoded(call.request);
+        return handler(call);
+      })
       .then(
         (reply) => callback(null, reply ?? {}),
         (err: unknown) => callback(toServiceError(err)),
@@ -26,7 +67,12 @@ export function unary(handler: Unary) {
 
 export function serverStream(handler: ServerStream) {
   return (call: ServerWritableStream<any, any>) => {
-    handler(call).then(
+    Promise.resolve()
+      .then(() => {
+        checkDecoded(call.request);
+        return handler(call);
+      })
+      .then(
       () => call.end(),
       // grpc-js turns an 'error' on a server stream into the call's status
       (err: unknown) => {
@@ -55,9 +101,19 @@ export function bidiStream(handler: BidiStream) {
 export function messageReader<T>(call: ServerDuplexStream<T, any>): () => Promise<T | undefined> {
   // not [Symbol.asyncIterator]: at the client's half-close that destroys the call before its status is sent
   const messages = (call as unknown as import('node:stream').Readable).iterator({ destroyOnReturn: false }) as AsyncIterator<T>;
+  // grpc-js does not end the readable side when the client cancels or its deadline passes: without
+  // this a handler waiting for the next message would wait for ever, holding what it holds (a ref's lock)
+  const cancelled = new Promise<never>((_, reject) => {
+    const gone = () => reject(new StatusError(Code.Canceled, 'the client cancelled the call'));
+    if (call.cancelled) gone();
+    else call.once('cancelled', gone);
+  });
+  cancelled.catch(() => undefined);
   return async () => {
-    const next = await messages.next();
-    return next.done ? undefined : next.value;
+    const next = await Promise.race([messages.next(), cancelled]);
+    if (next.done) return undefined;
+    checkDecoded(next.value);
+    return next.value;
   };
 }
 

@@ -1,7 +1,6 @@
 import type { TaskCommands } from '../commands/tasks.js';
 import type { AnyMessage, ExitResult, ProcessState, RootfsMount } from '../shims/runtime/task-runtime.js';
-import { adaptorFromFields, FilterSyntaxError, parseFilters } from '../filters/index.js';
-import { StatusError } from '../util/errdefs.js';
+import { adaptorFromFields, parseFilters } from '../filters/index.js';
 import { Code } from '../util/grpc-codes.js';
 import { unary, type Implementation } from './handlers.js';
 import { timestamp } from '../api/proto.js';
@@ -37,16 +36,6 @@ const process = (state: ProcessState) => ({
 });
 
 const exited = (id: string, result: ExitResult) => ({ id, pid: result.pid, exit_status: result.exitStatus, exited_at: timestamp(result.exitedAt) });
-
-/** Metrics returns its filter error unconverted, so containerd answers Unknown (services/tasks/local.go). */
-function metricsFilter(filters: string[]) {
-  try {
-    return parseFilters(filters);
-  } catch (err) {
-    if (err instanceof FilterSyntaxError) throw new StatusError(Code.Unknown, `${err.message}: invalid argument`);
-    throw err;
-  }
-}
 
 /** containerd.services.tasks.v1.Tasks over the shim runtime. */
 export function tasksService(tasks: TaskCommands): Implementation {
@@ -100,7 +89,8 @@ export function tasksService(tasks: TaskCommands): Implementation {
     Checkpoint: unary((call) => tasks.checkpoint(ns(call), call.request.container_id ?? '')),
     Update: unary(async (call) => tasks.update(ns(call), call.request.container_id, anyFromWire(call.request.resources), call.request.annotations ?? {})),
     Metrics: unary(async (call) => {
-      const filter = metricsFilter(call.request.filters ?? []);
+      // containerd answers a bad filter here with Unknown (services/tasks/local.go); bad input is InvalidArgument
+      const filter = parseFilters(call.request.filters ?? []);
       const matching = tasks.allTasks().filter((task) => filter.match(adaptorFromFields({ id: task.id, namespace: task.namespace })));
       const metrics = await Promise.all(
         matching.map(async (task) => {

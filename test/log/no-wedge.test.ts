@@ -95,3 +95,25 @@ test('requests cancelled or past a 1 ms deadline while writes are in flight leav
   await call(daemon, NS, 'Update', { namespace: { name: 'after-the-burst', labels: { a: 'b' } }, update_mask: { paths: ['labels.a'] } });
   await call(daemon, NS, 'Delete', { name: 'after-the-burst' });
 });
+
+test('an upload cancelled mid-stream releases its ref: the next writer of that ref is not told it is locked', async (t) => {
+  const daemon = await startTestDaemon(t);
+  const c = daemon.connect();
+  const CONTENT = 'containerd.services.content.v1.Content';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const stream = c.duplex<Record<string, unknown>, Record<string, unknown>>(CONTENT, 'Write');
+    const answered = new Promise<void>((resolve) => stream.once('data', () => resolve()));
+    stream.on('error', () => undefined);
+    stream.write({ action: 'WRITE', ref: 'cancelled-upload', offset: 0, data: Buffer.from('some bytes') });
+    await answered;
+    stream.cancel();
+  }
+  const stream = c.duplex<Record<string, unknown>, Record<string, unknown>>(CONTENT, 'Write');
+  const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    stream.once('data', resolve);
+    stream.once('error', reject);
+    stream.write({ action: 'STAT', ref: 'cancelled-upload' });
+  });
+  assert.equal(Number(reply.offset), 'some bytes'.length, 'the upload goes on where it stopped');
+  stream.end();
+});
