@@ -1,7 +1,6 @@
 import type { EventLog } from '../../log/index.js';
-import type { ProjectionSet } from '../../projections/index.js';
+import { leaseOf, leasesProjection, type ProjectionSet } from '../../projections/index.js';
 import type { CommandContext } from '../../commands/context.js';
-import type { LeaseCommands } from '../../commands/leases.js';
 import { PluginType, type DaemonConfig, type InitContext, type LoadedPlugin, type Registration } from '../../plugin/index.js';
 import type { GrpcPlugin } from '../../services/grpc-service.js';
 import type { SubscriberGauge } from '../../services/events.js';
@@ -40,12 +39,10 @@ export function commandContext(ctx: InitContext): CommandContext {
 
 export const projectionsOf = (ctx: InitContext) => ctx.get<ProjectionSet>(PluginType.Projection);
 
-/** Checks a `containerd-lease` header when the leases service is there to answer (else any id passes). */
+/** Checks a `containerd-lease` header against the leases read model. */
 export function leaseExists(ctx: InitContext): (namespace: string, id: string) => boolean {
-  return (namespace, id) => {
-    const leases = ctx.getByType<LeaseCommands>(PluginType.Service).get('leases-service');
-    return leases ? leases.exists(namespace, id) : true;
-  };
+  const leases = projectionsOf(ctx).add(leasesProjection);
+  return (namespace, id) => leaseOf(leases.state, namespace, id) !== undefined;
 }
 
 export interface SnapshotterConfig {
