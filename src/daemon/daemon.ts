@@ -9,6 +9,7 @@ import { serviceDefinition } from '../api/proto.js';
 import { DaemonMetrics } from '../metrics/registry.js';
 import { serveMetrics } from '../metrics/http.js';
 import { serveDebug } from '../debug/server.js';
+import type { StatableTask } from '../metrics/containers.js';
 import { listenGrpc, stopGrpc } from './grpc-server.js';
 import type { GarbageCollector } from '../gc/collector.js';
 import { registrations } from './registrations.js';
@@ -21,6 +22,8 @@ import type { Logger } from './logger.js';
 const LOG_PAGES_RELEASE_MS = 10_000;
 /** How often the log's retention policy (if any) is applied. */
 const LOG_RETENTION_MS = 60_000;
+
+const listsTasks = (service: unknown): service is { allTasks(): StatableTask[] } => typeof (service as { allTasks?: unknown } | undefined)?.allTasks === 'function';
 
 export interface RunningDaemon {
   readonly config: DaemonConfig;
@@ -63,6 +66,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     logPages.release();
     retention = applyRetentionEvery(log, projections, LOG_RETENTION_MS, logger);
     metrics.watch(log, projections);
+    const taskLister = host.instances(PluginType.Service).find(listsTasks);
+    if (taskLister) metrics.watchContainers(log, () => taskLister.allTasks());
     for (const service of host.instances(PluginType.Service).filter(isReconcilable)) {
       for (const line of await service.reconcile()) logger.info(`reconciled: ${line}`);
     }

@@ -1,9 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { filter, map } from 'rxjs';
 import type { EventLog } from '../log/index.js';
 import type { ProjectionSet } from '../projections/index.js';
 import type { CallObserver } from '../shims/wire/ttrpc/index.js';
 import { GrpcServerMetrics } from './grpc-server.js';
 import { ttrpcClientMetrics } from './ttrpc-client.js';
+import { watchContainers, type StatableTask } from './containers.js';
 
 export interface DaemonMetricsOptions {
   /** containerd's `[metrics] grpc_histogram`. */
@@ -41,6 +43,15 @@ export class DaemonMetrics {
       help: 'Open event subscriptions (Events.Subscribe and Log.Subscribe)',
       registers: [this.registry],
     });
+  }
+
+  /** containerd's container_* families from the running tasks' shims, and the OOM events of the log. */
+  watchContainers(log: EventLog, tasks: () => readonly StatableTask[]): void {
+    const ooms$ = log.tail$(log.head + 1).pipe(
+      filter((record) => record.type === 'TaskOOM'),
+      map((record) => ({ namespace: record.namespace, id: (record.payload as { containerId: string }).containerId })),
+    );
+    watchContainers(this.registry, tasks, ooms$);
   }
 
   watch(log: EventLog, projections: ProjectionSet): void {

@@ -1,5 +1,6 @@
 // /v1/metrics after real `ctr` use: the gRPC server's per-method families under
-// go-grpc-prometheus's names and the daemon's ttrpc calls to shims.
+// go-grpc-prometheus's names, the daemon's ttrpc calls to shims, and containerd's per-container
+// families from the shims' cgroup metrics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { familyTypes, find, parseExposition, scrape } from '../helpers/metrics.j
 import { tempDir } from '../helpers/tmp.js';
 
 const TASKS = 'containerd.services.tasks.v1.Tasks';
+/** runc's state is per namespace on the whole machine: a namespace of this run's own. */
+const NAMESPACE = `metrics-${process.pid}`;
 const skip = skipWithoutCtr || skipWithoutRegistry || (!existsSync('/usr/sbin/runc') && !existsSync('/usr/bin/runc') && 'runc is not installed');
 
 test('a scrape after ctr run shows per-method gRPC metrics and the ttrpc calls to the shim', { skip }, async (t) => {
@@ -18,8 +21,8 @@ test('a scrape after ctr run shows per-method gRPC metrics and the ttrpc calls t
   const metricsSocket = join(dir, 'metrics.sock');
   writeFileSync(join(dir, 'config.toml'), `version = 2\n[metrics]\naddress = "${metricsSocket}"\ngrpc_histogram = true\n`);
   const daemon = await startTestDaemon(t, { args: ['-c', join(dir, 'config.toml')] });
-  const ctr = ctrAt(daemon.address, 'metrics');
-  const image = await pullBusybox(t, daemon.address, 'metrics');
+  const ctr = ctrAt(daemon.address, NAMESPACE);
+  const image = await pullBusybox(t, daemon.address, NAMESPACE);
   assert.equal(ctr('run', '--rm', image, 'once', 'echo', 'hi'), 'hi\n');
   assert.throws(() => ctr('containers', 'info', 'no-such-container'), /not found/);
 
@@ -61,3 +64,74 @@ test('a scrape after ctr run shows per-method gRPC metrics and the ttrpc calls t
   assert.equal(value('ledgerd_shim_ttrpc_handled_total', { ...shimCreate, ttrpc_code: 'OK' }), 1);
   assert.equal(value('ledgerd_shim_ttrpc_handling_seconds_count', shimCreate), 1);
 });
+
+const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
+
+test('running containers have containerd\'s container_* families, and an OOM kill inside one is counted', { skip }, async (t) => {
+  const dir = tempDir(t);
+  const metricsSocket = join(dir, 'metrics.sock');
+  writeFileSync(join(dir, 'config.toml'), `version = 2\n[metrics]\naddress = "${metricsSocket}"\n`);
+  const daemon = await startTestDaemon(t, { args: ['-c', join(dir, 'config.toml')] });
+  const ctr = ctrAt(daemon.address, NAMESPACE);
+  const image = await pullBusybox(t, daemon.address, NAMESPACE);
+  // removed in the body: the test's directories go (after hooks) before a container's mounts would
+  const removeContainers = () => {
+    for (const id of ['sleeper', 'oomer']) {
+      for (const args of [['tasks', 'delete', '-f', id], ['containers', 'rm', id]]) {
+        try {
+          ctr(...args);
+        } catch {
+          // not there (any more)
+        }
+      }
+    }
+  };
+  try {
+    await containersMeasured(ctr, image, metricsSocket);
+  } finally {
+    removeContainers();
+  }
+});
+
+async function containersMeasured(ctr: (...args: string[]) => string, image: string, metricsSocket: string): Promise<void> {
+  ctr('run', '-d', image, 'sleeper', 'busybox', 'sleep', '600');
+  // a child that outgrows the 32 MiB limit is OOM-killed while the container's init sleeps on
+  ctr('run', '-d', '--memory-limit', String(32 << 20), image, 'oomer', 'sh', '-c', 'sh -c "x=aaaaaaaa; while :; do x=\\$x\\$x; done"; busybox sleep 600');
+
+  const sleeper = { container_id: 'sleeper', namespace: NAMESPACE };
+  const oomer = { container_id: 'oomer', namespace: NAMESPACE };
+  let samples = parseExposition(await scrape(metricsSocket));
+  for (let i = 0; i < 100 && find(samples, 'container_memory_oom_total', oomer)[0]?.value !== 1; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    samples = parseExposition(await scrape(metricsSocket));
+  }
+  const value = (name: string, labels: Record<string, string>) => {
+    const found = find(samples, name, labels);
+    assert.equal(found.length, 1, `one ${name} ${JSON.stringify(labels)}`);
+    return found[0]!.value;
+  };
+  assert.equal(value('container_memory_oom_total', oomer), 1);
+  assert.equal(value('container_memory_oom_total', sleeper), 0);
+  assert.ok(value('container_pids_current', sleeper) >= 1);
+  if (unified) {
+    assert.ok(value('container_cpu_usage_usec_microseconds', sleeper) > 0);
+    assert.ok(value('container_memory_usage_bytes', sleeper) > 0);
+    assert.equal(value('container_memory_usage_limit_bytes', oomer), 32 << 20);
+  } else {
+    assert.ok(value('container_cpu_total_nanoseconds', sleeper) > 0);
+    assert.ok(find(samples, 'container_per_cpu_nanoseconds', { ...sleeper, cpu: '0' }).length === 1);
+    assert.ok(value('container_memory_usage_usage_bytes', sleeper) > 0);
+    assert.equal(value('container_memory_usage_limit_bytes', oomer), 32 << 20);
+    assert.ok(value('container_memory_rss_bytes', sleeper) > 0);
+  }
+  const text = await scrape(metricsSocket);
+  const families = familyTypes(text);
+  for (const family of unified ? ['container_io_rbytes_bytes', 'container_memory_pgfault_bytes'] : ['container_blkio_io_service_bytes_recursive_bytes', 'container_memory_total_pgfault_bytes', 'container_cpu_throttled_periods_total']) {
+    assert.equal(families.get(family), 'gauge', family);
+  }
+  // a task that has gone leaves no series behind
+  ctr('tasks', 'kill', '-s', 'SIGKILL', 'sleeper');
+  for (let i = 0; i < 100 && !/^sleeper\s+\d+\s+STOPPED$/m.test(ctr('tasks', 'ls')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  ctr('tasks', 'delete', 'sleeper');
+  assert.equal(find(parseExposition(await scrape(metricsSocket)), 'container_pids_current', sleeper).length, 0);
+}
