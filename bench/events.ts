@@ -1,9 +1,12 @@
 // Event delivery through the daemon: 100 gRPC Events.Subscribe streams (each its own channel),
 // namespaces created one at a time; latency from the Create call to each subscriber's receipt.
-// Usage: node dist/bench/events.js [--subscribers N] [--events N] [--address SOCKET]
-//   --address: measure a daemon that is already running (e.g. real containerd) instead of a fresh ledgerd.
+// Also the daemon's CPU time per event (all subscribers' deliveries included), which the load of
+// a shared machine does not skew as it does latencies.
+// Usage: node dist/bench/events.js [--subscribers N] [--events N] [--address SOCKET [--pid PID]]
+//   --address: measure a daemon that is already running (e.g. real containerd, whose --pid gives
+//   the CPU figure) instead of a fresh ledgerd.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +17,7 @@ import { decodeMessage } from '../src/api/proto.js';
 import { percentile, report } from './report.js';
 
 const { values } = parseArgs({
-  options: { subscribers: { type: 'string', default: '100' }, events: { type: 'string', default: '300' }, address: { type: 'string' } },
+  options: { subscribers: { type: 'string', default: '100' }, events: { type: 'string', default: '300' }, address: { type: 'string' }, pid: { type: 'string' } },
 });
 const SUBSCRIBERS = Number(values.subscribers);
 const EVENTS = Number(values.events);
@@ -45,13 +48,19 @@ try {
   });
   await new Promise((r) => setTimeout(r, 1000));
   const client = new Connection(address, 'default');
+  const daemonPid = daemon?.pid ?? (values.pid ? Number(values.pid) : undefined);
+  // utime + stime, in clock ticks (100 a second)
+  const cpuTicks = () => (daemonPid ? readFileSync(`/proc/${daemonPid}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0) : 0);
+  const cpuBefore = cpuTicks();
   for (let i = 0; i < EVENTS; i++) {
     const name = `bench-${process.pid}-${i}`;
     sent.set(name, process.hrtime.bigint());
     await client.unary('containerd.services.namespaces.v1.Namespaces', 'Create', { namespace: { name } });
     while (delivered < (i + 1) * SUBSCRIBERS) await new Promise((r) => setImmediate(r));
   }
+  const cpuMs = (cpuTicks() - cpuBefore) * 10;
   latencies.sort((a, b) => a - b);
+  if (daemonPid) report(`${values.address ? 'reference_' : ''}daemon_cpu_per_event_${SUBSCRIBERS}_subscribers`, cpuMs / EVENTS, 'ms');
   report(`${values.address ? 'reference_' : ''}grpc_event_delivery_p50_${SUBSCRIBERS}_subscribers`, percentile(latencies, 50), 'ms');
   report(`${values.address ? 'reference_' : ''}grpc_event_delivery_p99_${SUBSCRIBERS}_subscribers`, percentile(latencies, 99), 'ms');
   streams.forEach((s) => s.cancel());

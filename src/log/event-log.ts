@@ -6,6 +6,7 @@ import { Damage, decodeRecord, MAX_STREAM_KEY_BYTES, recordEncoder } from './cod
 import { CorruptLogError, LogClosedError } from './errors.js';
 import { CheckpointStore } from './checkpoints.js';
 import { RecentRecords } from './recent-records.js';
+import { WakeUp } from './wake-up.js';
 import { Archive, type Segment } from './archive.js';
 import type { RetentionPolicy } from './retention.js';
 import { nowNs } from './clock.js';
@@ -60,6 +61,8 @@ export class EventLog {
   private closing = false;
   private lastTime = 0n;
   private readonly recent: RecentRecords;
+  /** Wakes the followers waiting at the head when it moves (or the log closes). */
+  private readonly headMoved = new WakeUp();
   /** The oldest record LMDB holds; older ones are in the archive. */
   private firstStored: number;
 
@@ -90,6 +93,7 @@ export class EventLog {
         if (last > this.head) {
           this.keepRecent(encoded);
           this.head$.next(last);
+          this.headMoved.wake();
         }
         this.appended$.next({ events: records.length });
       },
@@ -277,19 +281,26 @@ export class EventLog {
   async *follow(from: number, signal?: AbortSignal): AsyncGenerator<LogRecord> {
     const batch = this.options.readBatch ?? 1024;
     let next = Math.max(from, 1);
-    while (!signal?.aborted && !this.closing) {
-      const head = this.head;
-      if (next > head) {
-        await this.headReaches(next, signal);
-        continue;
+    // an abort wakes every waiting follower; the others find nothing new and wait again
+    const aborted = () => this.headMoved.wake();
+    signal?.addEventListener('abort', aborted, { once: true });
+    try {
+      while (!signal?.aborted && !this.closing) {
+        const head = this.head;
+        if (next > head) {
+          await this.headMoved.wait();
+          continue;
+        }
+        const to = Math.min(head, next + batch - 1);
+        const chunk = [...this.read(next, to)];
+        for (const record of chunk) {
+          if (signal?.aborted) return;
+          yield record;
+        }
+        next = to + 1;
       }
-      const to = Math.min(head, next + batch - 1);
-      const chunk = [...this.read(next, to)];
-      for (const record of chunk) {
-        if (signal?.aborted) return;
-        yield record;
-      }
-      next = to + 1;
+    } finally {
+      signal?.removeEventListener('abort', aborted);
     }
   }
 
@@ -337,6 +348,7 @@ export class EventLog {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.headMoved.wake();
     await this.writer.settled();
     await this.env.flushed;
     this.head$.complete();
@@ -366,19 +378,6 @@ export class EventLog {
         () => Promise.reject(err),
         (cause: unknown) => Promise.reject(cause),
       );
-    });
-  }
-
-  private headReaches(seq: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        subscription?.unsubscribe();
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const subscription = this.head$.subscribe({ next: (head) => head >= seq && done(), complete: done });
-      if (subscription.closed) return;
-      signal?.addEventListener('abort', done, { once: true });
     });
   }
 
