@@ -38,7 +38,15 @@ const ignoreNotFound = (err: unknown) => {
   if (grpcCode(err) !== Code.NotFound) throw err;
 };
 
+/** What the pods need of their containers: StopPodSandbox stops them, RemovePodSandbox removes them. */
+export interface PodContainers {
+  stopAll(podId: string): Promise<void>;
+  removeAll(podId: string, meta: RequestMeta): Promise<void>;
+}
+
 export class CriPods {
+  containers?: PodContainers;
+
   constructor(
     private readonly rpc: Rpc,
     private readonly config: CriConfig,
@@ -131,6 +139,7 @@ export class CriPods {
   /** Kills the pause process, detaches the networks and removes the netns. Idempotent. */
   async stop(id: string, meta: RequestMeta): Promise<void> {
     const pod = this.get(id);
+    await this.containers?.stopAll(pod.id);
     await this.killTask(pod.id);
     await this.rpc.unary(SERVICES.tasks, 'Delete', { container_id: pod.id }).catch(ignoreNotFound);
     if (!pod.stopped) {
@@ -145,6 +154,7 @@ export class CriPods {
     const pod = this.find(id);
     if (!pod) return;
     await this.stop(pod.id, meta);
+    await this.containers?.removeAll(pod.id, meta);
     await this.rpc.unary(SERVICES.containers, 'Delete', { id: pod.id }).catch(ignoreNotFound);
     await this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter: this.config.containerd.snapshotter, key: pod.id }).catch(ignoreNotFound);
     await rm(this.sandboxDir(pod.id), { recursive: true, force: true });
@@ -208,6 +218,11 @@ export class CriPods {
       if (!conf) continue; // the network's config is gone: nothing can run its DEL
       await cniDel(conf, this.invocation(pod.id, metadata, pod.netnsPath, ifname, pod.config as PodSandboxConfig), result);
     }
+  }
+
+  /** The runtime a pod's sandbox (and so each of its containers) runs with. */
+  runtimeOf(pod: PodView): { type: string; podAnnotations: string[] } {
+    return this.runtimeFor(pod.runtimeHandler);
   }
 
   private runtimeFor(handler: string): { type: string; podAnnotations: string[] } {

@@ -29,3 +29,37 @@ export interface PodSandboxConfig {
     security_context?: { namespace_options?: { network?: string; pid?: string; ipc?: string } };
   };
 }
+
+export interface KeyValue {
+  key?: string;
+  value?: string;
+}
+
+export interface CriMount {
+  container_path?: string;
+  host_path?: string;
+  readonly?: boolean;
+  propagation?: 'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
+}
+
+export interface ContainerConfig {
+  metadata?: { name?: string; attempt?: number };
+  image?: { image?: string };
+  command?: string[];
+  args?: string[];
+  working_dir?: string;
+  envs?: KeyValue[];
+  mounts?: CriMount[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  log_path?: string;
+  tty?: boolean;
+  linux?: {
+    security_context?: {
+      run_as_user?: { value?: number } | null;
+      run_as_group?: { value?: number } | null;
+      readonly_rootfs?: boolean;
+      namespace_options?: { pid?: string };
+    };
+  };
+}

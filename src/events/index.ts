@@ -7,6 +7,7 @@ export * from './snapshots.js';
 export * from './containers.js';
 export * from './tasks.js';
 export * from './pods.js';
+export * from './cri-containers.js';
 export * from './topics.js';
 export * from './vocabulary.js';
 export { upcast } from './versioning.js';

@@ -7,9 +7,10 @@ import type { TaskEvents } from './tasks.js';
 import type { ContentEvents } from './content.js';
 import type { SnapshotEvents } from './snapshots.js';
 import type { PodEvents } from './pods.js';
+import type { CriContainerEvents } from './cri-containers.js';
 
 /** Every event type ledgerd appends, with its current payload shape. */
-export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents, ContainerEvents, TaskEvents, PodEvents {}
+export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents, ContainerEvents, TaskEvents, PodEvents, CriContainerEvents {}
 
 export type EventType = keyof EventPayloads;
 
@@ -51,6 +52,8 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   PodSandboxCreated: 1,
   PodSandboxStopped: 1,
   PodSandboxRemoved: 1,
+  CriContainerCreated: 1,
+  CriContainerRemoved: 1,
 };
 
 /**

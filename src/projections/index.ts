@@ -28,3 +28,4 @@ export {
 export { containersProjection, containerOf, containersIn, type ContainersState, type ContainerView } from './containers.js';
 export { tasksProjection, taskOf, tasksIn, type TasksState, type TaskRecord, type ProcessRecord, type RecordedStatus } from './tasks.js';
 export { podsProjection, podsIn, podOf, type PodsState, type PodView, type PodState } from './pods.js';
+export { criContainersProjection, criContainerState, type CriContainersState, type CriContainerView, type CriContainerState } from './cri-containers.js';

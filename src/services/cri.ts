@@ -5,7 +5,9 @@ import type { CriConfig } from '../cri/config.js';
 import type { CriImage, CriImages } from '../cri/images.js';
 import { runtimeStatus, runtimeVersion } from '../cri/runtime-info.js';
 import type { CriPods } from '../cri/pods.js';
-import type { PodView } from '../projections/index.js';
+import { criContainerState, type CriContainerView, type PodView } from '../projections/index.js';
+import type { CriContainers } from '../cri/containers.js';
+import type { ContainerConfig } from '../cri/types.js';
 import { namespaceModes } from '../cri/sandbox-spec.js';
 import type { PodSandboxConfig } from '../cri/types.js';
 import { requestMeta } from './request.js';
@@ -59,8 +61,75 @@ function podStatus(pod: PodView) {
 const labelsMatch = (labels: Record<string, string>, selector: Record<string, string> | undefined) =>
   Object.entries(selector ?? {}).every(([key, value]) => labels[key] === value);
 
-export function criRuntimeService(config: CriConfig, pods: CriPods): Implementation {
+function containerToProto(c: CriContainerView) {
+  const config = c.config as ContainerConfig;
   return {
+    id: c.id,
+    pod_sandbox_id: c.podId,
+    metadata: c.metadata,
+    image: { image: c.imageRef, annotations: {} },
+    image_ref: c.imageId,
+    state: criContainerState(c),
+    created_at: c.createdAt.toString(),
+    labels: config.labels ?? {},
+    annotations: config.annotations ?? {},
+  };
+}
+
+function exitReason(c: CriContainerView): string {
+  if (criContainerState(c) !== 'CONTAINER_EXITED') return '';
+  return c.oomKilled ? 'OOMKilled' : c.exitCode === 0 ? 'Completed' : 'Error';
+}
+
+function containerStatus(c: CriContainerView) {
+  const config = c.config as ContainerConfig;
+  return {
+    ...containerToProto(c),
+    started_at: c.startedAt.toString(),
+    finished_at: c.finishedAt.toString(),
+    exit_code: c.exitCode,
+    reason: exitReason(c),
+    message: '',
+    mounts: (config.mounts ?? []).map((m) => ({ ...m, propagation: m.propagation ?? 'PROPAGATION_PRIVATE' })),
+    log_path: c.logPath,
+  };
+}
+
+export function criRuntimeService(config: CriConfig, pods: CriPods, containers: CriContainers): Implementation {
+  return {
+    CreateContainer: unary(async (call) => ({
+      container_id: await containers.create(String(call.request.pod_sandbox_id ?? ''), call.request.config ?? {}, requestMeta(call)),
+    })),
+    StartContainer: unary(async (call) => {
+      await containers.start(String(call.request.container_id ?? ''));
+      return {};
+    }),
+    StopContainer: unary(async (call) => {
+      await containers.stop(String(call.request.container_id ?? ''), Number(call.request.timeout ?? 0));
+      return {};
+    }),
+    RemoveContainer: unary(async (call) => {
+      await containers.remove(String(call.request.container_id ?? ''), requestMeta(call));
+      return {};
+    }),
+    ContainerStatus: unary((call) => {
+      const c = containers.get(String(call.request.container_id ?? ''));
+      const info = call.request.verbose ? { info: JSON.stringify({ pid: c.pid, sandboxID: c.podId, config: c.config }) } : {};
+      return { status: containerStatus(c), info };
+    }),
+    ListContainers: unary((call) => {
+      const filter = call.request.filter ?? {};
+      const byId = filter.id ? containers.find(String(filter.id)) : undefined;
+      const items = (filter.id ? (byId ? [byId] : []) : containers.list())
+        .filter((c) => !filter.state || criContainerState(c) === filter.state.state)
+        .filter((c) => !filter.pod_sandbox_id || c.podId.startsWith(String(filter.pod_sandbox_id)))
+        .filter((c) => labelsMatch((c.config as ContainerConfig).labels ?? {}, filter.label_selector));
+      return { containers: items.map(containerToProto) };
+    }),
+    ExecSync: unary(async (call) => {
+      const result = await containers.execSync(String(call.request.container_id ?? ''), (call.request.cmd ?? []).map(String), Number(call.request.timeout ?? 0));
+      return { stdout: result.stdout, stderr: result.stderr, exit_code: result.exitCode };
+    }),
     RunPodSandbox: unary(async (call) => ({
       pod_sandbox_id: await pods.run(call.request.config ?? {}, String(call.request.runtime_handler ?? ''), requestMeta(call)),
     })),

@@ -30,7 +30,7 @@ function testNetns(t: TestContext): string[] {
 
 const netnsInode = (path: string) => statSync(path).ino;
 
-test('a pod through the CRI: run, status, list, survive a restart, stop, remove (each twice)', { skip, timeout: 120_000 }, async (t) => {
+test('a pod through the CRI: run, a container in it with logs and exec, status, list, survive a restart, stop, remove (each twice)', { skip, timeout: 120_000 }, async (t) => {
   const inNetns = testNetns(t);
   // images are pushed through a registry on the host's loopback, then served from the same
   // storage by a registry inside the namespace
@@ -38,6 +38,8 @@ test('a pod through the CRI: run, status, list, survive a restart, stop, remove 
   const pushing = await startTestRegistry(t, { dataDir });
   const sleeper = [...busyboxEntries(), { name: 'bin/sleep', type: 'symlink' as const, linkname: 'busybox' }];
   await pushing.pushImage('pause', '3.6', await buildImage([sleeper], { cmd: ['/bin/sleep', 'infinity'] }));
+  const tools = [...sleeper, ...['hostname', 'grep'].map((a) => ({ name: `bin/${a}`, type: 'symlink' as const, linkname: 'busybox' }))];
+  await pushing.pushImage('library/busybox', '1.0', await buildImage([tools]));
   await pushing.stop();
   const registry = await startTestRegistry(t, { dataDir, wrap: inNetns });
 
@@ -60,6 +62,7 @@ test('a pod through the CRI: run, status, list, survive a restart, stop, remove 
   const podConfig = {
     metadata: { name: 'web', uid: 'uid-1', namespace: 'default', attempt: 0 },
     hostname: 'web-0',
+    log_directory: join(dir, 'pod-logs'),
     labels: { app: 'web' },
     dns_config: { servers: ['10.0.0.10'], searches: ['default.svc'], options: ['ndots:5'] },
     port_mappings: [{ protocol: 'TCP', container_port: 80, host_port: 8080 }],
@@ -103,6 +106,39 @@ test('a pod through the CRI: run, status, list, survive a restart, stop, remove 
   const { containers } = await k8s.unary<{ containers: { id: string; labels: Record<string, string> }[] }>('containerd.services.containers.v1.Containers', 'List', {});
   assert.deepEqual(containers.map((c) => [c.id, c.labels['io.cri-containerd.kind']]), [[id, 'sandbox']]);
 
+  // a container in the pod: logs in the CRI format, the pod's hostname and DNS, exec
+  await cri.images('PullImage', { image: { image: 'busybox:1.0' } });
+  const { container_id: cid } = await cri.runtime('CreateContainer', {
+    pod_sandbox_id: id,
+    config: {
+      metadata: { name: 'app', attempt: 0 },
+      image: { image: 'busybox:1.0' },
+      command: ['sh', '-c'],
+      args: ['echo hello; echo oops >&2; hostname; exec sleep 1000'],
+      envs: [{ key: 'GREETING', value: 'hi' }],
+      log_path: 'app/0.log',
+      labels: { tier: 'front' },
+    },
+    sandbox_config: podConfig,
+  });
+  const containerStatus = async () => (await cri.runtime('ContainerStatus', { container_id: cid })).status;
+  assert.equal((await containerStatus()).state, 'CONTAINER_CREATED');
+  await cri.runtime('StartContainer', { container_id: cid });
+  assert.equal((await containerStatus()).state, 'CONTAINER_RUNNING');
+  const logFile = join(dir, 'pod-logs', 'app', '0.log');
+  for (let i = 0; !(existsSync(logFile) && readFileSync(logFile, 'utf8').includes('web-0')); i++) {
+    assert.ok(i < 100, `the log gets the container's output: ${existsSync(logFile) ? readFileSync(logFile, 'utf8') : 'no file'}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((line) => line.split(' '));
+  assert.deepEqual(lines.map((l) => l.slice(1).join(' ')).sort(), ['stderr F oops', 'stdout F hello', 'stdout F web-0']);
+  assert.ok(lines.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/.test(l[0]!)), 'RFC 3339 timestamps with nanoseconds');
+  const exec = await cri.runtime('ExecSync', { container_id: cid, cmd: ['sh', '-c', 'grep nameserver /etc/resolv.conf; echo $GREETING >&2; exit 3'], timeout: 10 });
+  assert.equal(Buffer.from(exec.stdout).toString(), 'nameserver 10.0.0.10\n');
+  assert.equal(Buffer.from(exec.stderr).toString(), 'hi\n');
+  assert.equal(exec.exit_code, 3);
+  assert.deepEqual((await cri.runtime('ListContainers', { filter: { pod_sandbox_id: id, label_selector: { tier: 'front' } } })).containers.map((c: { id: string }) => c.id), [cid]);
+
   // a restart: the pod is known from the log and its pause process kept running
   assert.equal(await daemon.stop(), 0);
   daemon = await daemon.restart();
@@ -110,13 +146,18 @@ test('a pod through the CRI: run, status, list, survive a restart, stop, remove 
   ({ status: pod } = await inspect());
   assert.equal(pod.state, 'SANDBOX_READY');
   assert.ok(existsSync(`/proc/${details.pid}`), 'the pause process survived the restart');
+  const afterRestart = await containerStatus();
+  assert.equal(afterRestart.state, 'CONTAINER_RUNNING', `so did the container: ${JSON.stringify(afterRestart)} ${daemon.output()}`);
 
   for (let i = 0; i < 2; i++) await cri.runtime('StopPodSandbox', { pod_sandbox_id: id });
   ({ status: pod } = await inspect());
   assert.equal(pod.state, 'SANDBOX_NOTREADY');
+  const stopped = await containerStatus();
+  assert.deepEqual([stopped.state, stopped.exit_code, stopped.reason], ['CONTAINER_EXITED', 137, 'Error'], 'stopping the pod stopped its container');
   assert.ok(!existsSync(details.netnsPath), 'the netns is gone');
   for (let i = 0; i < 2; i++) await cri.runtime('RemovePodSandbox', { pod_sandbox_id: id });
   assert.deepEqual((await cri.runtime('ListPodSandbox', {})).items, []);
+  assert.deepEqual((await cri.runtime('ListContainers', {})).containers, [], 'removing the pod removed its container');
   await assert.rejects(inspect(), (err: { code: number }) => err.code === status.NOT_FOUND);
   const after = await daemon.connect('k8s.io').unary<{ containers: unknown[] }>('containerd.services.containers.v1.Containers', 'List', {});
   assert.deepEqual(after.containers, []);

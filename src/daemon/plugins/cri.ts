@@ -6,7 +6,9 @@ import { PluginType } from '../../plugin/index.js';
 import { criImageService, criRuntimeService, CRI_IMAGE_SERVICE, CRI_RUNTIME_SERVICE } from '../../services/cri.js';
 import { PodCommands } from '../../commands/pods.js';
 import { CriPods } from '../../cri/pods.js';
-import { podsProjection } from '../../projections/index.js';
+import { criContainersProjection, podsProjection } from '../../projections/index.js';
+import { CriContainerCommands } from '../../commands/cri-containers.js';
+import { CriContainers } from '../../cri/containers.js';
 import { commandContext, projectionsOf, type AreaPlugins } from './shared.js';
 
 /**
@@ -30,9 +32,12 @@ export const criPlugins = (): AreaPlugins => ({
         const images = new CriImages(daemon, config, ctx.daemonRoot);
         const podCommands = new PodCommands(commandContext(ctx), projectionsOf(ctx).add(podsProjection));
         const pods = new CriPods(daemon, config, images, podCommands, { root: ctx.root, state: ctx.state });
+        const containerCommands = new CriContainerCommands(commandContext(ctx), projectionsOf(ctx).add(criContainersProjection));
+        const containers = new CriContainers(daemon, config, images, pods, containerCommands, ctx.state);
+        pods.containers = containers;
         return {
           services: [
-            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods) },
+            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods, containers) },
             { name: CRI_IMAGE_SERVICE, implementation: criImageService(images) },
           ],
           close: () => daemon.close(),

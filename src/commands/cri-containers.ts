@@ -1,0 +1,44 @@
+import { criContainerStream, newEvent, type CriContainerCreated } from '../events/index.js';
+import type { CriContainersState, CriContainerView, ProjectionRunner } from '../projections/index.js';
+import { alreadyExists } from '../util/errdefs.js';
+import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
+
+/** The CRI container decider: the one writer of CRI container records, names reserved per pod. */
+export class CriContainerCommands {
+  constructor(
+    private readonly ctx: CommandContext,
+    private readonly view: ProjectionRunner<CriContainersState>,
+  ) {}
+
+  get(namespace: string, id: string): CriContainerView | undefined {
+    return this.view.state.live[namespace]?.[id];
+  }
+
+  list(namespace: string): CriContainerView[] {
+    return Object.values(this.view.state.live[namespace] ?? {});
+  }
+
+  byName(namespace: string, podId: string, name: string, attempt: number): CriContainerView | undefined {
+    return this.list(namespace).find((c) => c.podId === podId && c.metadata.name === name && c.metadata.attempt === attempt);
+  }
+
+  async created(namespace: string, container: CriContainerCreated, meta: RequestMeta): Promise<CriContainerView> {
+    await decideAndAppend(this.ctx, () => {
+      const holder = this.byName(namespace, container.podId, container.metadata.name, container.metadata.attempt);
+      if (holder) throw alreadyExists(`container name "${container.metadata.name}" (attempt ${container.metadata.attempt}) is reserved for ${holder.id}`);
+      return { events: [newEvent('CriContainerCreated', namespace, criContainerStream(container.id), container, meta)], expected: [this.expected(namespace, container.id)], result: undefined };
+    });
+    return this.get(namespace, container.id)!;
+  }
+
+  removed(namespace: string, id: string, meta: RequestMeta): Promise<void> {
+    return decideAndAppend(this.ctx, () => {
+      if (!this.get(namespace, id)) return { events: [], expected: [], result: undefined };
+      return { events: [newEvent('CriContainerRemoved', namespace, criContainerStream(id), { id }, meta)], expected: [this.expected(namespace, id)], result: undefined };
+    });
+  }
+
+  private expected(namespace: string, id: string) {
+    return { namespace, stream: criContainerStream(id), version: this.view.state.versions[`${namespace}/${id}`] ?? 0 };
+  }
+}

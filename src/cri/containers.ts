@@ -1,0 +1,263 @@
+// The CRI's containers in pods (pkg/cri/server/container_*.go): a containerd container (snapshot
+// on the image's chain, spec from the image config and the ContainerConfig, joined to the pod's
+// namespaces) recorded as CriContainerCreated; a task whose output the daemon copies into the
+// CRI log file; start and exit known from the task's events.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { runnableImage } from '../client/run/image-config.js';
+import { defaultSpec, mergeEnv, parsePasswd, PROCESS_TYPE_URL, resolveUser, SPEC_TYPE_URL, withImageConfig, withTerminal, type ProcessSpec, type RuntimeSpec } from '../client/run/oci-spec.js';
+import { fifoIO } from '../client/run/task-io.js';
+import { grpcCode, SERVICES, type Rpc } from '../client/rpc.js';
+import type { CriContainerCommands } from '../commands/cri-containers.js';
+import type { RequestMeta } from '../commands/context.js';
+import { criContainerState, type CriContainerView, type PodView } from '../projections/index.js';
+import { Code } from '../util/grpc-codes.js';
+import { failedPrecondition, invalidArgument, notFound } from '../util/errdefs.js';
+import { withTempMount, type Mount } from '../util/mount/index.js';
+import { CRI_NAMESPACE, type CriConfig } from './config.js';
+import type { CriImages } from './images.js';
+import { CriLogFile } from './log-writer.js';
+import { ANNOTATIONS, namespaceModes } from './sandbox-spec.js';
+import type { CriPods } from './pods.js';
+import { KIND_LABEL } from './pods.js';
+import type { ContainerConfig, PodSandboxConfig } from './types.js';
+
+const ignoreNotFound = (err: unknown) => {
+  if (grpcCode(err) !== Code.NotFound) throw err;
+};
+
+const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+
+export interface ExecResult {
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  readonly exitCode: number;
+}
+
+export class CriContainers {
+  constructor(
+    private readonly rpc: Rpc,
+    private readonly config: CriConfig,
+    private readonly images: CriImages,
+    private readonly pods: CriPods,
+    private readonly containers: CriContainerCommands,
+    private readonly stateDir: string,
+  ) {}
+
+  get(id: string): CriContainerView {
+    const container = this.find(id);
+    if (!container) throw notFound(`container "${id}"`);
+    return container;
+  }
+
+  find(id: string): CriContainerView | undefined {
+    if (!id) throw invalidArgument('container_id: must be set');
+    const exact = this.containers.get(CRI_NAMESPACE, id);
+    if (exact) return exact;
+    const matches = this.list().filter((c) => c.id.startsWith(id));
+    return matches.length === 1 ? matches[0] : undefined;
+  }
+
+  list(): CriContainerView[] {
+    return this.containers.list(CRI_NAMESPACE);
+  }
+
+  async create(podId: string, config: ContainerConfig, meta: RequestMeta): Promise<string> {
+    const pod = this.pods.get(podId);
+    if (pod.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${pod.id} is not ready`);
+    const name = config.metadata?.name;
+    if (!name) throw invalidArgument('config.metadata.name: must be set');
+    const attempt = Number(config.metadata?.attempt ?? 0);
+    if (this.containers.byName(CRI_NAMESPACE, pod.id, name, attempt)) throw failedPrecondition(`container "${name}" (attempt ${attempt}) already exists in pod ${pod.id}`);
+    const imageRef = config.image?.image ?? '';
+    const image = await this.images.find(imageRef);
+    if (!image) throw notFound(`image "${imageRef}"`);
+    const runnable = await runnableImage(this.rpc, image.names.find((n) => n !== image.id) ?? image.id);
+    const id = randomBytes(32).toString('hex');
+    const snapshotter = this.config.containerd.snapshotter;
+    const { mounts } = await this.rpc.unary<{ mounts: Mount[] }>(SERVICES.snapshots, 'Prepare', { snapshotter, key: id, parent: runnable.chainId, labels: {} });
+    try {
+      const spec = await this.spec(id, pod, config, runnable.config, mounts, image.id);
+      await this.rpc.unary(SERVICES.containers, 'Create', {
+        container: {
+          id,
+          image: runnable.name,
+          labels: { ...(config.labels ?? {}), [KIND_LABEL]: 'container' },
+          runtime: { name: this.pods.runtimeOf(pod).type },
+          spec: { type_url: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
+          snapshotter,
+          snapshot_key: id,
+        },
+      });
+      const logDir = (pod.config as PodSandboxConfig).log_directory ?? '';
+      const logPath = config.log_path && logDir ? join(logDir, config.log_path) : config.log_path && isAbsolute(config.log_path) ? config.log_path : '';
+      await this.containers.created(CRI_NAMESPACE, { id, podId: pod.id, metadata: { name, attempt }, config: JSON.parse(JSON.stringify(config)), imageId: image.id, imageRef, logPath }, meta);
+    } catch (err) {
+      await this.rpc.unary(SERVICES.containers, 'Delete', { id }).catch(() => undefined);
+      await this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter, key: id }).catch(() => undefined);
+      throw err;
+    }
+    return id;
+  }
+
+  async start(id: string): Promise<void> {
+    const container = this.get(id);
+    if (criContainerState(container) !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${container.id} is ${criContainerState(container)}, not CONTAINER_CREATED`);
+    const pod = this.pods.get(container.podId);
+    if (pod.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${pod.id} is not ready`);
+    const { mounts } = await this.rpc.unary<{ mounts: Mount[] }>(SERVICES.snapshots, 'Mounts', { snapshotter: this.config.containerd.snapshotter, key: container.id });
+    const tty = Boolean((container.config as ContainerConfig).tty);
+    if (container.logPath) await mkdir(join(container.logPath, '..'), { recursive: true });
+    const log = container.logPath ? new CriLogFile(container.logPath) : undefined;
+    const stdout = log ? log.stream('stdout', this.config.max_container_log_line_size) : discard();
+    const stderr = log ? log.stream('stderr', this.config.max_container_log_line_size) : discard();
+    const io = fifoIO({ fifoRoot: join(this.stateDir, 'containers', container.id, 'io'), id: container.id, stdout, stderr, terminal: tty });
+    try {
+      await this.rpc.unary(SERVICES.tasks, 'Create', { container_id: container.id, rootfs: mounts, stdin: '', stdout: io.stdout, stderr: io.stderr, terminal: tty });
+      await this.rpc.unary(SERVICES.tasks, 'Start', { container_id: container.id });
+    } catch (err) {
+      io.close();
+      await log?.close();
+      await this.rpc.unary(SERVICES.tasks, 'Delete', { container_id: container.id }).catch(() => undefined);
+      throw err;
+    }
+    io.attach();
+    void io.done.then(async () => {
+      stdout.end();
+      stderr.end();
+      io.close();
+      await log?.close();
+    });
+  }
+
+  /** Every container of a pod stopped at once (StopPodSandbox). */
+  async stopAll(podId: string): Promise<void> {
+    await Promise.all(this.list().filter((c) => c.podId === podId).map((c) => this.stop(c.id, 0)));
+  }
+
+  async removeAll(podId: string, meta: RequestMeta): Promise<void> {
+    for (const c of this.list().filter((c) => c.podId === podId)) await this.remove(c.id, meta);
+  }
+
+  /** SIGTERM, then SIGKILL after `timeout` seconds (at once with 0); waits for the exit. Idempotent. */
+  async stop(id: string, timeout: number): Promise<void> {
+    const container = this.get(id);
+    if (criContainerState(container) !== 'CONTAINER_RUNNING') return;
+    const exited = this.rpc.unary(SERVICES.tasks, 'Wait', { container_id: container.id }).catch(() => undefined);
+    const kill = (signal: number) => this.rpc.unary(SERVICES.tasks, 'Kill', { container_id: container.id, signal, all: true }).catch(ignoreNotFound);
+    if (timeout > 0) {
+      await kill(15);
+      const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeout * 1000).unref())]);
+      if (inTime) return;
+    }
+    await kill(9);
+    await exited;
+  }
+
+  /** Stops it if it runs, then removes task, container, snapshot and files. A missing one is no error. */
+  async remove(id: string, meta: RequestMeta): Promise<void> {
+    const container = this.find(id);
+    if (!container) return;
+    await this.stop(container.id, 0);
+    await this.rpc.unary(SERVICES.tasks, 'Delete', { container_id: container.id }).catch(ignoreNotFound);
+    await this.rpc.unary(SERVICES.containers, 'Delete', { id: container.id }).catch(ignoreNotFound);
+    await this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter: this.config.containerd.snapshotter, key: container.id }).catch(ignoreNotFound);
+    await rm(join(this.stateDir, 'containers', container.id), { recursive: true, force: true });
+    await this.containers.removed(CRI_NAMESPACE, container.id, meta);
+  }
+
+  /** ExecSync: the command in the container, its output collected; `timeout` seconds, 0 = none. */
+  async execSync(id: string, cmd: readonly string[], timeout: number): Promise<ExecResult> {
+    const container = this.get(id);
+    if (criContainerState(container) !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${container.id} is not running`);
+    if (cmd.length === 0) throw invalidArgument('cmd: must name a command');
+    const { container: record } = await this.rpc.unary<{ container: { spec: { value: Buffer } } }>(SERVICES.containers, 'Get', { id: container.id });
+    const process: ProcessSpec = { ...JSON.parse(Buffer.from(record.spec.value).toString('utf8')).process, args: [...cmd], terminal: false };
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const collect = (into: Buffer[]) => new Writable({ write: (chunk: Buffer, _e, done) => (into.push(chunk), done()) });
+    const execId = `exec-${randomBytes(8).toString('hex')}`;
+    const io = fifoIO({ fifoRoot: join(this.stateDir, 'containers', container.id, 'exec'), id: execId, stdout: collect(out), stderr: collect(err), terminal: false });
+    try {
+      await this.rpc.unary(SERVICES.tasks, 'Exec', {
+        container_id: container.id,
+        exec_id: execId,
+        stdin: '',
+        stdout: io.stdout,
+        stderr: io.stderr,
+        terminal: false,
+        spec: { type_url: PROCESS_TYPE_URL, value: Buffer.from(JSON.stringify(process)) },
+      });
+      const exited = this.rpc.unary<{ exit_status: number }>(SERVICES.tasks, 'Wait', { container_id: container.id, exec_id: execId });
+      await this.rpc.unary(SERVICES.tasks, 'Start', { container_id: container.id, exec_id: execId });
+      io.attach();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = timeout > 0 ? new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`command timed out after ${timeout}s`)), timeout * 1000))) : undefined;
+      try {
+        const { exit_status } = await (deadline ? Promise.race([exited, deadline]) : exited);
+        await io.done;
+        return { stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode: exit_status };
+      } catch (e) {
+        await this.rpc.unary(SERVICES.tasks, 'Kill', { container_id: container.id, exec_id: execId, signal: 9 }).catch(() => undefined);
+        throw Object.assign(new Error((e as Error).message), { code: Code.DeadlineExceeded });
+      } finally {
+        clearTimeout(timer);
+      }
+    } finally {
+      await this.rpc.unary(SERVICES.tasks, 'DeleteProcess', { container_id: container.id, exec_id: execId }).catch(() => undefined);
+      io.close();
+    }
+  }
+
+  private async spec(id: string, pod: PodView, config: ContainerConfig, image: { Entrypoint?: string[]; Cmd?: string[]; Env?: string[]; WorkingDir?: string; User?: string }, rootfs: Mount[], imageId: string): Promise<RuntimeSpec> {
+    const podConfig = pod.config as PodSandboxConfig;
+    // CRI: command replaces the entrypoint (and then args alone are the cmd); args alone replace the cmd
+    const entrypoint = config.command?.length ? config.command : (image.Entrypoint ?? []);
+    const cmd = config.command?.length || config.args?.length ? (config.args ?? []) : (image.Cmd ?? []);
+    const security = config.linux?.security_context ?? {};
+    const user = security.run_as_user ? String(security.run_as_user.value ?? 0) : image.User;
+    const passwd = user && !/^\d+(:\d+)?$/.test(user) ? await withTempMount(rootfs, async (root) => parsePasswd(await readFile(join(root, 'etc', 'passwd'), 'utf8').catch(() => ''))) : [];
+    const spec = withImageConfig(defaultSpec(CRI_NAMESPACE, id), { ...image, Entrypoint: [], Cmd: [], User: undefined }, []);
+    spec.process.args = [...entrypoint, ...cmd];
+    if (spec.process.args.length === 0) throw invalidArgument('config: no command: neither the config nor the image names one');
+    spec.process.env = mergeEnv(spec.process.env, (config.envs ?? []).map((e) => `${e.key ?? ''}=${e.value ?? ''}`));
+    if (config.working_dir) spec.process.cwd = config.working_dir;
+    if (user) spec.process.user = resolveUser(user, passwd);
+    if (security.run_as_group) spec.process.user.gid = Number(security.run_as_group.value ?? 0);
+    if (config.tty) withTerminal(spec);
+    if (security.readonly_rootfs) spec.root.readonly = true;
+    const sandboxDir = this.pods.sandboxDir(pod.id);
+    for (const file of ['hostname', 'hosts', 'resolv.conf']) {
+      spec.mounts.push({ destination: `/etc/${file}`, type: 'bind', source: join(sandboxDir, file), options: ['rbind', 'rprivate', 'rw'] });
+    }
+    for (const mount of config.mounts ?? []) {
+      if (!mount.container_path || !mount.host_path) throw invalidArgument('config.mounts: each needs container_path and host_path');
+      const propagation = mount.propagation === 'PROPAGATION_BIDIRECTIONAL' ? 'rshared' : mount.propagation === 'PROPAGATION_HOST_TO_CONTAINER' ? 'rslave' : 'rprivate';
+      spec.mounts.push({ destination: mount.container_path, type: 'bind', source: mount.host_path, options: ['rbind', propagation, mount.readonly ? 'ro' : 'rw'] });
+    }
+    const linux = spec.linux as { namespaces: { type: string; path?: string }[]; cgroupsPath?: string };
+    const modes = namespaceModes(podConfig);
+    // the container's own pid mode: POD (the enum's zero) shares the pause process's namespace
+    const pidMode = security.namespace_options?.pid ?? 'POD';
+    linux.namespaces = linux.namespaces.flatMap((ns) => {
+      if (ns.type === 'network') return modes.network === 'NODE' ? [] : [{ type: 'network', path: `/proc/${pod.pid}/ns/net` }];
+      if (ns.type === 'ipc') return modes.ipc === 'NODE' ? [] : [{ type: 'ipc', path: `/proc/${pod.pid}/ns/ipc` }];
+      if (ns.type === 'uts') return [{ type: 'uts', path: `/proc/${pod.pid}/ns/uts` }];
+      if (ns.type === 'pid') return pidMode === 'NODE' ? [] : pidMode === 'POD' ? [{ type: 'pid', path: `/proc/${pod.pid}/ns/pid` }] : [ns];
+      return [ns];
+    });
+    if (podConfig.linux?.cgroup_parent) linux.cgroupsPath = `${podConfig.linux.cgroup_parent.replace(/\/$/, '')}/${id}`;
+    spec.annotations = {
+      ...(config.annotations ?? {}),
+      [ANNOTATIONS.containerType]: 'container',
+      [ANNOTATIONS.sandboxId]: pod.id,
+      [ANNOTATIONS.sandboxName]: pod.metadata.name,
+      [ANNOTATIONS.sandboxNamespace]: pod.metadata.namespace,
+      'io.kubernetes.cri.container-name': config.metadata?.name ?? '',
+      'io.kubernetes.cri.image-name': imageId,
+    };
+    return spec;
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The CRI's containers: stream "cri-containers/<id>" in namespace k8s.io. Created is appended
+ * once the containerd container (snapshot, spec) exists; Removed once it is gone. Whether it
+ * runs and how it ended is not repeated here: the task's own events (TaskStarted, TaskExited,
+ * TaskOOM of the container with this id) say it, and the projection folds them in.
+ */
+export const criContainerStream = (id: string) => `cri-containers/${id}`;
+
+export interface CriContainerCreated {
+  readonly id: string;
+  readonly podId: string;
+  readonly metadata: { readonly name: string; readonly attempt: number };
+  /** The CRI ContainerConfig as the client sent it (plain data). */
+  readonly config: Record<string, unknown>;
+  /** The image's id (config digest) and the reference the client named. */
+  readonly imageId: string;
+  readonly imageRef: string;
+  /** Absolute path of the CRI log file ("" for none). */
+  readonly logPath: string;
+}
+
+export interface CriContainerRemoved {
+  readonly id: string;
+}
+
+export interface CriContainerEvents {
+  CriContainerCreated: CriContainerCreated;
+  CriContainerRemoved: CriContainerRemoved;
+}

@@ -1,0 +1,70 @@
+import type { LogRecord } from '../log/index.js';
+import type { CriContainerCreated, TaskExited, TaskStarted } from '../events/index.js';
+import type { Projection } from './projection.js';
+
+export interface CriContainerView extends CriContainerCreated {
+  readonly createdAt: bigint;
+  startedAt: bigint;
+  finishedAt: bigint;
+  pid: number;
+  exitCode: number;
+  oomKilled: boolean;
+}
+
+export interface CriContainersState {
+  /** namespace -> id -> container */
+  readonly live: Record<string, Record<string, CriContainerView>>;
+  readonly versions: Record<string, number>;
+}
+
+/** The CRI's container store: its records, with start and exit from the task's events. */
+export const criContainersProjection: Projection<CriContainersState> = {
+  name: 'cri-containers',
+  version: 1,
+  initial: () => ({ live: {}, versions: {} }),
+  evolve(state, record: LogRecord) {
+    const ns = record.namespace;
+    switch (record.type) {
+      case 'CriContainerCreated': {
+        const c = record.payload as CriContainerCreated;
+        (state.live[ns] ??= {})[c.id] = { ...c, createdAt: record.time, startedAt: 0n, finishedAt: 0n, pid: 0, exitCode: 0, oomKilled: false };
+        state.versions[`${ns}/${c.id}`] = record.version;
+        break;
+      }
+      case 'CriContainerRemoved': {
+        const { id } = record.payload as { id: string };
+        if (state.live[ns]) delete state.live[ns][id];
+        state.versions[`${ns}/${id}`] = record.version;
+        break;
+      }
+      case 'TaskStarted': {
+        const { containerId, pid } = record.payload as TaskStarted;
+        const c = state.live[ns]?.[containerId];
+        if (c && !isSet(c.startedAt)) Object.assign(c, { startedAt: record.time, pid });
+        break;
+      }
+      case 'TaskExited': {
+        const exit = record.payload as TaskExited;
+        const c = state.live[ns]?.[exit.containerId];
+        if (c && exit.id === exit.containerId && !isSet(c.finishedAt)) Object.assign(c, { finishedAt: BigInt(exit.exitedAt) || record.time, exitCode: exit.exitStatus });
+        break;
+      }
+      case 'TaskOOM': {
+        const { containerId } = record.payload as { containerId: string };
+        const c = state.live[ns]?.[containerId];
+        if (c) c.oomKilled = true;
+        break;
+      }
+    }
+    return state;
+  },
+};
+
+export type CriContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED';
+
+/** pkg/cri/store/container/status.go State(): finished, else started, else created. */
+export const criContainerState = (c: CriContainerView): CriContainerState =>
+  isSet(c.finishedAt) ? 'CONTAINER_EXITED' : isSet(c.startedAt) ? 'CONTAINER_RUNNING' : 'CONTAINER_CREATED';
+
+/** A time is set when not zero; a checkpoint may hand a small bigint back as a number. */
+const isSet = (time: bigint | number) => Number(time) !== 0;
