@@ -92,6 +92,7 @@ export class TaskCommands {
           spec: container.spec.value,
           rootfs: request.rootfs,
           options: request.options ?? container.runtime.options,
+          runtimeOptions: container.runtime.options,
           checkpoint: request.checkpoint,
           stdin: request.stdin,
           stdout: request.stdout,

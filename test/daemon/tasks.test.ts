@@ -4,13 +4,16 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startRegistry } from '../helpers/harness-services.js';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startTestDaemon, type DaemonOptions, type TestDaemon } from '../helpers/daemon.js';
 import { ctrAt, hasCtr, runHarness, skipWithoutHarness } from '../helpers/ctr.js';
 import { defaultSpec, SPEC_TYPE_URL } from '../../src/client/run/oci-spec.js';
+import { encode } from '../../src/shims/wire/protocol/protowire.js';
+import { LegacyRuncOptions } from '../../src/shims/wire/protocol/task.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
 const BUSYBOX = '/bin/busybox';
@@ -22,8 +25,8 @@ const CONTAINERS = 'containerd.services.containers.v1.Containers';
 const skip: string | false = !hasCtr ? 'ctr is not installed' : !existsSync(BUSYBOX) ? 'busybox-static is not installed' : !existsSync('/usr/sbin/runc') && !existsSync('/usr/bin/runc') ? 'runc is not installed' : false;
 
 /** A daemon whose runtime plugin loaded, or undefined (the test then skips). */
-async function daemonWithRuntime(t: TestContext): Promise<TestDaemon | undefined> {
-  const daemon = await startTestDaemon(t);
+async function daemonWithRuntime(t: TestContext, options: DaemonOptions = {}): Promise<TestDaemon | undefined> {
+  const daemon = await startTestDaemon(t, options);
   const plugins = ctrAt(daemon.address)('plugins', 'ls');
   if (!/^io\.containerd\.runtime\.v2\s+task\s+.*\sok\s*$/m.test(plugins) || !/^io\.containerd\.grpc\.v1\s+tasks\s+.*\sok\s*$/m.test(plugins)) {
     t.skip('the daemon has no working io.containerd.runtime.v2.task plugin yet');
@@ -44,7 +47,7 @@ async function busyboxSnapshot(daemon: TestDaemon): Promise<void> {
 }
 
 /** A container on a fresh snapshot of "busybox" running `args`, created as the Go client does. */
-async function busyboxContainer(daemon: TestDaemon, id: string, args: string[]): Promise<string> {
+async function busyboxContainer(daemon: TestDaemon, id: string, args: string[], runtime: { name: string; options?: { type_url: string; value: Buffer } } = { name: 'io.containerd.runc.v2' }): Promise<string> {
   const c = daemon.connect(NS);
   const { mounts } = await c.unary<{ mounts: { source: string }[] }>(SNAPSHOTS, 'Prepare', { snapshotter: 'native', key: id, parent: 'busybox' });
   const spec = defaultSpec(NS, id);
@@ -52,7 +55,7 @@ async function busyboxContainer(daemon: TestDaemon, id: string, args: string[]):
   await c.unary(CONTAINERS, 'Create', {
     container: {
       id,
-      runtime: { name: 'io.containerd.runc.v2' },
+      runtime,
       spec: { type_url: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
       snapshotter: 'native',
       snapshot_key: id,
@@ -154,6 +157,44 @@ test('a running task survives a daemon restart; a killed shim is recorded as exi
   assert.match(printed, /\/tasks\/delete \{"container_id":"survivor",/);
   assert.equal((await ctrRun(daemon, 'tasks', 'ls', '-q')).stdout, '');
   assert.ok(!existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')), 'the container process is gone');
+});
+
+test("the legacy runtime io.containerd.runtime.v1.linux runs on a shim v2 with its options; the daemon's own shim whatever $PATH holds under its name", { skip }, async (t) => {
+  const dir = tempDir(t);
+  // another checkout's shim on $PATH (install.sh's link): it must not be the one that runs
+  const impostorDir = join(dir, 'other-checkout');
+  mkdirSync(impostorDir);
+  writeFileSync(join(impostorDir, 'containerd-shim-ledger-v1'), `#!/bin/sh\ntouch ${join(dir, 'impostor-ran')}\nexit 1\n`, { mode: 0o755 });
+  // a runc that notes how it was called, named by the container's RuncOptions
+  const runcPath = (await run('sh', ['-c', 'command -v runc'])).stdout.trim();
+  const calls = join(dir, 'runc-calls');
+  writeFileSync(join(dir, 'noting-runc'), `#!/bin/sh\necho "$@" >> ${calls}\nexec ${runcPath} "$@"\n`, { mode: 0o755 });
+  const config = join(dir, 'config.toml');
+  const runtimeRoot = join(dir, 'v1-runc-root');
+  writeFileSync(config, `version = 2\n[plugins."io.containerd.runtime.v1.linux"]\nruntime_root = "${runtimeRoot}"\n`);
+  const daemon = await daemonWithRuntime(t, { args: ['-c', config], env: { ...process.env, PATH: `${impostorDir}:${process.env.PATH}` } });
+  if (!daemon) return;
+  assert.match(ctrAt(daemon.address)('plugins', 'ls'), /^io\.containerd\.runtime\.v1\s+linux\s+linux\/\w+\s+ok\s*$/m);
+  await busyboxSnapshot(daemon);
+  const legacy = (runtime: string) => ({ name: 'io.containerd.runtime.v1.linux', options: { type_url: 'containerd.linux.runc.RuncOptions', value: encode(LegacyRuncOptions, { runtime }) } });
+
+  await busyboxContainer(daemon, 'v1', ['sh', '-c', 'echo on-v1; exit 4'], legacy(join(dir, 'noting-runc')));
+  const started = await ctrRun(daemon, 'tasks', 'start', 'v1');
+  assert.deepEqual([started.code, started.stdout], [4, 'on-v1\n'], started.stderr);
+  assert.match(readFileSync(calls, 'utf8'), new RegExp(`^--root ${runtimeRoot}/${NS} .* create `, 'm'), "the container's runc, with the plugin's runtime_root");
+  assert.equal(existsSync(join(dir, 'impostor-ran')), false, 'the shim on $PATH never ran');
+
+  await busyboxContainer(daemon, 'v1-missing', ['true'], legacy('/no/such/runc'));
+  const missing = await ctrRun(daemon, 'tasks', 'start', 'v1-missing');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr ?? '', /runtime binary "\/no\/such\/runc" not found/);
+  assert.equal((await ctrRun(daemon, 'tasks', 'ls', '-q')).stdout, '', 'the failed create left no task');
+  // the id is free again: the same container with a runc that exists
+  await daemon.connect(NS).unary(CONTAINERS, 'Delete', { id: 'v1-missing' });
+  await daemon.connect(NS).unary(SNAPSHOTS, 'Remove', { snapshotter: 'native', key: 'v1-missing' });
+  await busyboxContainer(daemon, 'v1-missing', ['sh', '-c', 'echo second-try'], legacy(''));
+  const again = await ctrRun(daemon, 'tasks', 'start', 'v1-missing');
+  assert.deepEqual([again.code, again.stdout], [0, 'second-try\n'], again.stderr);
 });
 
 test('the run and task steps of shared/harness/ctr-conformance.sh pass', { skip: skipWithoutHarness || skip }, async (t) => {

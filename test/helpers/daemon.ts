@@ -29,6 +29,8 @@ export interface DaemonOptions {
   readonly args?: string[];
   /** A command prefix to run the daemon under, e.g. ['ip', 'netns', 'exec', NAME] (it must exec). */
   readonly wrap?: readonly string[];
+  /** The daemon's environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Runs bin/ledgerd on a private root, state and socket; stopped when the test ends. */
@@ -40,6 +42,7 @@ export async function startTestDaemon(t: TestContext, options: DaemonOptions = {
   const [command, ...args] = [...(options.wrap ?? []), process.execPath, LEDGERD, '--root', root, '--state', state, '--address', address, ...(options.args ?? [])];
   const child = spawn(command!, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,6 +1,7 @@
 import { parseDuration } from '../../util/duration.js';
 import { PluginType, type DaemonConfig, type Platform } from '../../plugin/index.js';
 import { ShimRuntime } from '../../shims/runtime/shim-runtime.js';
+import { LEGACY_LINUX_RUNTIME, type LegacyLinuxSettings } from '../../shims/runtime/legacy-linux.js';
 import type { ShimTimeouts } from '../../shims/runtime/shim-task.js';
 import { defaultPlatform } from '../../util/platform.js';
 import type { AreaPlugins, DaemonHooks } from './shared.js';
@@ -22,6 +23,15 @@ export interface RuntimeConfig {
    * containerd). Grouped containers and containers with a shim cgroup get a shim of their own.
    */
   tasks_per_shim: number;
+}
+
+/** containerd's runtime/v1/linux Config: ledgerd acts on runtime, runtime_root and shim_debug. */
+export interface LegacyLinuxConfig {
+  shim: string;
+  runtime: string;
+  runtime_root: string;
+  no_shim: boolean;
+  shim_debug: boolean;
 }
 
 /** runc containers run on ledgerd's own shim unless shim_binaries says otherwise. */
@@ -59,8 +69,21 @@ function shimTimeouts(config: DaemonConfig | undefined): Partial<ShimTimeouts> {
 export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
   backends: [
     {
+      // containerd's legacy runtime: its tasks run on the runc shim v2 (shims/runtime/legacy-linux.ts)
+      type: PluginType.RuntimeV1,
+      id: 'linux',
+      config: { shim: 'containerd-shim', runtime: 'runc', runtime_root: '', no_shim: false, shim_debug: false } satisfies LegacyLinuxConfig,
+      init(ctx) {
+        const config = ctx.config as LegacyLinuxConfig;
+        ctx.meta.platforms.push(defaultPlatform());
+        if (config.shim !== 'containerd-shim' || config.no_shim) hooks.warn(`plugins."${LEGACY_LINUX_RUNTIME}": shim and no_shim are not used: its tasks run on the runc shim v2`);
+        return { runtime: config.runtime, runtimeRoot: config.runtime_root, shimDebug: config.shim_debug } satisfies LegacyLinuxSettings;
+      },
+    },
+    {
       type: PluginType.RuntimeV2,
       id: 'task',
+      requires: [PluginType.RuntimeV1],
       config: {
         platforms: [formatPlatform(defaultPlatform())],
         sched_core: false,
@@ -79,6 +102,7 @@ export const runtimePlugins = (hooks: DaemonHooks): AreaPlugins => ({
           address: ctx.address,
           schedCore: config.sched_core,
           shimBinaries: { ...DEFAULT_SHIM_BINARIES, ...config.shim_binaries },
+          legacyLinux: ctx.getByType<LegacyLinuxSettings>(PluginType.RuntimeV1).get('linux'),
           warmShims: config.warm_shims,
           tasksPerShim: config.tasks_per_shim,
           // containerd passes -debug to shims when it logs at debug or trace

@@ -2,7 +2,8 @@
 // cgroup (containerd's runtime/v2/runc/container.go).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alreadyExists, invalidArgument, notFound } from '../../util/errdefs.js';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../../util/errdefs.js';
+import { isExecutableFile, lookPath } from '../shared/look-path.js';
 import type { CreateTaskRequestValue, MountValue } from '../wire/protocol/task.js';
 import { cgroupOf, type Cgroup } from './cgroups.js';
 import { ExecProcess } from './exec.js';
@@ -32,6 +33,11 @@ export class Container {
     if (!request.bundle) throw invalidArgument('bundle must not be empty');
     if (request.checkpoint) throw invalidArgument('checkpoint: restoring a checkpoint is not supported by this shim');
     const options = runcOptions(request.options);
+    const runtime = options.binary_name || 'runc';
+    const found = lookPath(runtime);
+    if (!found || !isExecutableFile(found)) {
+      throw failedPrecondition(`runtime binary ${JSON.stringify(runtime)} not found: ${runtime.includes('/') ? 'no executable file at that path' : 'no executable file of that name on $PATH'}`);
+    }
     const rootfs = request.rootfs.length > 0 ? join(request.bundle, 'rootfs') : '';
     if (rootfs) mkdirSync(rootfs, { mode: 0o711, recursive: true });
     writeFileSync(join(request.bundle, OPTIONS_FILE), optionsJson(options), { mode: 0o600 });

@@ -1,13 +1,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { alreadyExists, unavailable } from '../../util/errdefs.js';
+import { alreadyExists, failedPrecondition, unavailable } from '../../util/errdefs.js';
 import { mountPointsUnder, unmountAll } from '../../util/mount/index.js';
 import { ShimBinaryResolver } from './binary-path.js';
+import { LEGACY_LINUX_RUNTIME, LEGACY_LINUX_SHIM_RUNTIME, legacyLinuxOptions, type LegacyLinuxSettings } from './legacy-linux.js';
 import { bundleOf, createBundle, deleteBundle, setAsideBundle, type Bundle } from './bundle.js';
 import { startEventsServer } from './events-server.js';
 import { openLogFifo } from '../../util/fifo.js';
-import type { CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './task-runtime.js';
+import type { AnyMessage, CreateTaskRequest, DeadTask, ExitResult, RuntimeTask, TaskRuntime, TimestampedShimEvent } from './task-runtime.js';
 import { runcOptions } from '../shared/runc-options.js';
 import { namesGroup } from '../shared/socket-address.js';
 import { runShimDelete, runShimStart, shimEnv, shimSocketPath, type ShimCommand } from './shim-binary.js';
@@ -34,6 +35,8 @@ export interface ShimRuntimeOptions {
   /** Each line shims write to their `log` FIFO; default: the daemon's stderr, as containerd. */
   readonly shimLog?: (namespace: string, id: string, line: string) => void;
   readonly warn?: (message: string) => void;
+  /** The legacy runtime's settings (legacy-linux.ts); without them its tasks are refused. */
+  readonly legacyLinux?: LegacyLinuxSettings;
   /** Runtime name -> shim binary overrides (see ShimBinaryResolver). */
   readonly shimBinaries?: Readonly<Record<string, string>>;
   /** Idle warm shims kept for ledgerd's own shim (warm-shims.ts); 0: always run `start`. */
@@ -90,11 +93,13 @@ export class ShimRuntime implements TaskRuntime {
   async create(request: CreateTaskRequest): Promise<RuntimeTask> {
     if (this.closed) throw unavailable('the shim runtime is closed');
     if (this.get(request.namespace, request.id)) throw alreadyExists(`task ${request.id}`);
-    const binary = this.binaries.resolve(request.runtimePath || request.runtime);
+    const { shimRuntime, debug, options } = this.shimV2(request);
+    request = { ...request, options };
+    const binary = this.binaries.resolve(request.runtimePath || shimRuntime);
     const bundle = createBundle(this.options.root, this.options.state, request.namespace, request.id, request.spec);
     let task: ShimTask | undefined;
     try {
-      const command = this.command(bundle, binary);
+      const command = this.command(bundle, binary, debug);
       const log = this.openLog(bundle);
       let address: string;
       try {
@@ -113,6 +118,19 @@ export class ShimRuntime implements TaskRuntime {
       else await deleteBundle(bundle).catch((e: Error) => this.warn(`task ${request.id}: removing the bundle: ${e.message}`));
       throw err;
     }
+  }
+
+  /**
+   * The shim v2 runtime a task runs on, whether its shim runs with -debug, and the options it
+   * gets: a legacy v1 task (legacy-linux.ts) runs on the runc shim, its options translated, with
+   * the v1 plugin's shim_debug.
+   */
+  private shimV2(request: CreateTaskRequest): { shimRuntime: string; debug: boolean; options: AnyMessage | undefined } {
+    const debug = this.options.debug ?? false;
+    if (request.runtime !== LEGACY_LINUX_RUNTIME) return { shimRuntime: request.runtime, debug, options: request.options };
+    const legacy = this.options.legacyLinux;
+    if (!legacy) throw failedPrecondition(`runtime ${LEGACY_LINUX_RUNTIME}: its plugin (io.containerd.runtime.v1.linux) is disabled`);
+    return { shimRuntime: LEGACY_LINUX_SHIM_RUNTIME, debug: debug || legacy.shimDebug, options: legacyLinuxOptions(legacy, [request.options, request.runtimeOptions]) };
   }
 
   /** ledgerd's own shim from the warm pool: its address, or undefined (then `start` runs). */
@@ -241,7 +259,7 @@ export class ShimRuntime implements TaskRuntime {
     return task;
   }
 
-  private command(bundle: Bundle, binary: string): ShimCommand {
+  private command(bundle: Bundle, binary: string, debug = this.options.debug ?? false): ShimCommand {
     return {
       binary,
       namespace: bundle.namespace,
@@ -249,7 +267,7 @@ export class ShimRuntime implements TaskRuntime {
       address: this.options.address,
       ttrpcAddress: this.ttrpcAddress,
       publishBinary: this.options.publishBinary ?? resolve(process.argv[1] ?? process.execPath),
-      debug: this.options.debug ?? false,
+      debug,
       schedCore: this.options.schedCore ?? false,
     };
   }

@@ -34,6 +34,8 @@ export interface CreateTaskRequest extends Stdio {
   readonly rootfs: readonly RootfsMount[];
   /** Task options (or the container's runtime options): stdin of `shim start` and Create.options. */
   readonly options?: AnyMessage;
+  /** The container's runtime options (the legacy runtime reads them beside the task's). */
+  readonly runtimeOptions?: AnyMessage;
   readonly checkpoint?: string;
 }
 

@@ -80,6 +80,30 @@ export const RuncOptions = message(
   [10, 'criu_image_path', 'string'],
   [11, 'criu_work_path', 'string'],
 );
+// the legacy runtime's options (runtime/linux/runctypes/runc.proto): io.containerd.runtime.v1.linux
+export const LegacyRuncOptions = message(
+  'containerd.linux.runc.RuncOptions',
+  [1, 'runtime', 'string'],
+  [2, 'runtime_root', 'string'],
+  [3, 'criu_path', 'string'],
+  [4, 'systemd_cgroup', 'bool'],
+);
+export const LegacyCreateOptions = message(
+  'containerd.linux.runc.CreateOptions',
+  [1, 'no_pivot_root', 'bool'],
+  [2, 'open_tcp', 'bool'],
+  [3, 'external_unix_sockets', 'bool'],
+  [4, 'terminal', 'bool'],
+  [5, 'file_locks', 'bool'],
+  [6, 'empty_namespaces', 'string', 'repeated'],
+  [7, 'cgroups_mode', 'string'],
+  [8, 'no_new_keyring', 'bool'],
+  [9, 'shim_cgroup', 'string'],
+  [10, 'io_uid', 'uint32'],
+  [11, 'io_gid', 'uint32'],
+  [12, 'criu_work_path', 'string'],
+  [13, 'criu_image_path', 'string'],
+);
 export const CheckpointOptions = message(
   'containerd.runc.v1.CheckpointOptions',
   [1, 'exit', 'bool'],
