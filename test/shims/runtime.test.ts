@@ -4,7 +4,7 @@
  * ledgerd's own shim (bin/containerd-shim-ledger-v1), both over runc.
  */
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -340,4 +340,60 @@ test('bad input: unknown runtime, bad ids, a duplicate task, a failing runc crea
   await assert.rejects(runtime.create({ ...base, id: 'dup', runtime: RUNC }), (err: Error & { kind?: string }) => err.kind === 'already exists' && err.message === 'task dup');
   await task.delete(); // a created, never started task can be deleted
   assert.equal(existsSync(join(nsDir, 'dup')), false);
+});
+
+/**
+ * A shim binary that starts like a shim v2 (`start` prints the address of a server it launched,
+ * `delete` answers an empty DeleteResponse) and then misbehaves on its ttrpc socket: `garbage`
+ * answers the first request with a frame no ttrpc server sends, `crash` exits on it.
+ */
+function faultyShim(dir: string, fault: 'garbage' | 'crash'): string {
+  const path = join(dir, `faulty-shim-${fault}`);
+  writeFileSync(
+    path,
+    `#!${process.execPath}
+const { spawn } = require('node:child_process');
+const net = require('node:net');
+const socket = require('node:path').join(process.cwd(), 'faulty.sock');
+const action = process.argv[process.argv.length - 1];
+if (action === 'start') {
+  const server = spawn(process.execPath, [__filename, 'serve'], { detached: true, stdio: 'ignore' });
+  server.unref();
+  const wait = () => (require('node:fs').existsSync(socket) ? (process.stdout.write('unix://' + socket), process.exit(0)) : setTimeout(wait, 20));
+  wait();
+} else if (action === 'delete') {
+  process.exit(0);
+} else if (action === 'serve') {
+  net.createServer((conn) => conn.once('data', () => {
+    if (${JSON.stringify(fault)} === 'crash') process.exit(3);
+    const frame = Buffer.alloc(14);
+    frame.writeUInt32BE(4, 0); frame.writeUInt32BE(1, 4); frame[8] = 0x7f;
+    conn.write(frame);
+    setTimeout(() => process.exit(0), 5000).unref();
+  })).listen(socket);
+}
+`,
+    { mode: 0o755 },
+  );
+  return path;
+}
+
+test('faulty shims: garbage on the ttrpc socket or a crash during Create fail the create saying why; nothing is left and the id is free again', { skip }, async (t) => {
+  const f = await fixture(t);
+  const runtime = await f.open();
+  const shim = SHIMS[1]!;
+  const nsDir = join(f.options.state, f.namespace);
+  for (const [fault, why] of [
+    ['garbage', /ttrpc: closed: protocol error: message type 127 from the server/],
+    ['crash', /ttrpc: closed/],
+  ] as const) {
+    await assert.rejects(createTask(runtime, f, { ...shim, binary: faultyShim(f.dir, fault) }, 'faulty', ['true']), why, fault);
+    assert.equal(runtime.get(f.namespace, 'faulty'), undefined, `${fault}: no task`);
+    await until(`${fault}: the bundle removed`, () => !existsSync(join(nsDir, 'faulty')));
+  }
+  const task = await createTask(runtime, f, shim, 'faulty', ['sh', '-c', 'exit 5']);
+  const exited = task.wait();
+  await task.start();
+  assert.equal((await exited).exitStatus, 5, 'the same id runs on a sound shim');
+  await task.delete();
 });

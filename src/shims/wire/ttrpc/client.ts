@@ -77,7 +77,9 @@ export class TtrpcClient {
         if (isOversized(frame)) {
           this.settle(frame.streamId, new TtrpcError(Code.ResourceExhausted, `message length ${frame.oversized} exceed maximum message size of ${MAX_MESSAGE_LENGTH}`));
         } else if (frame.type !== MessageType.Response) {
-          this.settle(frame.streamId, new Error('unknown message type received'));
+          // not a ttrpc 1.1 server (or one gone wrong): nothing it sends can be trusted, every call fails
+          socket.destroy(new Error(`protocol error: message type ${frame.type} from the server, which sends responses only`));
+          return;
         } else {
           this.answer(frame.streamId, frame.payload);
         }

@@ -33,7 +33,8 @@ export class TtrpcError extends StatusError {
 /** ttrpc.ErrClosed: the connection is gone; every call pending on it fails with this. */
 export class TtrpcClosedError extends Error {
   constructor(options?: ErrorOptions) {
-    super('ttrpc: closed', options);
+    // with its cause (a protocol error, a reset): the caller learns why
+    super(options?.cause instanceof Error ? `ttrpc: closed: ${options.cause.message}` : 'ttrpc: closed', options);
     this.name = 'TtrpcClosedError';
   }
 }
