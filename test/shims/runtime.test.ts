@@ -397,3 +397,23 @@ test('faulty shims: garbage on the ttrpc socket or a crash during Create fail th
   assert.equal((await exited).exitStatus, 5, 'the same id runs on a sound shim');
   await task.delete();
 });
+
+test('a shim that hangs (SIGSTOP): State fails with DeadlineExceeded after the state timeout; once it runs again, so does its task', { skip }, async (t) => {
+  const f = await fixture(t);
+  const runtime = await f.open();
+  const task = await createTask(runtime, f, SHIMS[1]!, 'hung', ['sleep', '1000']);
+  await task.start();
+  const shimPid = shimPidOf(task.pid);
+  process.kill(shimPid, 'SIGSTOP');
+  t.after(() => process.kill(shimPid, 'SIGCONT'));
+  const asked = Date.now();
+  await assert.rejects(task.state(), hasCode(Code.DeadlineExceeded));
+  assert.ok(Date.now() - asked >= runtime.timeouts.state - 50, 'after the state timeout');
+  process.kill(shimPid, 'SIGCONT');
+  assert.equal((await task.state()).status, 'running');
+  const exited = task.wait();
+  await task.kill(9);
+  assert.equal((await exited).exitStatus, 137);
+  await task.delete();
+  assert.deepEqual(runtime.deaths, [], 'a shim that was only slow is not taken for dead');
+});
