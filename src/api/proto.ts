@@ -84,7 +84,25 @@ function methodDefinition(service: string, method: protobuf.Method): MethodDefin
 }
 
 // protobufjs writes Buffers under Node
-const serializer = (type: protobuf.Type) => (value: object) => type.encode(type.fromObject(value)).finish() as Buffer;
+const encode = (type: protobuf.Type, value: object) => type.encode(type.fromObject(value)).finish() as Buffer;
+const serializer = (type: protobuf.Type) => (value: object) => {
+  if (!unchanging.has(value)) return encode(type, value);
+  let encoded = unchanging.get(value);
+  if (encoded?.type !== type) unchanging.set(value, (encoded = { type, bytes: encode(type, value) }));
+  return encoded.bytes;
+};
+
+/** Messages that never change once sent, and their bytes once serialized. */
+const unchanging = new WeakMap<object, { type: protobuf.Type; bytes: Buffer } | undefined>();
+
+/**
+ * Marks a message that will not change again: grpc-js serializes it once, however many streams
+ * send it (an event envelope going to a hundred subscribers).
+ */
+export function unchangingMessage<T extends object>(message: T): T {
+  if (!unchanging.has(message)) unchanging.set(message, undefined);
+  return message;
+}
 const deserializer = (type: protobuf.Type) => (bytes: Buffer) => type.toObject(type.decode(bytes), GRPC_CONVERSION);
 
 /** A grpc-js client constructor for a service by its full proto name. */

@@ -22,7 +22,7 @@ import {
   type TaskStateChanged,
 } from '../events/index.js';
 import type { Adaptor } from '../filters/index.js';
-import { packAny, timestamp, unpackAny } from '../api/proto.js';
+import { packAny, timestamp, unchangingMessage, unpackAny } from '../api/proto.js';
 
 /** A containerd event envelope (containerd.services.events.v1.Envelope) before encoding. */
 export interface Envelope {
@@ -153,6 +153,7 @@ export function cachedEnvelope(log: object, record: LogRecord): EnvelopeWithBody
   if (!cache) caches.set(log, (cache = new Map()));
   if (cache.has(record.seq)) return cache.get(record.seq);
   const translated = toEnvelope(record);
+  if (translated) unchangingMessage(translated.envelope);
   cache.set(record.seq, translated);
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
   return translated;
