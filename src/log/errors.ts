@@ -49,4 +49,9 @@ export class LogWriteError extends Error {
     super(`event log write failed: ${reason}`);
     this.name = 'LogWriteError';
   }
+
+  /** The disk under the log is full: free space, and the next append succeeds. */
+  get noSpace(): boolean {
+    return (this.cause as { code?: unknown } | undefined)?.code === 'ENOSPC';
+  }
 }

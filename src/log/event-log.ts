@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IF_EXISTS, open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { BehaviorSubject, Observable } from 'rxjs';
@@ -373,12 +373,29 @@ export class EventLog {
     return written.catch((err: Error & { commitError?: Promise<unknown> }) => {
       // lmdb-js rejects the writes of a failed commit with a generic error and the cause in a
       // shared promise that rejects a moment later; it must be handled or it ends the process.
-      if (!err.commitError) throw err;
+      if (!err.commitError) throw this.explained(err);
       return err.commitError.then(
-        () => Promise.reject(err),
-        (cause: unknown) => Promise.reject(cause),
+        () => Promise.reject(this.explained(err)),
+        (cause: unknown) => Promise.reject(this.explained(cause)),
       );
     });
+  }
+
+  /**
+   * LMDB reports a full disk as EIO (its page writes fail): when the log's filesystem has (almost)
+   * no room left, say so, with code ENOSPC.
+   */
+  private explained(err: unknown): unknown {
+    let free: number;
+    try {
+      const stats = statfsSync(this.options.dir);
+      free = stats.bavail * stats.bsize;
+    } catch {
+      return err;
+    }
+    if (free >= LOW_SPACE_BYTES) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    return Object.assign(new Error(`no space left on device: ${free} bytes free on the log's filesystem (${message})`, { cause: err }), { code: 'ENOSPC' });
   }
 
   private nextTime(): bigint {
@@ -389,6 +406,8 @@ export class EventLog {
 }
 
 const ignore = (): void => undefined;
+/** Below this much free space a failed commit is put down to a full disk. */
+const LOW_SPACE_BYTES = 4 << 20;
 
 function checked(value: LogRecord | Damage, seq: number): LogRecord {
   if (value instanceof Damage) throw new CorruptLogError(`record ${seq} ${value.reason}`);

@@ -21,7 +21,9 @@ function statusOf(err: unknown): { code: Status; details: string } {
   if (err instanceof AppendConflictError) return { code: Status.ABORTED, details: err.message };
   if (err instanceof LogClosedError) return { code: Status.UNAVAILABLE, details: `${err.message}: unavailable` };
   if (err instanceof UnencodableEventError) return { code: Status.INVALID_ARGUMENT, details: `${err.message}: invalid argument` };
-  if (err instanceof LogWriteError) return { code: Status.UNAVAILABLE, details: `${err.message}: unavailable` };
+  if (err instanceof LogWriteError) {
+    return err.noSpace ? { code: Status.RESOURCE_EXHAUSTED, details: err.message } : { code: Status.UNAVAILABLE, details: `${err.message}: unavailable` };
+  }
   if (err instanceof CorruptLogError) return { code: Status.DATA_LOSS, details: err.message };
   // a mount the request named that the kernel refuses (unknown type, missing source, bad options)
   if (err instanceof MountError) return { code: Status.INVALID_ARGUMENT, details: `${err.message}: invalid argument` };
