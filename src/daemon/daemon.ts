@@ -68,6 +68,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     metrics.watch(log, projections);
     const taskLister = host.instances(PluginType.Service).find(listsTasks);
     if (taskLister) metrics.watchContainers(log, () => taskLister.allTasks());
+    metrics.watchShims(config.grpc.address);
     for (const service of host.instances(PluginType.Service).filter(isReconcilable)) {
       for (const line of await service.reconcile()) logger.info(`reconciled: ${line}`);
     }

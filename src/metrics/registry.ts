@@ -6,6 +6,7 @@ import type { CallObserver } from '../shims/wire/ttrpc/index.js';
 import { GrpcServerMetrics } from './grpc-server.js';
 import { ttrpcClientMetrics } from './ttrpc-client.js';
 import { watchContainers, type StatableTask } from './containers.js';
+import { watchShims } from './shims.js';
 
 export interface DaemonMetricsOptions {
   /** containerd's `[metrics] grpc_histogram`. */
@@ -52,6 +53,11 @@ export class DaemonMetrics {
       map((record) => ({ namespace: record.namespace, id: (record.payload as { containerId: string }).containerId })),
     );
     watchContainers(this.registry, tasks, ooms$);
+  }
+
+  /** The shims serving the daemon at `grpcAddress`: how many, and their memory. */
+  watchShims(grpcAddress: string): void {
+    watchShims(this.registry, grpcAddress);
   }
 
   watch(log: EventLog, projections: ProjectionSet): void {

@@ -3,7 +3,8 @@
 // families from the shims' cgroup metrics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { ctrAt, skipWithoutCtr } from '../helpers/ctr.js';
@@ -12,6 +13,7 @@ import { familyTypes, find, parseExposition, scrape } from '../helpers/metrics.j
 import { tempDir } from '../helpers/tmp.js';
 
 const TASKS = 'containerd.services.tasks.v1.Tasks';
+const DASHBOARD = fileURLToPath(new URL('../../../contrib/grafana/ledgerd.json', import.meta.url));
 /** runc's state is per namespace on the whole machine: a namespace of this run's own. */
 const NAMESPACE = `metrics-${process.pid}`;
 const skip = skipWithoutCtr || skipWithoutRegistry || (!existsSync('/usr/sbin/runc') && !existsSync('/usr/bin/runc') && 'runc is not installed');
@@ -70,7 +72,7 @@ const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
 test('running containers have containerd\'s container_* families, and an OOM kill inside one is counted', { skip }, async (t) => {
   const dir = tempDir(t);
   const metricsSocket = join(dir, 'metrics.sock');
-  writeFileSync(join(dir, 'config.toml'), `version = 2\n[metrics]\naddress = "${metricsSocket}"\n`);
+  writeFileSync(join(dir, 'config.toml'), `version = 2\n[metrics]\naddress = "${metricsSocket}"\ngrpc_histogram = true\n`);
   const daemon = await startTestDaemon(t, { args: ['-c', join(dir, 'config.toml')] });
   const ctr = ctrAt(daemon.address, NAMESPACE);
   const image = await pullBusybox(t, daemon.address, NAMESPACE);
@@ -113,6 +115,9 @@ async function containersMeasured(ctr: (...args: string[]) => string, image: str
   assert.equal(value('container_memory_oom_total', oomer), 1);
   assert.equal(value('container_memory_oom_total', sleeper), 0);
   assert.ok(value('container_pids_current', sleeper) >= 1);
+  // the shims serving the two containers (packed or not) and the warm one
+  assert.ok(value('ledgerd_shims', {}) >= 2);
+  assert.ok(value('ledgerd_shims_resident_memory_bytes', {}) > 2 << 20);
   if (unified) {
     assert.ok(value('container_cpu_usage_usec_microseconds', sleeper) > 0);
     assert.ok(value('container_memory_usage_bytes', sleeper) > 0);
@@ -126,6 +131,11 @@ async function containersMeasured(ctr: (...args: string[]) => string, image: str
   }
   const text = await scrape(metricsSocket);
   const families = familyTypes(text);
+  // every series contrib/grafana/ledgerd.json queries is one the daemon exports
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+  const queried = dashboard.panels.flatMap((p) => p.targets.flatMap((target) => target.expr.match(/\b(?:grpc_server|ledgerd|container)_[a-z0-9_]+/g) ?? []).filter((name) => name !== 'container_id'));
+  assert.ok(queried.length > 15);
+  for (const series of queried) assert.ok(families.has(series.replace(/_(bucket|count|sum)$/, '')), `${series} (in the dashboard) is exported`);
   for (const family of unified ? ['container_io_rbytes_bytes', 'container_memory_pgfault_bytes'] : ['container_blkio_io_service_bytes_recursive_bytes', 'container_memory_total_pgfault_bytes', 'container_cpu_throttled_periods_total']) {
     assert.equal(families.get(family), 'gauge', family);
   }
