@@ -10,5 +10,5 @@ export * from './pods.js';
 export * from './cri-containers.js';
 export * from './topics.js';
 export * from './vocabulary.js';
-export { upcast } from './versioning.js';
+export { upcast, upcasterOf, type UpcastStep, type UpcasterRegistry } from './versioning.js';
 export { newEvent, type TypedEvent } from './new-event.js';
