@@ -14,6 +14,8 @@ import {
   imagesProjection,
   leasesProjection,
   namespacesProjection,
+  podOf,
+  podsProjection,
   snapshotsIn,
   snapshotsProjection,
   taskOf,
@@ -69,6 +71,8 @@ test('old records fold into the read models the current release keeps', () => {
   assert.equal(fold(contentProjection, records, 6).blobs.audit?.[`sha256:${'c'.repeat(64)}`]?.labels['containerd.io/gc.root'], 'x');
   assert.deepEqual(Object.keys(fold(leasesProjection, records, 9).live.audit?.l1?.resources ?? {}), [`content/sha256:${'c'.repeat(64)}`]);
   assert.equal(fold(leasesProjection, records).live.audit?.l1, undefined);
+  assert.equal(podOf(fold(podsProjection, records, 39), 'k8s.io', 'p1')?.metadata.name, 'web');
+  assert.equal(podOf(fold(podsProjection, records), 'k8s.io', 'p1'), undefined);
   // who asked is kept as written
   assert.deepEqual([records[0]!.meta.peerUid, records[0]!.meta.userAgent], [1000, 'ctr/1.6.20']);
 });
