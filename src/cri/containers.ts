@@ -19,6 +19,7 @@ import { withTempMount, type Mount } from '../util/mount/index.js';
 import { CRI_NAMESPACE, type CriConfig } from './config.js';
 import type { CriImages } from './images.js';
 import { CriLogFile } from './log-writer.js';
+import { cgroupStats, type CgroupStats } from './stats.js';
 import { ANNOTATIONS, namespaceModes } from './sandbox-spec.js';
 import type { CriPods } from './pods.js';
 import { KIND_LABEL } from './pods.js';
@@ -34,6 +35,12 @@ export interface ExecResult {
   readonly stdout: Buffer;
   readonly stderr: Buffer;
   readonly exitCode: number;
+}
+
+export interface ContainerStats {
+  readonly timestamp: bigint;
+  readonly cgroup?: CgroupStats;
+  readonly writableLayer?: { readonly size: number; readonly inodes: number };
 }
 
 export class CriContainers {
@@ -130,6 +137,16 @@ export class CriContainers {
       io.close();
       await log?.close();
     });
+  }
+
+  /** CPU and memory from the cgroup of a running container, and its writable layer's use. */
+  async stats(container: CriContainerView): Promise<ContainerStats> {
+    const timestamp = BigInt(Date.now()) * 1_000_000n;
+    const cgroup = criContainerState(container) === 'CONTAINER_RUNNING' ? await cgroupStats(container.pid) : undefined;
+    const usage = await this.rpc
+      .unary<{ size: number; inodes: number }>(SERVICES.snapshots, 'Usage', { snapshotter: this.config.containerd.snapshotter, key: container.id })
+      .catch(() => undefined);
+    return { timestamp, cgroup, writableLayer: usage };
   }
 
   /** Every container of a pod stopped at once (StopPodSandbox). */

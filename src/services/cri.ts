@@ -6,11 +6,13 @@ import type { CriImage, CriImages } from '../cri/images.js';
 import { runtimeStatus, runtimeVersion } from '../cri/runtime-info.js';
 import type { CriPods } from '../cri/pods.js';
 import { criContainerState, type CriContainerView, type PodView } from '../projections/index.js';
-import type { CriContainers } from '../cri/containers.js';
+import type { ContainerStats, CriContainers } from '../cri/containers.js';
+import type { StreamingServer } from '../cri/streaming/server.js';
 import type { ContainerConfig } from '../cri/types.js';
 import { namespaceModes } from '../cri/sandbox-spec.js';
 import type { PodSandboxConfig } from '../cri/types.js';
 import { requestMeta } from './request.js';
+import { failedPrecondition } from '../util/errdefs.js';
 import { unary, type Implementation } from './handlers.js';
 
 export const CRI_RUNTIME_SERVICE = 'runtime.v1.RuntimeService';
@@ -95,8 +97,52 @@ function containerStatus(c: CriContainerView) {
   };
 }
 
-export function criRuntimeService(config: CriConfig, pods: CriPods, containers: CriContainers): Implementation {
+function statsToProto(c: CriContainerView, stats: ContainerStats, mountpoint: string) {
+  const config = c.config as ContainerConfig;
+  const timestamp = stats.timestamp.toString();
+  const value = (n: number | undefined) => (n === undefined ? null : { value: n });
   return {
+    attributes: { id: c.id, metadata: c.metadata, labels: config.labels ?? {}, annotations: config.annotations ?? {} },
+    cpu: { timestamp, usage_core_nano_seconds: value(stats.cgroup?.cpuNanos), usage_nano_cores: null },
+    memory: { timestamp, working_set_bytes: value(stats.cgroup?.workingSet), usage_bytes: value(stats.cgroup?.memoryUsage), rss_bytes: value(stats.cgroup?.rss) },
+    writable_layer: { timestamp, fs_id: { mountpoint }, used_bytes: value(stats.writableLayer?.size), inodes_used: value(stats.writableLayer?.inodes) },
+  };
+}
+
+export function criRuntimeService(config: CriConfig, pods: CriPods, containers: CriContainers, streaming: StreamingServer, snapshotRoot: string): Implementation {
+  const running = (id: string) => {
+    const c = containers.get(id);
+    if (criContainerState(c) !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running`);
+    return c;
+  };
+  return {
+    ContainerStats: unary(async (call) => {
+      const c = containers.get(String(call.request.container_id ?? ''));
+      return { stats: statsToProto(c, await containers.stats(c), snapshotRoot) };
+    }),
+    ListContainerStats: unary(async (call) => {
+      const filter = call.request.filter ?? {};
+      const chosen = containers
+        .list()
+        .filter((c) => !filter.id || c.id.startsWith(String(filter.id)))
+        .filter((c) => !filter.pod_sandbox_id || c.podId.startsWith(String(filter.pod_sandbox_id)))
+        .filter((c) => labelsMatch((c.config as ContainerConfig).labels ?? {}, filter.label_selector));
+      return { stats: await Promise.all(chosen.map(async (c) => statsToProto(c, await containers.stats(c), snapshotRoot))) };
+    }),
+    Exec: unary(async (call) => {
+      const r = call.request;
+      const c = running(String(r.container_id ?? ''));
+      return { url: await streaming.getExec({ containerId: c.id, cmd: (r.cmd ?? []).map(String), tty: !!r.tty, stdin: !!r.stdin, stdout: !!r.stdout, stderr: !!r.stderr }) };
+    }),
+    Attach: unary(async (call) => {
+      const r = call.request;
+      const c = running(String(r.container_id ?? ''));
+      return { url: await streaming.getAttach({ containerId: c.id, tty: !!r.tty, stdin: !!r.stdin, stdout: !!r.stdout, stderr: !!r.stderr }) };
+    }),
+    PortForward: unary(async (call) => {
+      const pod = pods.get(String(call.request.pod_sandbox_id ?? ''));
+      return { url: await streaming.getPortForward({ podSandboxId: pod.id, ports: (call.request.port ?? []).map(Number) }) };
+    }),
     CreateContainer: unary(async (call) => ({
       container_id: await containers.create(String(call.request.pod_sandbox_id ?? ''), call.request.config ?? {}, requestMeta(call)),
     })),

@@ -138,6 +138,17 @@ test('a pod through the CRI: run, a container in it with logs and exec, status, 
   assert.equal(Buffer.from(exec.stderr).toString(), 'hi\n');
   assert.equal(exec.exit_code, 3);
   assert.deepEqual((await cri.runtime('ListContainers', { filter: { pod_sandbox_id: id, label_selector: { tier: 'front' } } })).containers.map((c: { id: string }) => c.id), [cid]);
+  const { stats } = await cri.runtime('ContainerStats', { container_id: cid });
+  assert.equal(stats.attributes.id, cid);
+  assert.ok(Number(stats.cpu.usage_core_nano_seconds.value) > 0, 'CPU time from the cgroup');
+  assert.ok(Number(stats.memory.working_set_bytes.value) > 0, 'memory from the cgroup');
+  assert.ok(Number(stats.writable_layer.used_bytes.value) >= 0);
+  assert.equal((await cri.runtime('ListContainerStats', { filter: { pod_sandbox_id: id } })).stats.length, 1);
+  await assert.rejects(cri.runtime('Exec', { container_id: cid, cmd: ['sh'], stdout: true }), (err: { code: number; details: string }) => {
+    assert.equal(err.code, status.UNIMPLEMENTED);
+    assert.match(err.details, /no streaming server/);
+    return true;
+  });
 
   // a restart: the pod is known from the log and its pause process kept running
   assert.equal(await daemon.stop(), 0);

@@ -9,6 +9,8 @@ import { CriPods } from '../../cri/pods.js';
 import { criContainersProjection, podsProjection } from '../../projections/index.js';
 import { CriContainerCommands } from '../../commands/cri-containers.js';
 import { CriContainers } from '../../cri/containers.js';
+import { noStreamingServer } from '../../cri/streaming/server.js';
+import { join } from 'node:path';
 import { commandContext, projectionsOf, type AreaPlugins } from './shared.js';
 
 /**
@@ -37,7 +39,7 @@ export const criPlugins = (): AreaPlugins => ({
         pods.containers = containers;
         return {
           services: [
-            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods, containers) },
+            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods, containers, noStreamingServer, join(ctx.daemonRoot, `io.containerd.snapshotter.v1.${config.containerd.snapshotter}`)) },
             { name: CRI_IMAGE_SERVICE, implementation: criImageService(images) },
           ],
           close: () => daemon.close(),
