@@ -6,6 +6,7 @@ import { serviceDefinition } from '../api/proto.js';
 import type { GrpcService } from '../services/grpc-service.js';
 import { tolerantDefinition } from '../services/handlers.js';
 import { peerAddress } from '../services/request.js';
+import { fixUnixAuthority } from './unix-authority.js';
 import { peerCredentials } from '../shims/wire/ttrpc/peer-credentials.js';
 
 export interface GrpcListenOptions {
@@ -40,7 +41,7 @@ export async function listenGrpc(services: readonly GrpcService[], options: Grpc
   });
   for (const service of services) server.addService(tolerantDefinition(serviceDefinition(service.name)), service.implementation);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const listener = createServer((socket) => injector.injectConnection(withPeerAddress(socket)));
+  const listener = createServer((socket) => injector.injectConnection(fixUnixAuthority(withPeerAddress(socket))));
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(path, () => {
