@@ -3,7 +3,7 @@
 // seam: every registered service is counted, whoever registers it, and so are the statuses
 // grpc-js answers itself (unimplemented methods, deadlines, cancellations).
 import { ServerInterceptingCall, type ServerInterceptor, type ServiceDefinition } from '@grpc/grpc-js';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { codeName } from '../util/grpc-codes.js';
 
 type GrpcType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
@@ -32,82 +32,131 @@ export interface GrpcServerMetricsOptions {
   readonly histogram: boolean;
 }
 
+/**
+ * One method's counts. The request path only adds to these numbers; they become Prometheus
+ * samples when a scrape asks (prom-client's inc/observe hash a label set on every call, which
+ * was most of the interceptor's cost).
+ */
+class MethodTally {
+  started = 0;
+  received = 0;
+  sent = 0;
+  /** Completed calls by status code (0..16). */
+  readonly handled = new Float64Array(ALL_CODES.length);
+  /** Handling times per bucket (not cumulative), the last one for +Inf. */
+  readonly buckets = new Float64Array(DEFAULT_BUCKETS.length + 1);
+  sum = 0;
+
+  constructor(readonly labels: MethodLabels) {}
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < DEFAULT_BUCKETS.length && seconds > DEFAULT_BUCKETS[i]!) i++;
+    this.buckets[i]!++;
+    this.sum += seconds;
+  }
+}
+
 export class GrpcServerMetrics {
-  private readonly started: Counter;
-  private readonly handled: Counter;
-  private readonly received: Counter;
-  private readonly sent: Counter;
-  private readonly handling: Histogram | undefined;
-  /** Label sets by method path, made once: the request path only looks them up. */
-  private readonly labels = new Map<string, MethodLabels>();
+  /** By method path, made once per method: the request path only looks them up. */
+  private readonly tallies = new Map<string, MethodTally>();
+  private readonly histogram: boolean;
 
   constructor(registry: Registry, options: GrpcServerMetricsOptions) {
+    this.histogram = options.histogram;
     const labelNames = ['grpc_service', 'grpc_method', 'grpc_type'];
     const registers = [registry];
-    this.started = new Counter({ name: 'grpc_server_started_total', help: 'Total number of RPCs started on the server.', labelNames, registers });
-    this.handled = new Counter({
+    const tallies = () => this.tallies.values();
+    const counter = (name: string, help: string, count: (tally: MethodTally) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const tally of tallies()) this.inc(tally.labels, count(tally));
+        },
+      });
+    counter('grpc_server_started_total', 'Total number of RPCs started on the server.', (t) => t.started);
+    new Counter({
       name: 'grpc_server_handled_total',
       help: 'Total number of RPCs completed on the server, regardless of success or failure.',
       labelNames: [...labelNames, 'grpc_code'],
       registers,
+      collect() {
+        this.reset();
+        for (const tally of tallies()) tally.handled.forEach((n, code) => this.inc({ ...tally.labels, grpc_code: ALL_CODES[code]! }, n));
+      },
     });
-    this.received = new Counter({ name: 'grpc_server_msg_received_total', help: 'Total number of RPC stream messages received on the server.', labelNames, registers });
-    this.sent = new Counter({ name: 'grpc_server_msg_sent_total', help: 'Total number of gRPC stream messages sent by the server.', labelNames, registers });
-    if (options.histogram) {
-      this.handling = new Histogram({
-        name: 'grpc_server_handling_seconds',
-        help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
-        labelNames,
-        buckets: DEFAULT_BUCKETS,
-        registers,
-      });
-    }
+    counter('grpc_server_msg_received_total', 'Total number of RPC stream messages received on the server.', (t) => t.received);
+    counter('grpc_server_msg_sent_total', 'Total number of gRPC stream messages sent by the server.', (t) => t.sent);
+    if (options.histogram) registry.registerMetric(handlingHistogram(tallies) as never);
   }
 
   /** Every method of a service starts at zero (go-grpc-prometheus's Register), so rates exist from the first scrape. */
   initialize(definition: ServiceDefinition): void {
-    for (const method of Object.values(definition)) {
-      const labels = this.labelsOf(method);
-      this.started.inc(labels, 0);
-      this.received.inc(labels, 0);
-      this.sent.inc(labels, 0);
-      this.handling?.zero(labels);
-      for (const code of ALL_CODES) this.handled.inc({ ...labels, grpc_code: code }, 0);
-    }
+    for (const method of Object.values(definition)) this.tallyOf(method);
   }
 
   readonly interceptor: ServerInterceptor = (method, call) => {
-    const labels = this.labelsOf(method);
-    const started = process.hrtime.bigint();
-    this.started.inc(labels);
+    const tally = this.tallyOf(method);
+    const started = this.histogram ? process.hrtime.bigint() : 0n;
+    tally.started++;
     return new ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMessage: (message, pass) => {
-            this.received.inc(labels);
+            tally.received++;
             pass(message);
           },
         }),
       sendMessage: (message, next) => {
-        this.sent.inc(labels);
+        tally.sent++;
         next(message);
       },
       sendStatus: (status, next) => {
-        this.handled.inc({ ...labels, grpc_code: codeName(status.code) });
-        this.handling?.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+        const code = status.code ?? 0;
+        tally.handled[code >= 0 && code < ALL_CODES.length ? code : 2]!++; // anything else is Unknown
+        if (this.histogram) tally.observe(Number(process.hrtime.bigint() - started) / 1e9);
         next(status);
       },
     });
   };
 
-  private labelsOf(method: MethodShape): MethodLabels {
-    let labels = this.labels.get(method.path);
-    if (!labels) {
+  private tallyOf(method: MethodShape): MethodTally {
+    let tally = this.tallies.get(method.path);
+    if (!tally) {
       // "/containerd.services.tasks.v1.Tasks/Create"
       const slash = method.path.lastIndexOf('/');
-      labels = { grpc_service: method.path.slice(1, slash), grpc_method: method.path.slice(slash + 1), grpc_type: grpcType(method) };
-      this.labels.set(method.path, labels);
+      tally = new MethodTally({ grpc_service: method.path.slice(1, slash), grpc_method: method.path.slice(slash + 1), grpc_type: grpcType(method) });
+      this.tallies.set(method.path, tally);
     }
-    return labels;
+    return tally;
   }
+}
+
+/** grpc_server_handling_seconds as a metric prom-client's registry prints (it has no way to set a Histogram's buckets). */
+function handlingHistogram(tallies: () => Iterable<MethodTally>) {
+  const name = 'grpc_server_handling_seconds';
+  const bounds = [...DEFAULT_BUCKETS.map(String), '+Inf'];
+  return {
+    name,
+    help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
+    type: 'histogram',
+    aggregator: 'sum',
+    get() {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const tally of tallies()) {
+        let cumulative = 0;
+        tally.buckets.forEach((n, i) => {
+          cumulative += n;
+          values.push({ labels: { ...tally.labels, le: bounds[i]! }, value: cumulative, metricName: `${name}_bucket` });
+        });
+        values.push({ labels: tally.labels, value: tally.sum, metricName: `${name}_sum` });
+        values.push({ labels: tally.labels, value: cumulative, metricName: `${name}_count` });
+      }
+      return { name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    },
+  };
 }
