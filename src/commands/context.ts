@@ -27,11 +27,13 @@ const MAX_ATTEMPTS = 5;
  * The version of a stream whose aggregate the read model no longer holds (a deleted container or
  * lease, whose id may come again): read models forget deleted aggregates, so that their memory
  * does not grow with every container ever run, and the log's stream index keeps the version. It
- * agrees with the read models only while they hold every reserved append; otherwise an impossible
- * version makes the append conflict, and decideAndAppend decides again once they do.
+ * agrees with the read models when they hold every durable record and nothing is being appended
+ * to that stream; otherwise an impossible version makes the append conflict, and decideAndAppend
+ * decides again once the other append is folded in. Appends to other streams do not matter.
  */
 export function streamVersionAfterDeletion(ctx: CommandContext, namespace: string, stream: string): number {
-  return ctx.projections.holdsEverything() ? ctx.log.streamVersion(namespace, stream) : -1;
+  const version = ctx.log.settledStreamVersion(namespace, stream);
+  return version !== undefined && ctx.projections.holdsHead() ? version : -1;
 }
 
 /**

@@ -140,6 +140,11 @@ export class EventLog {
     return this.writer.streamVersion(namespace, stream);
   }
 
+  /** A stream's durable version, when no append to it is queued or being written (else undefined). */
+  settledStreamVersion(namespace: string, stream: string): number | undefined {
+    return this.writer.settledVersion(namespace, stream);
+  }
+
   /** Whether no append is queued or being written: then the head is everything appended. */
   get quiet(): boolean {
     return this.writer.quiet;

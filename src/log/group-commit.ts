@@ -104,6 +104,12 @@ export class GroupCommit {
     return promise;
   }
 
+  /** A stream's durable version, when no append to it is queued or being written. */
+  settledVersion(namespace: string, stream: string): number | undefined {
+    const key = streamKey(namespace, stream);
+    return this.projected.has(key) || this.issuedVersions.has(key) ? undefined : this.store.storedVersion(key);
+  }
+
   /** Whether no append is queued or being written. */
   get quiet(): boolean {
     return this.outstanding.size === 0;

@@ -65,9 +65,8 @@ export class ProjectionSet {
     return Math.min(...this.runners.map((runner) => runner.checkpointed), this.log.head);
   }
 
-  /** Whether every projection holds everything appended so far (no append is still queued or being written). */
-  holdsEverything(): boolean {
-    if (!this.log.quiet) return false;
+  /** Whether every projection holds every durable record. */
+  holdsHead(): boolean {
     const head = this.log.head;
     return this.runners.every((runner) => runner.applied >= head);
   }

@@ -57,6 +57,13 @@ test('read models keep nothing of containers that have been run and deleted', as
   assert.deepEqual(sizes(), before, 'the read models are the same size after 40 more lifecycles');
 });
 
+test('lifecycles running side by side all succeed: appends to other streams do not hold a new id back', async (t) => {
+  const { run } = setup(t);
+  await Promise.all([0, 1, 2, 3].map(async (loop) => {
+    for (let i = 0; i < 10; i++) await run(`side-${loop}-${i}`);
+  }));
+});
+
 test('a container id used again continues its stream after the read model forgot it', async (t) => {
   const { log, run, containers } = setup(t);
   await run('again');
