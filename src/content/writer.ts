@@ -56,7 +56,10 @@ export class IngestWriter {
     const data = join(dir, 'data');
     if (resumed) {
       const handle = await open(data, 'r+');
-      const offset = await rehash(handle, hash);
+      const offset = await rehash(handle, hash).catch(async (err: unknown) => {
+        await handle.close();
+        throw err;
+      });
       return new IngestWriter(layout, backendRef, release, handle, hash, offset, resumed.total, resumed.startedAt, resumed.updatedAt);
     }
     const startedAt = nowNs();
@@ -149,8 +152,11 @@ export class IngestWriter {
     if (!handle) return;
     this.handle = undefined;
     try {
-      await handle.sync();
-      await handle.close();
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       await writeToCompletion(join(this.layout.ingestDir(this.backendRef), 'updatedat'), formatTime(this.updatedAt)).catch(() => undefined);
     } finally {
       this.release();

@@ -6,7 +6,7 @@
  * instead: 0/0 character devices are deletions, trusted.overlay.opaque=y dirs are opaque.
  */
 import { type BigIntStats, readlinkSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { type BytePath, bytes, display } from './byte-path.js';
 import * as sys from './syscalls.js';
 import { type WalkEntry, walkTree } from './walk.js';
@@ -133,7 +133,14 @@ async function sameFile(a: WalkEntry, b: WalkEntry): Promise<boolean> {
 }
 
 async function sameContent(p1: BytePath, p2: BytePath): Promise<boolean> {
-  const [h1, h2] = await Promise.all([open(bytes(p1)), open(bytes(p2))]);
+  const opened = await Promise.allSettled([open(bytes(p1)), open(bytes(p2))]);
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    // the other file is open: close it before giving up
+    await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? o.value.close() : undefined)));
+    throw failed.reason;
+  }
+  const [h1, h2] = opened.map((o) => (o as PromiseFulfilledResult<FileHandle>).value) as [FileHandle, FileHandle];
   try {
     const b1 = Buffer.alloc(256 * 1024);
     const b2 = Buffer.alloc(256 * 1024);

@@ -117,19 +117,21 @@ export function messageReader<T>(call: ServerDuplexStream<T, any>): () => Promis
   };
 }
 
-/** Writes one message, waiting for the transport to drain when its buffer is full. */
+/**
+ * Writes one message, waiting for the transport to drain when its buffer is full. A call that is
+ * cancelled, closed or failed never drains and its 'cancelled' may have fired already: the wait
+ * ends at once then, so the handler goes on to its finally (closing files, releasing locks).
+ */
 export async function writeWithBackpressure(call: ServerWritableStream<any, any> | ServerDuplexStream<any, any>, message: unknown): Promise<void> {
-  if (!call.write(message)) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        call.off('drain', done);
-        call.off('cancelled', done);
-        resolve();
-      };
-      call.on('drain', done);
-      call.on('cancelled', done);
-    });
-  }
+  if (call.write(message) || call.cancelled || call.destroyed || call.writableEnded) return;
+  await new Promise<void>((resolve) => {
+    const events = ['drain', 'cancelled', 'close', 'error', 'finish'] as const;
+    const done = () => {
+      for (const event of events) call.off(event, done);
+      resolve();
+    };
+    for (const event of events) call.on(event, done);
+  });
 }
 
 export type Implementation = UntypedServiceImplementation;

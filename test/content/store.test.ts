@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContentStore, sha256Hex } from '../../src/content/index.js';
 import { LedgerError } from '../../src/util/errdefs.js';
@@ -160,4 +160,33 @@ test('read with offset and size, in chunks of at most 1 MiB; delete; invalid dig
   await assert.rejects(collect(store.read(digest, 0, 1)), kind('not found'));
   await assert.rejects(store.info('sha256:nope'), kind('invalid argument', /invalid checksum digest length/));
   await assert.rejects(store.info('md5:abc'), kind('invalid argument', /unsupported digest algorithm/));
+});
+
+/** This process's descriptors that refer to `path` (through /proc/self/fd). */
+function descriptorsOf(path: string): string[] {
+  const dir = '/proc/self/fd';
+  return readdirSync(dir).filter((fd) => {
+    try {
+      return readlinkSync(join(dir, fd)) === path;
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
+}
+
+test('a writer whose fsync fails on close still closes its file and releases its ref', async (t) => {
+  const { root, store } = await open(t);
+  const writer = await store.writer('ns/1/sync-fails', 0);
+  await writer.write(Buffer.from('partial'));
+  const data = join(root, 'ingest', sha256Hex('ns/1/sync-fails'), 'data');
+  assert.equal(descriptorsOf(data).length, 1);
+  // an fsync that fails (EIO on a failing disk) must not leave the descriptor to garbage collection
+  const handle = (writer as unknown as { handle: { sync(): Promise<void> } }).handle;
+  handle.sync = () => Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+  await assert.rejects(writer.close(), /EIO/);
+  assert.deepEqual(descriptorsOf(data), []);
+  const again = await store.writer('ns/1/sync-fails', 0);
+  assert.equal(again.status().offset, 7);
+  await again.close();
+  assert.deepEqual(descriptorsOf(data), []);
 });
