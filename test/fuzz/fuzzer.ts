@@ -48,6 +48,8 @@ export interface FuzzReport {
   readonly calls: number;
   readonly byCode: Record<string, number>;
   readonly probes: number;
+  /** Connections the daemon closed for resetting streams too fast (see reconnect), each followed by a new one. */
+  readonly sessionsClosedByServer: number;
   readonly failures: string[];
 }
 
@@ -91,22 +93,46 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const random = new Random(options.seed);
   const generate = new MessageGenerator(random);
   const methods = fuzzedMethods();
-  const client = new Client(`unix://${options.address}`, credentials.createInsecure(), {
-    'grpc.max_receive_message_length': 64 << 20,
-    'grpc.max_send_message_length': 64 << 20,
-  });
+  const connect = () =>
+    new Client(`unix://${options.address}`, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 << 20,
+      'grpc.max_send_message_length': 64 << 20,
+    });
+  let client = connect();
   const failures: string[] = [];
   const byCode: Record<string, number> = {};
   const refused = new Map<string, string>();
   const recorded = new Map<string, number>();
-  const follower = followRequestIds(client, recorded, (err) => failures.push(`the log's follower failed: ${err}`));
   const end = Date.now() + options.seconds * 1000;
   let calls = 0;
   let probes = 0;
+  let sessionsClosedByServer = 0;
 
   const fail = (what: string) => {
     failures.push(what);
     options.progress?.(`FAIL ${what}`);
+  };
+  // the follower of one connection: on the server's reset limit it moves to the next connection
+  const follow = (from: number): Follower =>
+    followRequestIds(client, recorded, from, (err) => (SESSION_CLOSED_BY_SERVER.test(err) ? reconnect(followerClient) : fail(`the log's follower failed: ${err}`)));
+  let followerClient = client;
+  let follower = follow(1);
+  /**
+   * node's HTTP/2 server (nghttp2 >= 1.57, the rapid-reset defence of CVE-2023-44487) ends a
+   * connection whose client has reset streams faster than 33/s after a burst of 1000, with a GOAWAY
+   * INTERNAL_ERROR; the fuzzer's cancellations and 1 ms deadlines do that within minutes. A real
+   * client never does, the daemon is not at fault, so the fuzzer counts it and connects again.
+   */
+  const reconnect = (closed: Client) => {
+    if (closed !== client) return;
+    sessionsClosedByServer++;
+    options.progress?.(`the daemon closed the connection after too many stream resets (${sessionsClosedByServer}); connecting again`);
+    const seen = follower.seen();
+    follower.cancel();
+    closed.close();
+    client = connect();
+    followerClient = client;
+    follower = follow(seen + 1);
   };
 
   const one = async () => {
@@ -117,8 +143,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const body = requestBody(random, generate, method.request);
     const bodies = method.clientStream ? Array.from({ length: random.int(4) }, () => requestBody(random, generate, method.request)) : [body];
     const label = `${method.short} [${mode}] (request id ${requestId})`;
-    const outcome = await invoke(client, method, bodies, metadata, mode, random);
+    const used = client;
+    const outcome = await invoke(used, method, bodies, metadata, mode, random);
     calls++;
+    if (SESSION_CLOSED_BY_SERVER.test(outcome.details)) {
+      reconnect(used);
+      return;
+    }
     const name = status[outcome.code] ?? String(outcome.code);
     byCode[name] = (byCode[name] ?? 0) + 1;
     if (outcome.code === status.CANCELLED && mode === 'cancel') return;
@@ -137,9 +168,20 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     probes++;
     if (options.alive && !options.alive()) throw new Error('the daemon is gone');
     const name = `fuzz-probe-${probes}`;
-    const writable = await probeWrite(client, name);
+    let used = client;
+    let writable = await probeWrite(used, name);
+    if (writable && SESSION_CLOSED_BY_SERVER.test(writable)) {
+      reconnect(used);
+      used = client;
+      writable = await probeWrite(used, `${name}-again`);
+    }
     if (writable) fail(`the daemon is not writable: ${writable}`);
-    await settleFollower(client, follower);
+    used = client;
+    await settleFollower(used, () => follower).catch((err: Error) => {
+      if (!SESSION_CLOSED_BY_SERVER.test(err.message)) throw err;
+      reconnect(used);
+      return settleFollower(client, () => follower);
+    });
     for (const [id, label] of refused) {
       if (recorded.has(id)) fail(`${label} was refused, yet record ${recorded.get(id)} of the log carries its request id`);
     }
@@ -167,8 +209,11 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     follower.cancel();
     client.close();
   }
-  return { seed: options.seed, calls, byCode, probes, failures };
+  return { seed: options.seed, calls, byCode, probes, sessionsClosedByServer, failures };
 }
+
+/** What grpc-js says of the calls in flight when the server ends their connection with GOAWAY INTERNAL_ERROR. */
+const SESSION_CLOSED_BY_SERVER = /Session closed with error code 2\b/;
 
 function fuzzMetadata(random: Random, requestId: string): Metadata {
   const metadata = new Metadata();
@@ -261,9 +306,9 @@ interface Follower {
 }
 
 /** Follows the whole log and notes which request ids its records carry. */
-function followRequestIds(client: Client, recorded: Map<string, number>, onError: (err: string) => void): Follower {
-  let followedSeq = 0;
-  const request = Buffer.from(READ().encode(READ().fromObject({ from_seq: 1, follow: true })).finish());
+function followRequestIds(client: Client, recorded: Map<string, number>, fromSeq: number, onError: (err: string) => void): Follower {
+  let followedSeq = fromSeq - 1;
+  const request = Buffer.from(READ().encode(READ().fromObject({ from_seq: fromSeq, follow: true })).finish());
   const stream = client.makeServerStreamRequest(`/${SERVICES.log}/Read`, identity, identity, request, new Metadata(), {});
   const type = RECORD();
   stream.on('data', (bytes: Buffer) => {
@@ -279,7 +324,7 @@ function followRequestIds(client: Client, recorded: Map<string, number>, onError
 }
 
 /** Waits until the follower has seen the log's head (so a refused call's record would be known). */
-async function settleFollower(client: Client, follower: Follower): Promise<void> {
+async function settleFollower(client: Client, current: () => Follower): Promise<void> {
   const HEAD_REPLY = protoRoot.lookupType('ledgerd.services.log.v1.HeadResponse');
   const head = await new Promise<number>((resolve, reject) =>
     client.makeUnaryRequest(`/${SERVICES.log}/Head`, identity, identity, Buffer.alloc(0), new Metadata(), { deadline: Date.now() + ANSWER_MS }, (err, reply) =>
@@ -287,8 +332,8 @@ async function settleFollower(client: Client, follower: Follower): Promise<void>
     ),
   );
   const deadline = Date.now() + ANSWER_MS;
-  while (follower.seen() < head) {
-    if (Date.now() > deadline) throw new Error(`the log follower stopped at ${follower.seen()}, head ${head}`);
+  while (current().seen() < head) {
+    if (Date.now() > deadline) throw new Error(`the log follower stopped at ${current().seen()}, head ${head}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
