@@ -38,6 +38,20 @@ export class CriContainerCommands {
     });
   }
 
+  /**
+   * Until the projection has folded a fact the task's own events bring (its start, its exit):
+   * those are appended as the shim reports them, which may be just after the task call returned.
+   */
+  async until(namespace: string, id: string, done: (c: CriContainerView) => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.ctx.projections.settle();
+      const container = this.get(namespace, id);
+      if (!container || done(container) || Date.now() > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   private expected(namespace: string, id: string) {
     return { namespace, stream: criContainerStream(id), version: this.view.state.versions[`${namespace}/${id}`] ?? 0 };
   }

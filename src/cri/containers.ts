@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { runnableImage } from '../client/run/image-config.js';
 import { defaultSpec, mergeEnv, parsePasswd, PROCESS_TYPE_URL, resolveUser, SPEC_TYPE_URL, withImageConfig, withTerminal, type ProcessSpec, type RuntimeSpec } from '../client/run/oci-spec.js';
 import { fifoIO } from '../client/run/task-io.js';
+import { takeLease } from '../client/pull/lease.js';
 import { grpcCode, SERVICES, type Rpc } from '../client/rpc.js';
 import type { CriContainerCommands } from '../commands/cri-containers.js';
 import type { RequestMeta } from '../commands/context.js';
@@ -84,7 +85,9 @@ export class CriContainers {
     const runnable = await runnableImage(this.rpc, image.names.find((n) => n !== image.id) ?? image.id);
     const id = randomBytes(32).toString('hex');
     const snapshotter = this.config.containerd.snapshotter;
-    const { mounts } = await this.rpc.unary<{ mounts: Mount[] }>(SERVICES.snapshots, 'Prepare', { snapshotter, key: id, parent: runnable.chainId, labels: {} });
+    // under a lease until the container record holds the snapshot, so no collection takes it first
+    const lease = await takeLease(this.rpc, 3600_000);
+    const { mounts } = await lease.rpc.unary<{ mounts: Mount[] }>(SERVICES.snapshots, 'Prepare', { snapshotter, key: id, parent: runnable.chainId, labels: {} });
     try {
       const spec = await this.spec(id, pod, config, runnable.config, mounts, image.id);
       await this.rpc.unary(SERVICES.containers, 'Create', {
@@ -105,6 +108,8 @@ export class CriContainers {
       await this.rpc.unary(SERVICES.containers, 'Delete', { id }).catch(() => undefined);
       await this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter, key: id }).catch(() => undefined);
       throw err;
+    } finally {
+      await lease.release().catch(() => undefined);
     }
     return id;
   }
@@ -131,6 +136,7 @@ export class CriContainers {
       throw err;
     }
     io.attach();
+    await this.containers.until(CRI_NAMESPACE, container.id, (c) => criContainerState(c) !== 'CONTAINER_CREATED');
     void io.done.then(async () => {
       stdout.end();
       stderr.end();
@@ -167,10 +173,11 @@ export class CriContainers {
     if (timeout > 0) {
       await kill(15);
       const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeout * 1000).unref())]);
-      if (inTime) return;
+      if (inTime) return this.containers.until(CRI_NAMESPACE, container.id, (c) => criContainerState(c) === 'CONTAINER_EXITED');
     }
     await kill(9);
     await exited;
+    await this.containers.until(CRI_NAMESPACE, container.id, (c) => criContainerState(c) === 'CONTAINER_EXITED');
   }
 
   /** Stops it if it runs, then removes task, container, snapshot and files. A missing one is no error. */
@@ -234,8 +241,12 @@ export class CriContainers {
     const entrypoint = config.command?.length ? config.command : (image.Entrypoint ?? []);
     const cmd = config.command?.length || config.args?.length ? (config.args ?? []) : (image.Cmd ?? []);
     const security = config.linux?.security_context ?? {};
-    const user = security.run_as_user ? String(security.run_as_user.value ?? 0) : image.User;
-    const passwd = user && !/^\d+(:\d+)?$/.test(user) ? await withTempMount(rootfs, async (root) => parsePasswd(await readFile(join(root, 'etc', 'passwd'), 'utf8').catch(() => ''))) : [];
+    if (security.run_as_group && !security.run_as_user && !security.run_as_username) throw invalidArgument('config.linux.security_context.run_as_group: user group is specified without user');
+    const user = security.run_as_user ? String(security.run_as_user.value ?? 0) : security.run_as_username || image.User;
+    const { passwd, groups } = await withTempMount(rootfs, async (root) => ({
+      passwd: parsePasswd(await readFile(join(root, 'etc', 'passwd'), 'utf8').catch(() => '')),
+      groups: await readFile(join(root, 'etc', 'group'), 'utf8').catch(() => ''),
+    }));
     const spec = withImageConfig(defaultSpec(CRI_NAMESPACE, id), { ...image, Entrypoint: [], Cmd: [], User: undefined }, []);
     spec.process.args = [...entrypoint, ...cmd];
     if (spec.process.args.length === 0) throw invalidArgument('config: no command: neither the config nor the image names one');
@@ -243,6 +254,22 @@ export class CriContainers {
     if (config.working_dir) spec.process.cwd = config.working_dir;
     if (user) spec.process.user = resolveUser(user, passwd);
     if (security.run_as_group) spec.process.user.gid = Number(security.run_as_group.value ?? 0);
+    const userName = passwd.find((e) => e.uid === spec.process.user.uid)?.name;
+    const additional = [...(userName ? groupsOf(groups, userName) : []), ...(security.supplemental_groups ?? []).map(Number)].filter((g) => g !== spec.process.user.gid);
+    if (additional.length > 0) spec.process.user.additionalGids = [...new Set(additional)];
+    spec.process.noNewPrivileges = Boolean(security.no_new_privs);
+    applyCapabilities(spec, security.capabilities ?? undefined);
+    const linuxSpec = spec.linux as { maskedPaths?: string[]; readonlyPaths?: string[] };
+    if (security.masked_paths?.length) linuxSpec.maskedPaths = [...security.masked_paths];
+    if (security.readonly_paths?.length) linuxSpec.readonlyPaths = [...security.readonly_paths];
+    if (security.privileged) {
+      if (!podConfig.linux?.security_context?.privileged) throw invalidArgument('config.linux.security_context.privileged: no privileged container allowed in a sandbox that is not privileged');
+      const all = allCapabilities();
+      spec.process.capabilities = { bounding: all, permitted: all, effective: all };
+      delete linuxSpec.maskedPaths;
+      delete linuxSpec.readonlyPaths;
+      for (const m of spec.mounts) if (m.destination === '/sys') m.options = m.options.filter((o) => o !== 'ro');
+    }
     if (config.tty) withTerminal(spec);
     if (security.readonly_rootfs) spec.root.readonly = true;
     const sandboxDir = this.pods.sandboxDir(pod.id);
@@ -277,4 +304,42 @@ export class CriContainers {
     };
     return spec;
   }
+}
+
+/** The groups of /etc/group that list `user` as a member. */
+function groupsOf(groupFile: string, user: string): number[] {
+  return groupFile
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter(([, , gid, members]) => /^\d+$/.test(gid ?? '') && (members ?? '').split(',').includes(user))
+    .map(([, , gid]) => Number(gid));
+}
+
+/** Every capability runc knows (the kernel's list as of 5.x), for "ALL" and privileged containers. */
+const CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
+  'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
+  'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+  'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
+].map((c) => `CAP_${c}`);
+
+const allCapabilities = () => [...CAPABILITIES];
+
+const capName = (name: string) => (name.toUpperCase().startsWith('CAP_') ? name.toUpperCase() : `CAP_${name.toUpperCase()}`);
+
+/** CRI capabilities: drop (ALL empties the set) then add (ALL fills it), as containerd applies them. */
+function applyCapabilities(spec: RuntimeSpec, caps: { add_capabilities?: string[]; drop_capabilities?: string[] } | undefined): void {
+  if (!caps) return;
+  let set = new Set(spec.process.capabilities?.bounding ?? []);
+  for (const drop of caps.drop_capabilities ?? []) {
+    if (drop.toUpperCase() === 'ALL') set = new Set();
+    else set.delete(capName(drop));
+  }
+  for (const add of caps.add_capabilities ?? []) {
+    if (add.toUpperCase() === 'ALL') CAPABILITIES.forEach((c) => set.add(c));
+    else set.add(capName(add));
+  }
+  const list = [...set];
+  spec.process.capabilities = { bounding: list, permitted: list, effective: list };
 }

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runnableImage } from '../client/run/image-config.js';
+import { takeLease } from '../client/pull/lease.js';
 import { SPEC_TYPE_URL } from '../client/run/oci-spec.js';
 import { formatReference } from '../client/registry/index.js';
 import { grpcCode, SERVICES, type Rpc } from '../client/rpc.js';
@@ -108,7 +109,10 @@ export class CriPods {
 
       const spec = sandboxSpec({ id, config, image: image.config, netnsPath, restrictOomScoreAdj: this.config.restrict_oom_score_adj, podAnnotations: runtime.podAnnotations });
       const snapshotter = this.config.containerd.snapshotter;
-      const { mounts } = await this.rpc.unary<{ mounts: unknown[] }>(SERVICES.snapshots, 'Prepare', { snapshotter, key: id, parent: image.chainId, labels: {} });
+      // under a lease until the container record holds the snapshot, so no collection takes it first
+      const lease = await takeLease(this.rpc, 3600_000);
+      undo.push(() => lease.release());
+      const { mounts } = await lease.rpc.unary<{ mounts: unknown[] }>(SERVICES.snapshots, 'Prepare', { snapshotter, key: id, parent: image.chainId, labels: {} });
       undo.push(() => this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter, key: id }).catch(ignoreNotFound));
       await this.rpc.unary(SERVICES.containers, 'Create', {
         container: {
@@ -126,6 +130,7 @@ export class CriPods {
       undo.push(() => this.rpc.unary(SERVICES.tasks, 'Delete', { container_id: id }).catch(ignoreNotFound));
       undo.push(() => this.killTask(id));
       const { pid } = await this.rpc.unary<{ pid: number }>(SERVICES.tasks, 'Start', { container_id: id });
+      await lease.release().catch(() => undefined);
 
       const metadataRecord = { name: metadata.name, uid: metadata.uid, namespace: metadata.namespace, attempt: metadata.attempt };
       await this.pods.created(CRI_NAMESPACE, { id, metadata: metadataRecord, config: plain(config), runtimeHandler, netnsPath, ips, cniResults, pid }, meta);

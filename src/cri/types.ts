@@ -26,7 +26,7 @@ export interface PodSandboxConfig {
   linux?: {
     cgroup_parent?: string;
     sysctls?: Record<string, string>;
-    security_context?: { namespace_options?: { network?: string; pid?: string; ipc?: string } };
+    security_context?: { namespace_options?: { network?: string; pid?: string; ipc?: string }; privileged?: boolean };
   };
 }
 
@@ -58,7 +58,14 @@ export interface ContainerConfig {
     security_context?: {
       run_as_user?: { value?: number } | null;
       run_as_group?: { value?: number } | null;
+      run_as_username?: string;
       readonly_rootfs?: boolean;
+      privileged?: boolean;
+      no_new_privs?: boolean;
+      capabilities?: { add_capabilities?: string[]; drop_capabilities?: string[] } | null;
+      supplemental_groups?: number[];
+      masked_paths?: string[];
+      readonly_paths?: string[];
       namespace_options?: { pid?: string };
     };
   };
