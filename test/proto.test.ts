@@ -57,7 +57,7 @@ const SERVICES: Record<string, Record<string, Kind>> = {
     ResizePty: u, CloseIO: u, Update: u, Wait: u, Stats: u, Connect: u, Shutdown: u,
   },
   'grpc.health.v1.Health': { Check: u, Watch: s },
-  'ledgerd.services.log.v1.Log': { Read: s, Head: u, Verify: u, Subscribe: s },
+  'ledgerd.services.log.v1.Log': { Read: s, Head: u, Verify: u, Subscribe: s, State: u, Diff: u },
 };
 
 function kindOf(method: { requestStream: boolean; responseStream: boolean }): Kind {
