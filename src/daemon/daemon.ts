@@ -92,13 +92,18 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     void checkIntegrity(log);
     void retention.run();
   } catch (err) {
+    await release();
+    throw err;
+  }
+
+  /** Everything start-up opened, closed in reverse: on a failed start and at stop. */
+  async function release(): Promise<void> {
     logPages?.stop();
     await retention?.stop();
     if (grpcServer) await stopGrpc(grpcServer);
     metricsServer?.close();
     debugServer?.close();
     await host.close();
-    throw err;
   }
 
   /**
@@ -125,12 +130,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       (stopping ??= (async () => {
         serving = false;
         verifying.abort();
-        logPages?.stop();
-        await retention?.stop();
-        if (grpcServer) await stopGrpc(grpcServer);
-        metricsServer?.close();
-        debugServer?.close();
-        await host.close();
+        await release();
         logger.info('ledgerd stopped');
       })()),
   };
