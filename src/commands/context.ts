@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { AppendConflictError, type EventLog, type RecordMeta } from '../log/index.js';
+import { SharedLock } from '../util/shared-lock.js';
 import type { ProjectionSet } from '../projections/index.js';
 import type { TypedEvent } from '../events/index.js';
 
@@ -37,17 +39,49 @@ export function streamVersionAfterDeletion(ctx: CommandContext, namespace: strin
 }
 
 /**
+* Commands decide and append under this lock, shared; a garbage collection holds it exclusively
+ * from its mark to its last deletion (containerd's metadata write lock). Otherwise a reference
+ * made between the mark and a deletion is missed: a blob labelled a gc root a moment after the
+ * mark was deleted. One per log; the collector's own deletions run inside its hold.
+ */
+const gates = new WeakMap<EventLog, SharedLock>();
+const collecting = new AsyncLocalStorage<true>();
+const gateOf = (log: EventLog): SharedLock => {
+  let gate = gates.get(log);
+  if (!gate) gates.set(log, (gate = new SharedLock()));
+  return gate;
+};
+
+/**
+ * Whether this runs inside a collection's hold. A command's own locks (a snapshot tree's mutex)
+ * are not taken then: their holders may be waiting for the hold to end. The expected versions
+ * still order the collector's deletions and those commands.
+ */
+export const insideCollection = (): boolean => collecting.getStore() === true;
+
+/** Runs `sweep` with no other command deciding or appending meanwhile; its own commands pass. */
+export function exclusively<T>(ctx: CommandContext, sweep: () => Promise<T>): Promise<T> {
+  return gateOf(ctx.log).runExclusive(() => collecting.run(true, sweep));
+}
+
+/**
  * Decide against the read models, append with the versions the decision saw, and answer once
  * the read models hold the new events (read-your-writes). When another command got there first,
  * the append conflicts: wait until its events are folded in and decide again.
  */
 export async function decideAndAppend<R>(ctx: CommandContext, decide: () => Decision<R>): Promise<R> {
-  for (let attempt = 1; ; attempt++) {
+  const once = async () => {
     await ctx.projections.settle();
     const decision = decide();
-    if (decision.events.length === 0) return decision.result;
+    // reserved in this turn: once the lock is let go, the next decision sees these events
+    const appended = decision.events.length === 0 ? undefined : ctx.log.append(decision.events, { expected: decision.expected });
+    return { decision, appended };
+  };
+  for (let attempt = 1; ; attempt++) {
+    const { decision, appended } = collecting.getStore() ? await once() : await gateOf(ctx.log).runShared(once);
+    if (!appended) return decision.result;
     try {
-      const { last } = await ctx.log.append(decision.events, { expected: decision.expected });
+      const { last } = await appended;
       await ctx.projections.waitFor(last);
       return decision.result;
     } catch (err) {

@@ -13,7 +13,7 @@ import type { Mount } from '../util/mount/index.js';
 import { alreadyExists, failedPrecondition, invalidArgument, LedgerError, notFound } from '../util/errdefs.js';
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
 import { KeyedMutex } from '../util/mutex.js';
-import { decideAndAppend, type CommandContext } from './context.js';
+import { decideAndAppend, insideCollection, type CommandContext } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
 /** Remote-snapshotter dedup label: the snapshot this one is meant to become (metadata/snapshot.go). */
@@ -382,7 +382,7 @@ class LedgerSnapshotter implements Snapshotter {
   }
 
   private exclusive<T>(namespace: string, fn: () => Promise<T>): Promise<T> {
-    return this.trees.run(namespace, fn);
+    return insideCollection() ? fn() : this.trees.run(namespace, fn);
   }
 
   private expected(namespace: string) {

@@ -1,7 +1,7 @@
 import type { Subscription } from 'rxjs';
 import type { LogRecord } from '../log/index.js';
 import { mark, nodeId, sweep, type GcInputs, type GcNode, type MarkResult, type Sweep } from './reference-graph.js';
-import type { CommandContext, RequestMeta } from '../commands/context.js';
+import { exclusively, type CommandContext, type RequestMeta } from '../commands/context.js';
 import type { GcTrigger } from '../commands/gc-trigger.js';
 import { parseDuration } from '../util/duration.js';
 
@@ -188,11 +188,7 @@ export class GarbageCollector implements GcTrigger {
     this.triggered = false;
     const waiting = this.waiters;
     this.waiters = [];
-    await this.ctx.projections.settle();
-    const seq = this.ctx.log.head;
-    const { sweep: garbage } = this.plan();
     const failures: string[] = [];
-    const meta = (node: GcNode): RequestMeta => ({ actor: 'gc', reason: 'gc', gcSeq: seq, node: `${node.kind} ${node.namespace}/${node.key}` });
     const attempt = async (node: GcNode, remove: () => Promise<void>) => {
       try {
         await remove();
@@ -200,19 +196,8 @@ export class GarbageCollector implements GcTrigger {
         failures.push(`${node.kind} ${node.namespace}/${node.key}: ${(err as Error).message}`);
       }
     };
-    for (const node of garbage.leases) await attempt(node, () => this.deleters.lease(node.namespace, node.key, meta(node)));
-    for (const node of garbage.snapshots) {
-      const at = node.key.indexOf('/');
-      if (this.deleters.snapshot) {
-        await attempt(node, () => this.deleters.snapshot!(node.namespace, node.key.slice(0, at), node.key.slice(at + 1), meta(node)));
-      }
-    }
-    for (const node of garbage.ingests) {
-      if (this.deleters.ingest) await attempt(node, () => this.deleters.ingest!(node.namespace, node.key, meta(node)));
-    }
-    for (const node of garbage.content) {
-      if (this.deleters.content) await attempt(node, () => this.deleters.content!(node.namespace, node.key, meta(node)));
-    }
+    // no command decides between the mark and the last deletion: what is marked garbage stays garbage
+    const { seq, garbage } = await exclusively(this.ctx, () => this.deleteGarbage(attempt));
     // containerd's GC duration, which spaces the collections, is its metadata phase: the files
     // go after it (deleting a 100 MB layer would otherwise space the next collections by minutes)
     const ms = performance.now() - started;
@@ -229,6 +214,28 @@ export class GarbageCollector implements GcTrigger {
     for (const failure of failures) this.onError(`gc: ${failure}`);
     waiting.forEach((resolve) => resolve(collection));
     return collection;
+  }
+
+  /** The metadata phase: mark, then the deletion records of everything unreached. */
+  private async deleteGarbage(attempt: (node: GcNode, remove: () => Promise<void>) => Promise<void>): Promise<{ seq: number; garbage: Sweep }> {
+    await this.ctx.projections.settle();
+    const seq = this.ctx.log.head;
+    const { sweep: garbage } = this.plan();
+    const meta = (node: GcNode): RequestMeta => ({ actor: 'gc', reason: 'gc', gcSeq: seq, node: `${node.kind} ${node.namespace}/${node.key}` });
+    for (const node of garbage.leases) await attempt(node, () => this.deleters.lease(node.namespace, node.key, meta(node)));
+    for (const node of garbage.snapshots) {
+      const at = node.key.indexOf('/');
+      if (this.deleters.snapshot) {
+        await attempt(node, () => this.deleters.snapshot!(node.namespace, node.key.slice(0, at), node.key.slice(at + 1), meta(node)));
+      }
+    }
+    for (const node of garbage.ingests) {
+      if (this.deleters.ingest) await attempt(node, () => this.deleters.ingest!(node.namespace, node.key, meta(node)));
+    }
+    for (const node of garbage.content) {
+      if (this.deleters.content) await attempt(node, () => this.deleters.content!(node.namespace, node.key, meta(node)));
+    }
+    return { seq, garbage };
   }
 
   /** Counts the log's mutations as containerd's scheduler counts write transactions. */
