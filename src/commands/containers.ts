@@ -4,7 +4,7 @@ import { alreadyExists, invalidArgument, isKind, notFound, StatusError } from '.
 import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { validateLabels, withoutEmptyValues } from '../util/labels.js';
-import { decideAndAppend, streamVersionAfterDeletion, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
 /** A container as a request carries it: any field may be missing. */
@@ -80,7 +80,7 @@ export class ContainerCommands {
       if (this.find(namespace, container.id)) throw alreadyExists(`container "${container.id}"`);
       return {
         events: [newEvent('ContainerCreated', namespace, containerStream(container.id), container, meta)],
-        expected: [this.expected(namespace, container.id)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, containerStream(container.id))],
         result: undefined,
       };
     });
@@ -125,7 +125,7 @@ export class ContainerCommands {
       const container = validatedFor('update failed validation', () => validContainer(next));
       return {
         events: [newEvent('ContainerUpdated', namespace, containerStream(id), container, meta)],
-        expected: [this.expected(namespace, id)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, containerStream(id))],
         result: undefined,
       };
     });
@@ -139,7 +139,7 @@ export class ContainerCommands {
       }
       return {
         events: [newEvent('ContainerDeleted', namespace, containerStream(id), { id }, meta)],
-        expected: [this.expected(namespace, id)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, containerStream(id))],
         result: undefined,
       };
     });
@@ -170,10 +170,5 @@ export class ContainerCommands {
   /** containerd's messages differ once the namespace has had a container (its bucket exists). */
   private hasBucket(namespace: string): boolean {
     return this.view.state.buckets[namespace] === true;
-  }
-
-  private expected(namespace: string, id: string) {
-    const stream = containerStream(id);
-    return { namespace, stream, version: this.view.state.versions[`${namespace}/${id}`] ?? streamVersionAfterDeletion(this.ctx, namespace, stream) };
   }
 }

@@ -14,7 +14,7 @@ import { digestProblem, isValidDigest, type ContentStore, type IngestWriter } fr
 import { nowNs } from '../log/index.js';
 import { alreadyExists, invalidArgument, isKind, notFound } from '../util/errdefs.js';
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
-import { decideAndAppend, reasonOf, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, reasonOf, type CommandContext, type RequestMeta } from './context.js';
 import { ContentWriter, type CommitSink, type SharedBlob, type VerifiedBlob, type WriterStatus } from './content-writer.js';
 import type { GcTrigger } from './gc-trigger.js';
 import { SharedLock } from '../util/shared-lock.js';
@@ -110,7 +110,7 @@ export class ContentCommands {
       validateLabels(labels, 'info.Labels');
       return {
         events: [newEvent('ContentLabelsUpdated', namespace, contentStream(digest), { digest, labels: withoutEmptyValues(labels) }, meta)],
-        expected: [this.expected(namespace, contentStream(digest))],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, contentStream(digest))],
         result: undefined,
       };
     });
@@ -127,7 +127,7 @@ export class ContentCommands {
       this.info(namespace, digest);
       return {
         events: [newEvent('ContentDeleted', namespace, contentStream(digest), { digest, ...(lease ? { lease } : {}), ...reasonOf(meta) }, meta)],
-        expected: [this.expected(namespace, contentStream(digest))],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, contentStream(digest))],
         result: undefined,
       };
     });
@@ -207,7 +207,7 @@ export class ContentCommands {
         };
         return {
           events: [newEvent('ContentIngestStarted', namespace, ingestStream(ref), payload, meta)],
-          expected: [this.expected(namespace, ingestStream(ref))],
+          expected: [expectedVersion(this.ctx, this.view.state, namespace, ingestStream(ref))],
           result: undefined,
         };
       });
@@ -294,12 +294,12 @@ export class ContentCommands {
           events.push(newEvent('ContentIngestAborted', namespace, ingestStream(ref), { ref, reason: 'content already exists' }, meta));
         }
         if (lease) events.push(this.leaseContent(namespace, lease, blob.digest, meta));
-        return { events, expected: [this.expected(namespace, ingestStream(ref))], result: true };
+        return { events, expected: [expectedVersion(this.ctx, this.view.state, namespace, ingestStream(ref))], result: true };
       }
       const payload = { digest: blob.digest, size: blob.size, labels: withoutEmptyValues(labels), ref, ...(lease ? { lease } : {}) };
       return {
         events: [newEvent('ContentCommitted', namespace, contentStream(blob.digest), payload, meta)],
-        expected: [this.expected(namespace, contentStream(blob.digest))],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, contentStream(blob.digest))],
         result: false,
       };
     });
@@ -311,7 +311,7 @@ export class ContentCommands {
       if (!ingestOf(this.view.state, namespace, ref)) throw notFound(`reference ${ref}`);
       return {
         events: [newEvent('ContentIngestAborted', namespace, ingestStream(ref), { ref, ...extra }, meta)],
-        expected: [this.expected(namespace, ingestStream(ref))],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, ingestStream(ref))],
         result: undefined,
       };
     });
@@ -341,10 +341,6 @@ export class ContentCommands {
     const stored = await this.store.info(ingest.shared);
     if (!stored) return undefined;
     return { ref: ingest.ref, offset: stored.size, total: stored.size, startedAt: ingest.startedAt, updatedAt: ingest.startedAt, expected: ingest.shared };
-  }
-
-  private expected(namespace: string, stream: string) {
-    return { namespace, stream, version: this.view.state.versions[`${namespace}/${stream}`] ?? 0 };
   }
 }
 

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AppendConflictError, type EventLog, type RecordMeta } from '../log/index.js';
 import { SharedLock } from '../util/shared-lock.js';
-import type { ProjectionSet } from '../projections/index.js';
+import { versionKey, type ProjectionSet, type StreamVersions } from '../projections/index.js';
 import type { TypedEvent } from '../events/index.js';
 
 /** What every command needs: the log to append to and the read models to decide against. */
@@ -15,6 +15,14 @@ export type RequestMeta = RecordMeta;
 
 /** The `reason` a deletion event carries when it was not a client's request (e.g. "gc"). */
 export const reasonOf = (meta: RequestMeta): { reason?: string } => (meta.reason ? { reason: String(meta.reason) } : {});
+
+/**
+ * The version of `stream` as a read model's `state` saw it: what the next append expects. A
+ * stream the read model forgot (a deleted aggregate) has the log's version.
+ */
+export function expectedVersion(ctx: CommandContext, state: { readonly versions: StreamVersions }, namespace: string, stream: string): { namespace: string; stream: string; version: number } {
+  return { namespace, stream, version: state.versions[versionKey(namespace, stream)] ?? streamVersionAfterDeletion(ctx, namespace, stream) };
+}
 
 export interface Decision<R> {
   readonly events: readonly TypedEvent[];

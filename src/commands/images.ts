@@ -3,7 +3,7 @@ import { imagesIn, type ImagesState, type ImageView, type ProjectionRunner } fro
 import { alreadyExists, invalidArgument, notFound } from '../util/errdefs.js';
 import { isValidDigest } from '../util/digest.js';
 import { validateLabels, withoutEmptyValues } from '../util/labels.js';
-import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
 export interface ImageInput {
@@ -46,7 +46,7 @@ export class ImageCommands {
       if (this.get(namespace, image.name)) throw alreadyExists(`image "${image.name}"`);
       return {
         events: [newEvent('ImageCreated', namespace, imageStream(image.name), image, meta)],
-        expected: [this.expected(namespace, image.name)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, imageStream(image.name))],
         result: undefined,
       };
     }).then(() => this.get(namespace, image.name)!);
@@ -88,7 +88,7 @@ export class ImageCommands {
       const image = validImage(next);
       return {
         events: [newEvent('ImageUpdated', namespace, imageStream(image.name), image, meta)],
-        expected: [this.expected(namespace, image.name)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, imageStream(image.name))],
         result: undefined,
       };
     }).then(() => this.get(namespace, input.name)!);
@@ -99,7 +99,7 @@ export class ImageCommands {
       if (!this.get(namespace, name)) throw notFound(`image "${name}"`);
       return {
         events: [newEvent('ImageDeleted', namespace, imageStream(name), { name }, meta)],
-        expected: [this.expected(namespace, name)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, imageStream(name))],
         result: undefined,
       };
     });
@@ -122,9 +122,5 @@ export class ImageCommands {
   /** The read model, for the garbage collector. */
   get state(): ImagesState {
     return this.view.state;
-  }
-
-  private expected(namespace: string, name: string) {
-    return { namespace, stream: imageStream(name), version: this.view.state.versions[`${namespace}/${name}`] ?? 0 };
   }
 }

@@ -3,7 +3,7 @@ import { leaseStream, newEvent, type LeaseResource } from '../events/index.js';
 import { leaseOf, leasesIn, resourceKey, type LeasesState, type LeaseView, type ProjectionRunner } from '../projections/index.js';
 import { alreadyExists, invalidArgument, notFound, notImplemented } from '../util/errdefs.js';
 import { validateDigest } from '../util/digest.js';
-import { decideAndAppend, reasonOf, streamVersionAfterDeletion, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, reasonOf, type CommandContext, type RequestMeta } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
 /** containerd's generated lease id: nanoseconds of the current second, then 3 random bytes (leases/id.go). */
@@ -47,7 +47,7 @@ export class LeaseCommands {
       if (this.get(namespace, leaseId)) throw alreadyExists(`lease "${leaseId}"`);
       return {
         events: [newEvent('LeaseCreated', namespace, leaseStream(leaseId), { id: leaseId, labels: labels ?? {} }, meta)],
-        expected: [this.expected(namespace, leaseId)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, leaseStream(leaseId))],
         result: undefined,
       };
     }).then(() => this.get(namespace, leaseId)!);
@@ -58,7 +58,7 @@ export class LeaseCommands {
       if (!this.get(namespace, id)) throw notFound(`lease "${id}"`);
       return {
         events: [newEvent('LeaseDeleted', namespace, leaseStream(id), { id, ...reasonOf(meta) }, meta)],
-        expected: [this.expected(namespace, id)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, leaseStream(id))],
         result: undefined,
       };
     });
@@ -73,7 +73,7 @@ export class LeaseCommands {
       if (lease.resources[resourceKey(valid)]) return { events: [], expected: [], result: undefined };
       return {
         events: [newEvent('LeaseResourceAdded', namespace, leaseStream(id), { id, resource: { id: valid.id, type: valid.type } }, meta)],
-        expected: [this.expected(namespace, id)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, leaseStream(id))],
         result: undefined,
       };
     });
@@ -87,7 +87,7 @@ export class LeaseCommands {
       if (!lease.resources[resourceKey(valid)]) return { events: [], expected: [], result: undefined };
       return {
         events: [newEvent('LeaseResourceRemoved', namespace, leaseStream(id), { id, resource: { id: valid.id, type: valid.type } }, meta)],
-        expected: [this.expected(namespace, id)],
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, leaseStream(id))],
         result: undefined,
       };
     });
@@ -109,10 +109,5 @@ export class LeaseCommands {
   /** The read model, for the garbage collector. */
   get state(): LeasesState {
     return this.view.state;
-  }
-
-  private expected(namespace: string, id: string) {
-    const stream = leaseStream(id);
-    return { namespace, stream, version: this.view.state.versions[`${namespace}/${id}`] ?? streamVersionAfterDeletion(this.ctx, namespace, stream) };
   }
 }

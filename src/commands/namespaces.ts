@@ -3,7 +3,7 @@ import type { NamespacesState, NamespaceView, ProjectionRunner } from '../projec
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
-import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
 
 /**
  * Reports what a namespace still holds (e.g. "images", "snapshots on \"overlayfs\" snapshotter").
@@ -39,7 +39,7 @@ export class NamespaceCommands {
       const payload = { name, labels: withoutEmptyValues(labels) };
       return {
         events: [newEvent('NamespaceCreated', name, NAMESPACE_STREAM, payload, meta)],
-        expected: [this.expected(name)],
+        expected: [expectedVersion(this.ctx, this.view.state, name, NAMESPACE_STREAM)],
         result: name,
       };
     }).then((n) => this.get(n));
@@ -72,7 +72,7 @@ export class NamespaceCommands {
       }
       return {
         events: [newEvent('NamespaceUpdated', name, NAMESPACE_STREAM, { name, labels: next }, meta)],
-        expected: [this.expected(name)],
+        expected: [expectedVersion(this.ctx, this.view.state, name, NAMESPACE_STREAM)],
         result: name,
       };
     }).then((n) => this.get(n));
@@ -86,7 +86,7 @@ export class NamespaceCommands {
       if (held.length > 0) throw failedPrecondition(`namespace "${name}" must be empty, but it still has ${held.join(', ')}`);
       return {
         events: [newEvent('NamespaceDeleted', name, NAMESPACE_STREAM, { name }, meta)],
-        expected: [this.expected(name)],
+        expected: [expectedVersion(this.ctx, this.view.state, name, NAMESPACE_STREAM)],
         result: undefined,
       };
     });
@@ -99,9 +99,5 @@ export class NamespaceCommands {
 
   list(): NamespaceView[] {
     return Object.values(this.view.state.live).sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  private expected(name: string) {
-    return { namespace: name, stream: NAMESPACE_STREAM, version: this.view.state.versions[name] ?? 0 };
   }
 }

@@ -13,7 +13,7 @@ import type { Mount } from '../util/mount/index.js';
 import { alreadyExists, failedPrecondition, invalidArgument, LedgerError, notFound } from '../util/errdefs.js';
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
 import { KeyedMutex } from '../util/mutex.js';
-import { decideAndAppend, insideCollection, type CommandContext } from './context.js';
+import { decideAndAppend, expectedVersion, insideCollection, type CommandContext } from './context.js';
 import type { GcTrigger } from './gc-trigger.js';
 
 /** Remote-snapshotter dedup label: the snapshot this one is meant to become (metadata/snapshot.go). */
@@ -166,7 +166,7 @@ class LedgerSnapshotter implements Snapshotter {
         const payload = { snapshotter: this.name, key: name, labels: withoutEmptyValues(labels) };
         return {
           events: [newEvent('SnapshotLabelsUpdated', namespace, snapshotStream(this.name), payload, options.meta)],
-          expected: [this.expected(namespace)],
+          expected: [expectedVersion(this.shared.ctx, this.shared.view.state, namespace, snapshotStream(this.name))],
           result: undefined,
         };
       }),
@@ -230,7 +230,7 @@ class LedgerSnapshotter implements Snapshotter {
         };
         return {
           events: [newEvent('SnapshotCommitted', namespace, snapshotStream(this.name), payload, options.meta)],
-          expected: [this.expected(namespace)],
+          expected: [expectedVersion(this.shared.ctx, this.shared.view.state, namespace, snapshotStream(this.name))],
           result: undefined,
         };
       }),
@@ -245,7 +245,7 @@ class LedgerSnapshotter implements Snapshotter {
         const payload = { snapshotter: this.name, key, id: snapshot.id, ...(options.reason ? { reason: options.reason } : {}) };
         return {
           events: [newEvent('SnapshotRemoved', namespace, snapshotStream(this.name), payload, options.meta)],
-          expected: [this.expected(namespace)],
+          expected: [expectedVersion(this.shared.ctx, this.shared.view.state, namespace, snapshotStream(this.name))],
           result: snapshot,
         };
       }),
@@ -307,7 +307,7 @@ class LedgerSnapshotter implements Snapshotter {
           };
           return {
             events: [newEvent('SnapshotPrepared', namespace, snapshotStream(this.name), payload, options.meta)],
-            expected: [this.expected(namespace)],
+            expected: [expectedVersion(this.shared.ctx, this.shared.view.state, namespace, snapshotStream(this.name))],
             result: undefined,
           };
         }),
@@ -383,10 +383,6 @@ class LedgerSnapshotter implements Snapshotter {
 
   private exclusive<T>(namespace: string, fn: () => Promise<T>): Promise<T> {
     return insideCollection() ? fn() : this.trees.run(namespace, fn);
-  }
-
-  private expected(namespace: string) {
-    return { namespace, stream: snapshotStream(this.name), version: this.shared.view.state.versions[`${namespace}/${this.name}`] ?? 0 };
   }
 }
 

@@ -1,21 +1,19 @@
-import { newEvent, taskStream } from '../events/index.js';
+import { taskStream, type TaskCreated } from '../events/index.js';
 import { containerOf, taskOf, tasksIn, type ContainersState, type ProcessRecord, type ProjectionRunner, type TasksState } from '../projections/index.js';
-import type { AnyMessage, ExitResult, ProcessInfo, ProcessState, RootfsMount, RuntimeTask, TaskRuntime } from '../shims/runtime/task-runtime.js';
+import type { AnyMessage, ExitResult, ProcessInfo, ProcessState, RootfsMount, RuntimeTask, ShimEvent, TaskRuntime, TimestampedShimEvent } from '../shims/runtime/task-runtime.js';
 import { alreadyExists, invalidArgument, LedgerError, notImplemented, StatusError } from '../util/errdefs.js';
 import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
-import type { CommandContext } from './context.js';
+import { KeyedMutex } from '../util/mutex.js';
+import { decideAndAppend, expectedVersion, type CommandContext } from './context.js';
 import { existingContainer } from './containers.js';
-import { TaskRecorder } from './task-recorder.js';
+import { decideTask, type TaskCommand } from './task-decider.js';
 
-
-/** containerd's io.containerd.timeout.task.state: a task whose shim does not answer shows as UNKNOWN. */
-const STATE_TIMEOUT_MS = 2_000;
+/** Meta of what the daemon records on its own account (a shim's answer, a dead shim). */
+const BY_DAEMON = { source: 'daemon', actor: 'daemon' } as const;
 
 export interface TaskCommandOptions {
   readonly warn?: (message: string) => void;
-  /** How long a command waits for the shim's own report (/tasks/create, /tasks/delete) before recording it itself. */
-  readonly reportGraceMs?: number;
 }
 
 export interface CreateTask {
@@ -41,38 +39,44 @@ export interface ExecProcess {
 
 /**
  * containerd's Tasks service over a shim runtime (services/tasks/local.go). Reads go to the
- * shims, which own the processes; what the shims report (and what the daemon finds out about
- * dead shims) is recorded as task events, the log's account of every process and its exit.
- * Every call names a container that must exist, then its task: containerd's two NotFounds.
+ * shims, which own the processes. The log's account of every task and process is kept by the
+ * task decider (task-decider.ts): each command asks it to record what its shim answered before
+ * answering its client, the shims' reports (the only source of exits) are commands to it as
+ * well, and so are the deaths of shims. Every call names a container that must exist, then its
+ * task: containerd's two NotFounds.
  */
 export class TaskCommands {
-  private readonly recorder: TaskRecorder;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Creates in flight (`ns/id` -> runtime name): a second create of the same task is refused at once. */
-  private readonly creating = new Map<string, string>();
-  private readonly reportGraceMs: number;
+  /** Creates in flight (`ns/id`): a second create of the same task is refused, other calls see no task yet. */
+  private readonly creating = new Set<string>();
+  /** A task's reports are decided one after another, in the order they came. */
+  private readonly reports = new KeyedMutex();
+  private readonly pendingReports = new Set<Promise<void>>();
+  private readonly warn: (message: string) => void;
 
   constructor(
-    ctx: CommandContext,
-    view: ProjectionRunner<TasksState>,
+    private readonly ctx: CommandContext,
+    private readonly view: ProjectionRunner<TasksState>,
     private readonly containers: ProjectionRunner<ContainersState>,
     private readonly runtime: TaskRuntime,
     options: TaskCommandOptions = {},
   ) {
-    this.reportGraceMs = options.reportGraceMs ?? 2_000;
-    const runtimeOf = (ns: string, id: string) =>
-      this.creating.get(`${ns}/${id}`) ?? runtime.get(ns, id)?.runtime ?? containerOf(this.containers.state, ns, id)?.runtime.name ?? '';
-    const isCurrent = (ns: string, id: string, pid: number) => this.creating.has(`${ns}/${id}`) || runtime.get(ns, id)?.pid === pid;
-    this.recorder = new TaskRecorder(ctx, view, runtimeOf, isCurrent, options.warn ?? (() => {}));
+    this.warn = options.warn ?? (() => {});
     this.unsubscribe.push(
-      runtime.onEvent((event) => void this.recorder.shimEvent(event)),
-      runtime.onDeath((dead) => void this.recorder.death(dead)),
+      runtime.onEvent((event) => this.report(event)),
+      runtime.onDeath((dead) => {
+        const exit = { pid: dead.pid, exitStatus: dead.exitStatus, exitedAt: dead.exitedAt, reason: dead.reason };
+        // nobody to answer: a failure to record it is said in the daemon's log
+        this.track(this.record(dead.namespace, dead.id, { type: 'RecordDeleted', ...exit }, { ...BY_DAEMON, reason: dead.reason })).catch((err: Error) =>
+          this.warn(`recording the end of task ${dead.namespace}/${dead.id}: ${err.message}`),
+        );
+      }),
     );
   }
 
   /** The tasks read model: what the log says about every task. */
   get recorded(): TasksState {
-    return this.recorder.state;
+    return this.view.state;
   }
 
   async create(namespace: string, request: CreateTask): Promise<{ pid: number }> {
@@ -80,8 +84,7 @@ export class TaskCommands {
     if (request.checkpoint) throw notImplemented(`task ${container.id}: restoring from a checkpoint is not supported by ledgerd (no CRIU support)`);
     const key = `${namespace}/${container.id}`;
     if (this.runtime.get(namespace, container.id) || this.creating.has(key)) throw alreadyExists(`task ${container.id}`);
-    const runtimeName = request.runtimePath || container.runtime.name;
-    this.creating.set(key, runtimeName);
+    this.creating.add(key);
     try {
       const task = await shimCall(() =>
         this.runtime.create({
@@ -100,24 +103,38 @@ export class TaskCommands {
           terminal: request.terminal,
         }),
       );
-      await this.ensureCreatedRecorded(namespace, task, request);
+      const created: TaskCreated = {
+        containerId: task.id,
+        bundle: task.bundle,
+        rootfs: request.rootfs.map((m) => ({ type: m.type, source: m.source, target: m.target ?? '', options: [...m.options] })),
+        io: { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal },
+        checkpoint: request.checkpoint ?? '',
+        pid: task.pid,
+        runtime: request.runtimePath || container.runtime.name,
+      };
+      try {
+        await this.record(namespace, container.id, { type: 'RecordCreated', created }, BY_DAEMON);
+      } catch (err) {
+        // what the log does not hold is no task: it goes with its shim and bundle
+        await this.runtime.discard(task).catch((e: Error) => this.warn(`task ${key}: removing it after its create failed to be recorded: ${e.message}`));
+        throw err;
+      }
       return { pid: task.pid };
-    } catch (err) {
-      await this.closeFailedCreate(namespace, container.id);
-      throw err;
     } finally {
       this.creating.delete(key);
     }
   }
 
   async start(namespace: string, id: string, execId = ''): Promise<{ pid: number }> {
-    return shimCall(() => this.task(namespace, id).start(execId || undefined));
+    const task = this.task(namespace, id);
+    const { pid } = await shimCall(() => task.start(execId || undefined));
+    await this.record(namespace, id, { type: 'RecordStarted', ...(execId ? { execId } : {}), pid }, BY_DAEMON);
+    return { pid };
   }
 
   /** The task: its init process, shim and bundle go. A running task is refused by its shim. */
   async delete(namespace: string, id: string): Promise<ExitResult> {
     const task = this.task(namespace, id);
-    const pid = task.pid;
     let result: ExitResult;
     try {
       result = await task.delete();
@@ -125,7 +142,7 @@ export class TaskCommands {
       const status = asStatus(err);
       throw new StatusError(status.code, status.message.startsWith('failed to delete task') ? status.message : `failed to delete task: ${status.message}`);
     }
-    await this.ensureDeletedRecorded(namespace, id, pid, result);
+    await this.record(namespace, id, { type: 'RecordDeleted', pid: task.pid, exitStatus: result.exitStatus, exitedAt: BigInt(result.exitedAt) }, BY_DAEMON);
     return result;
   }
 
@@ -134,15 +151,11 @@ export class TaskCommands {
     const task = this.task(namespace, id);
     if (!execId) throw invalidArgument('exec id cannot be empty: DeleteProcess deletes exec processes, Delete deletes the task');
     const result = await shimCall(() => task.delete(execId));
-    await this.recorder.record(namespace, () =>
-      taskOf(this.recorded, namespace, id)?.execs[execId]
-        ? [newEvent('TaskExecDeleted', namespace, taskStream(id), { containerId: id, execId, pid: result.pid, exitStatus: result.exitStatus, exitedAt: BigInt(result.exitedAt) }, { source: 'daemon' })]
-        : [],
-    );
+    await this.record(namespace, id, { type: 'RecordExecDeleted', execId, pid: result.pid, exitStatus: result.exitStatus, exitedAt: BigInt(result.exitedAt) }, BY_DAEMON);
     return result;
   }
 
-  /** containerd's getProcessState: NotFound is an error, any other failure shows as status UNKNOWN. */
+  /** containerd's getProcessState: NotFound is an error, any other failure (a shim past its state timeout) shows as status UNKNOWN. */
   async state(namespace: string, id: string, execId = ''): Promise<ProcessState> {
     const task = this.task(namespace, id);
     return processState(task, execId || undefined);
@@ -150,7 +163,8 @@ export class TaskCommands {
 
   /** The namespace's tasks with their init process; a task that vanished meanwhile is left out. */
   async list(namespace: string): Promise<ProcessState[]> {
-    const states = await Promise.all(this.runtime.list(namespace).map((task) => processState(task).catch(() => undefined)));
+    const tasks = this.runtime.list(namespace).filter((task) => !this.creating.has(`${namespace}/${task.id}`));
+    const states = await Promise.all(tasks.map((task) => processState(task).catch(() => undefined)));
     return states.filter((s): s is ProcessState => s !== undefined);
   }
 
@@ -169,6 +183,7 @@ export class TaskCommands {
     if (!process.spec) throw invalidArgument(`exec ${process.execId}: spec must be set (a runtime-spec Process)`);
     const spec = process.spec;
     await shimCall(() => task.exec({ ...process, spec }));
+    await this.record(namespace, id, { type: 'RecordExecAdded', execId: process.execId }, BY_DAEMON);
   }
 
   resizePty(namespace: string, id: string, execId: string, width: number, height: number): Promise<void> {
@@ -180,12 +195,16 @@ export class TaskCommands {
     if (stdin) await shimCall(() => task.closeIO(execId || undefined));
   }
 
-  pause(namespace: string, id: string): Promise<void> {
-    return shimCall(() => this.task(namespace, id).pause());
+  async pause(namespace: string, id: string): Promise<void> {
+    const task = this.task(namespace, id);
+    await shimCall(() => task.pause());
+    await this.record(namespace, id, { type: 'RecordPaused' }, BY_DAEMON);
   }
 
-  resume(namespace: string, id: string): Promise<void> {
-    return shimCall(() => this.task(namespace, id).resume());
+  async resume(namespace: string, id: string): Promise<void> {
+    const task = this.task(namespace, id);
+    await shimCall(() => task.resume());
+    await this.record(namespace, id, { type: 'RecordResumed' }, BY_DAEMON);
   }
 
   pids(namespace: string, id: string): Promise<ProcessInfo[]> {
@@ -199,7 +218,7 @@ export class TaskCommands {
   /** An exit the log already holds is answered from it (after a restart too); else the shim's. */
   async wait(namespace: string, id: string, execId = ''): Promise<ExitResult> {
     const task = this.task(namespace, id);
-    await this.recorder.settled();
+    await this.settled();
     const recorded = this.recordedProcess(namespace, id, execId);
     if (recorded?.status === 'stopped') return { pid: recorded.pid, exitStatus: recorded.exitStatus, exitedAt: BigInt(recorded.exitedAt) };
     return shimCall(() => task.wait(execId || undefined));
@@ -208,7 +227,7 @@ export class TaskCommands {
   /** Every task of every namespace that has tasks or containers, for Metrics (which filters by id and namespace). */
   allTasks(): RuntimeTask[] {
     const namespaces = new Set([...Object.keys(this.recorded.live), ...Object.keys(this.containers.state.live)]);
-    return [...namespaces].sort().flatMap((ns) => this.runtime.list(ns));
+    return [...namespaces].sort().flatMap((ns) => this.runtime.list(ns).filter((task) => !this.creating.has(`${ns}/${task.id}`)));
   }
 
   checkpoint(namespace: string, id: string): never {
@@ -219,12 +238,13 @@ export class TaskCommands {
   /**
    * After a restart (DESIGN.md, recovery): reconnect the shims the state directory names, let the
    * runtime clean up and report the dead ones, and record exits that happened while the daemon was
-   * down. Tasks the log has but no shim runs any more are recorded as exited and deleted.
+   * down. A shim's task the log does not hold was never acknowledged: it is removed with its shim.
+   * Tasks the log has but no shim runs any more are recorded as exited and deleted.
    */
   async reconcile(): Promise<string[]> {
     const lines: string[] = [];
     const live = await this.runtime.load((ns, id) => containerOf(this.containers.state, ns, id)?.runtime.name);
-    await this.recorder.settled();
+    await this.settled();
     const running = new Set<string>();
     for (const task of live) {
       const recorded = taskOf(this.recorded, task.namespace, task.id);
@@ -242,8 +262,9 @@ export class TaskCommands {
         const state = await task.state(execId).catch(() => undefined);
         if (state?.status !== 'stopped') continue;
         lines.push(`task ${task.namespace}/${task.id}: ${process.id} exited with ${state.exitStatus} while the daemon was down`);
-        const exited = { containerId: task.id, id: process.id, pid: state.pid, exitStatus: state.exitStatus, exitedAt: state.exitedAt, reason: 'exited while the daemon was down' };
-        await this.recorder.record(task.namespace, () => [newEvent('TaskExited', task.namespace, taskStream(task.id), exited, { source: 'daemon', actor: 'reconciler', reason: exited.reason })]);
+        const reason = 'exited while the daemon was down';
+        const exited: TaskCommand = { type: 'RecordExited', id: process.id, pid: state.pid, exitStatus: state.exitStatus, exitedAt: state.exitedAt, reason };
+        await this.record(task.namespace, task.id, exited, { ...BY_DAEMON, actor: 'reconciler', reason });
       }
     }
     for (const ns of Object.keys(this.recorded.live)) {
@@ -251,14 +272,14 @@ export class TaskCommands {
         if (running.has(`${ns}/${task.containerId}`)) continue;
         lines.push(`task ${ns}/${task.containerId}: no shim any more, recorded as exited and deleted`);
         const stopped = task.init.status === 'stopped';
-        await this.recorder.death({
-          namespace: ns,
-          id: task.containerId,
+        const reason = 'shim gone after a restart';
+        await this.record(ns, task.containerId, {
+          type: 'RecordDeleted',
           pid: task.init.pid,
           exitStatus: stopped ? task.init.exitStatus : 255,
           exitedAt: stopped ? BigInt(task.init.exitedAt) : BigInt(Date.now()) * 1_000_000n,
-          reason: 'shim gone after a restart',
-        });
+          reason,
+        }, { ...BY_DAEMON, actor: 'reconciler', reason });
       }
     }
     return lines;
@@ -268,15 +289,40 @@ export class TaskCommands {
     this.unsubscribe.forEach((off) => off());
   }
 
-  /** Resolves when every shim report received so far is in the log and the read model. */
-  settled(): Promise<void> {
-    return this.recorder.settled();
+  /** Resolves when every shim report received so far is decided, and the read model holds it. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.pendingReports]);
+    await this.ctx.projections.settle();
   }
 
-  /** containerd's getTask: the container first, then its task in the runtime. */
+  /** A shim's report as a command to the task decider; the promise fails with the decision's error. */
+  private report(event: TimestampedShimEvent): Promise<void> {
+    const command = reportedCommand(event);
+    if (!command) return Promise.resolve();
+    const meta = { source: 'shim', actor: 'shim', shimTimestamp: String(event.timestamp) };
+    return this.track(this.reports.run(`${event.namespace}/${event.containerId}`, () => this.record(event.namespace, event.containerId, command, meta)));
+  }
+
+  private track(pending: Promise<void>): Promise<void> {
+    this.pendingReports.add(pending);
+    const done = () => this.pendingReports.delete(pending);
+    pending.then(done, done);
+    return pending;
+  }
+
+  /** Decides against the task as the log has it and appends with the version it saw. */
+  private record(namespace: string, id: string, command: TaskCommand, meta: Readonly<Record<string, unknown>>): Promise<void> {
+    return decideAndAppend(this.ctx, () => ({
+      events: decideTask(command, taskOf(this.view.state, namespace, id), { namespace, containerId: id }, meta),
+      expected: [expectedVersion(this.ctx, this.view.state, namespace, taskStream(id))],
+      result: undefined,
+    }));
+  }
+
+  /** containerd's getTask: the container first, then its task in the runtime (one being created is not there yet). */
   private task(namespace: string, id: string): RuntimeTask {
     existingContainer(this.containers.state, namespace, id);
-    const task = this.runtime.get(namespace, id);
+    const task = this.creating.has(`${namespace}/${id}`) ? undefined : this.runtime.get(namespace, id);
     if (!task) throw new StatusError(Code.NotFound, `task ${id} not found`);
     return task;
   }
@@ -285,61 +331,45 @@ export class TaskCommands {
     const task = taskOf(this.recorded, namespace, id);
     return execId ? task?.execs[execId] : task?.init;
   }
+}
 
-  /** The shim reports /tasks/create itself; if that report does not arrive, the daemon records what it knows. */
-  private async ensureCreatedRecorded(namespace: string, task: RuntimeTask, request: CreateTask): Promise<void> {
-    const recorded = () => taskOf(this.recorded, namespace, task.id)?.init.pid === task.pid;
-    if (await this.recorder.until(recorded, this.reportGraceMs)) return;
-    const payload = {
-      containerId: task.id,
-      bundle: task.bundle,
-      rootfs: request.rootfs.map((m) => ({ type: m.type, source: m.source, target: m.target ?? '', options: [...m.options] })),
-      io: { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal },
-      checkpoint: request.checkpoint ?? '',
-      pid: task.pid,
-      runtime: task.runtime,
-    };
-    const meta = { source: 'daemon', reason: 'the shim did not report /tasks/create' };
-    await this.recorder.record(namespace, () => (recorded() ? [] : [newEvent('TaskCreated', namespace, taskStream(task.id), payload, meta)]));
-  }
-
-  /** A create that failed after its shim reported /tasks/create leaves no task behind in the log either. */
-  private async closeFailedCreate(namespace: string, id: string): Promise<void> {
-    await this.recorder.settled();
-    const orphan = () => (!this.runtime.get(namespace, id) ? taskOf(this.recorded, namespace, id) : undefined);
-    const meta = { source: 'daemon', reason: 'task create failed' };
-    await this.recorder.record(namespace, () => {
-      const task = orphan();
-      return task ? [newEvent('TaskDeleted', namespace, taskStream(id), { containerId: id, pid: task.init.pid, exitStatus: 0, exitedAt: 0n, reason: meta.reason }, meta)] : [];
-    });
-  }
-
-  /** Likewise for /tasks/delete: the log must not keep a task the runtime no longer has. */
-  private async ensureDeletedRecorded(namespace: string, id: string, pid: number, result: ExitResult): Promise<void> {
-    const open = () => taskOf(this.recorded, namespace, id)?.init.pid === pid;
-    if (await this.recorder.until(() => !open(), this.reportGraceMs)) return;
-    const payload = { containerId: id, pid: result.pid, exitStatus: result.exitStatus, exitedAt: BigInt(result.exitedAt) };
-    const meta = { source: 'daemon', reason: 'the shim did not report /tasks/delete' };
-    await this.recorder.record(namespace, () => (open() ? [newEvent('TaskDeleted', namespace, taskStream(id), payload, meta)] : []));
+/**
+ * The command a shim's report asks for. /tasks/create asks for none: a task is created by the
+ * Create command from its shim's answer, and the report can outlive that create (a shim retries
+ * it to a daemon restarted meanwhile, which must not adopt a task nobody was told of).
+ */
+function reportedCommand(event: ShimEvent): TaskCommand | undefined {
+  switch (event.kind) {
+    case 'create':
+      return undefined;
+    case 'start':
+      return { type: 'RecordStarted', pid: event.pid };
+    case 'exec-started':
+      return { type: 'RecordStarted', execId: event.execId, pid: event.pid };
+    case 'exec-added':
+      return { type: 'RecordExecAdded', execId: event.execId };
+    case 'exit':
+      return { type: 'RecordExited', id: event.id, pid: event.pid, exitStatus: event.exitStatus, exitedAt: event.exitedAt };
+    case 'delete':
+      return { type: 'RecordDeleted', pid: event.pid, exitStatus: event.exitStatus, exitedAt: event.exitedAt };
+    case 'paused':
+      return { type: 'RecordPaused' };
+    case 'resumed':
+      return { type: 'RecordResumed' };
+    case 'oom':
+      return { type: 'RecordOOM' };
   }
 }
 
 async function processState(task: RuntimeTask, execId?: string): Promise<ProcessState> {
   try {
-    return await withTimeout(task.state(execId), STATE_TIMEOUT_MS, `state of ${execId ?? task.id}`);
+    // the runtime bounds State by io.containerd.timeout.task.state
+    return await task.state(execId);
   } catch (err) {
     const status = asStatus(err);
     if (status.code === Code.NotFound) throw status;
     return { id: execId ?? task.id, pid: 0, status: 'unknown', stdin: '', stdout: '', stderr: '', terminal: false, exitStatus: 0, exitedAt: 0n };
   }
-}
-
-function withTimeout<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StatusError(Code.DeadlineExceeded, `${what}: context deadline exceeded`)), ms);
-  });
-  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A shim's error keeps its status code and message (containerd's errdefs round trip); anything else is Unknown. */

@@ -12,3 +12,4 @@ export * from './topics.js';
 export * from './vocabulary.js';
 export { upcast, upcasterOf, type UpcastStep, type UpcasterRegistry } from './versioning.js';
 export { newEvent, type TypedEvent } from './new-event.js';
+export { asEventRecord, type EventRecord, type RecordedEvent } from './record.js';

@@ -1,12 +1,6 @@
-import type { LogRecord } from '../log/index.js';
-import type {
-  ContentCommitted,
-  ContentDeleted,
-  ContentIngestAborted,
-  ContentIngestStarted,
-  ContentLabelsUpdated,
-} from '../events/index.js';
+import type { ContentIngestStarted } from '../events/index.js';
 import type { Projection } from './projection.js';
+import { noteVersion, type StreamVersions } from './stream-versions.js';
 
 /** A blob as one namespace sees it (containerd's v1/<ns>/content/blob/<digest>). */
 export interface BlobView {
@@ -29,36 +23,36 @@ export interface ContentState {
   /** namespace -> client ref -> ingest */
   readonly ingests: Record<string, Record<string, IngestView>>;
   /** `${namespace}/${stream}` -> version of that stream, deleted objects included. */
-  readonly versions: Record<string, number>;
+  readonly versions: StreamVersions;
 }
 
 export const contentProjection: Projection<ContentState> = {
   name: 'content',
   version: 1,
   initial: () => ({ blobs: {}, ingests: {}, versions: {} }),
-  evolve(state, record: LogRecord) {
+  evolve(state, record) {
     const ns = record.namespace;
     switch (record.type) {
       case 'ContentCommitted': {
-        const { digest, size, labels, ref } = record.payload as ContentCommitted;
+        const { digest, size, labels, ref } = record.payload;
         (state.blobs[ns] ??= {})[digest] = { digest, size, labels, createdAt: record.time, updatedAt: record.time };
         if (ref !== undefined) endIngest(state, ns, ref);
         break;
       }
       case 'ContentLabelsUpdated': {
-        const { digest, labels } = record.payload as ContentLabelsUpdated;
+        const { digest, labels } = record.payload;
         const blob = state.blobs[ns]?.[digest];
         if (blob) state.blobs[ns]![digest] = { ...blob, labels, updatedAt: record.time };
         break;
       }
       case 'ContentDeleted': {
-        const { digest } = record.payload as ContentDeleted;
+        const { digest } = record.payload;
         // a namespace's emptied map stays until the namespace goes (see containers.ts)
         if (state.blobs[ns]) delete state.blobs[ns][digest];
         break;
       }
       case 'ContentIngestStarted': {
-        const { ref, backendRef, total, shared, lease, expiresAt } = record.payload as ContentIngestStarted;
+        const { ref, backendRef, total, shared, lease, expiresAt } = record.payload;
         const existing = state.ingests[ns]?.[ref];
         (state.ingests[ns] ??= {})[ref] = {
           ref,
@@ -73,7 +67,7 @@ export const contentProjection: Projection<ContentState> = {
         break;
       }
       case 'ContentIngestAborted':
-        endIngest(state, ns, (record.payload as ContentIngestAborted).ref);
+        endIngest(state, ns, record.payload.ref);
         break;
       case 'NamespaceDeleted':
         delete state.blobs[ns];
@@ -82,7 +76,7 @@ export const contentProjection: Projection<ContentState> = {
       default:
         return state;
     }
-    state.versions[`${ns}/${record.stream}`] = record.version;
+    noteVersion(state.versions, record);
     return state;
   },
 };

@@ -1,5 +1,5 @@
-import type { LogRecord } from '../log/index.js';
-import type { ImageCreated, ImageTarget } from '../events/index.js';
+import type { ImageTarget } from '../events/index.js';
+import { noteVersion, type StreamVersions } from './stream-versions.js';
 import type { Projection } from './projection.js';
 
 export interface ImageView {
@@ -13,29 +13,27 @@ export interface ImageView {
 export interface ImagesState {
   /** namespace -> image name -> image */
   readonly live: Record<string, Record<string, ImageView>>;
-  /** `${namespace}/${name}` -> version of the image's stream, deleted images included. */
-  readonly versions: Record<string, number>;
+  readonly versions: StreamVersions;
 }
 
 export const imagesProjection: Projection<ImagesState> = {
   name: 'images',
-  version: 1,
+  version: 2,
   initial: () => ({ live: {}, versions: {} }),
-  evolve(state, record: LogRecord) {
+  evolve(state, record) {
     const ns = record.namespace;
     switch (record.type) {
       case 'ImageCreated':
       case 'ImageUpdated': {
-        const { name, labels, target } = record.payload as ImageCreated;
+        const { name, labels, target } = record.payload;
         const images = (state.live[ns] ??= {});
         images[name] = { name, labels, target, createdAt: images[name]?.createdAt ?? record.time, updatedAt: record.time };
-        state.versions[`${ns}/${name}`] = record.version;
+        noteVersion(state.versions, record);
         break;
       }
       case 'ImageDeleted': {
-        const { name } = record.payload as { name: string };
-        if (state.live[ns]) delete state.live[ns][name];
-        state.versions[`${ns}/${name}`] = record.version;
+        if (state.live[ns]) delete state.live[ns][record.payload.name];
+        noteVersion(state.versions, record);
         break;
       }
     }

@@ -29,3 +29,4 @@ export { containersProjection, containerOf, containersIn, type ContainersState, 
 export { tasksProjection, taskOf, tasksIn, type TasksState, type TaskRecord, type ProcessRecord, type RecordedStatus } from './tasks.js';
 export { podsProjection, podsIn, podOf, type PodsState, type PodView, type PodState } from './pods.js';
 export { criContainersProjection, criContainerState, type CriContainersState, type CriContainerView, type CriContainerState } from './cri-containers.js';
+export { versionOf, versionKey, type StreamVersions } from './stream-versions.js';

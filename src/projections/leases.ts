@@ -1,17 +1,6 @@
-import type { LogRecord } from '../log/index.js';
-import type {
-  ContentCommitted,
-  ContentDeleted,
-  ContentIngestAborted,
-  ContentIngestStarted,
-  LeaseCreated,
-  LeaseResource,
-  LeaseResourceAdded,
-  SnapshotCommitted,
-  SnapshotPrepared,
-  SnapshotRemoved,
-} from '../events/index.js';
+import type { EventRecord, LeaseResource } from '../events/index.js';
 import type { Projection } from './projection.js';
+import { noteVersion, versionKey, type StreamVersions } from './stream-versions.js';
 
 export interface LeaseView {
   readonly id: string;
@@ -24,8 +13,7 @@ export interface LeaseView {
 export interface LeasesState {
   /** namespace -> lease id -> lease */
   readonly live: Record<string, Record<string, LeaseView>>;
-  /** `${namespace}/${id}` -> version of a live lease's stream (a deleted one's is the log's: see streamVersionAfterDeletion). */
-  readonly versions: Record<string, number>;
+  readonly versions: StreamVersions;
 }
 
 export const resourceKey = (resource: LeaseResource) => `${resource.type}/${resource.id}`;
@@ -37,36 +25,35 @@ export const resourceKey = (resource: LeaseResource) => `${resource.type}/${reso
  */
 export const leasesProjection: Projection<LeasesState> = {
   name: 'leases',
-  version: 3,
+  version: 4,
   initial: () => ({ live: {}, versions: {} }),
-  evolve(state, record: LogRecord) {
+  evolve(state, record) {
     const ns = record.namespace;
     switch (record.type) {
       case 'LeaseCreated': {
-        const { id, labels } = record.payload as LeaseCreated;
+        const { id, labels } = record.payload;
         (state.live[ns] ??= {})[id] = { id, labels, createdAt: record.time, resources: {} };
-        state.versions[`${ns}/${id}`] = record.version;
+        noteVersion(state.versions, record);
         break;
       }
       case 'LeaseDeleted': {
-        const { id } = record.payload as { id: string };
-        if (state.live[ns]) delete state.live[ns][id];
-        delete state.versions[`${ns}/${id}`];
+        if (state.live[ns]) delete state.live[ns][record.payload.id];
+        delete state.versions[versionKey(ns, record.stream)];
         break;
       }
       case 'LeaseResourceAdded':
       case 'LeaseResourceRemoved': {
-        const { id, resource } = record.payload as LeaseResourceAdded;
+        const { id, resource } = record.payload;
         const lease = state.live[ns]?.[id];
         if (lease) {
           if (record.type === 'LeaseResourceAdded') lease.resources[resourceKey(resource)] = resource;
           else delete lease.resources[resourceKey(resource)];
-          state.versions[`${ns}/${id}`] = record.version;
+          noteVersion(state.versions, record);
         }
         break;
       }
       default: {
-        const write = LEASED_WRITES[record.type]?.(record.payload as never);
+        const write = leasedWrite(record);
         if (write) applyLeasedWrite(state, ns, write);
       }
     }
@@ -86,21 +73,36 @@ const ingest = (ref: string): LeaseResource => ({ type: 'ingests', id: ref });
 const snapshot = (snapshotter: string, key: string): LeaseResource => ({ type: `snapshots/${snapshotter}`, id: key });
 
 /**
- * Events of writes that a lease may hold, as containerd's metadata store adds and removes lease
+ * The writes that a lease may hold, as containerd's metadata store adds and removes lease
  * references: a write under a lease holds what it made; a commit moves the hold from the ingest
  * (or active snapshot) to the result. A deletion releases the object from every lease of the
  * namespace (containerd only from the deleting call's lease, leaving dangling references that
  * would hold a later object of the same name).
  */
-const LEASED_WRITES: Record<string, (payload: never) => LeasedWrite> = {
-  ContentIngestStarted: (p: ContentIngestStarted) => ({ lease: p.lease, hold: ingest(p.ref) }),
-  ContentCommitted: (p: ContentCommitted) => ({ lease: p.lease, hold: content(p.digest), release: p.ref ? [ingest(p.ref)] : [] }),
-  ContentIngestAborted: (p: ContentIngestAborted) => ({ release: [ingest(p.ref)] }),
-  ContentDeleted: (p: ContentDeleted) => ({ release: [content(p.digest)] }),
-  SnapshotPrepared: (p: SnapshotPrepared) => ({ lease: p.lease, hold: snapshot(p.snapshotter, p.key) }),
-  SnapshotCommitted: (p: SnapshotCommitted) => ({ lease: p.lease, hold: snapshot(p.snapshotter, p.name), release: [snapshot(p.snapshotter, p.key)] }),
-  SnapshotRemoved: (p: SnapshotRemoved) => ({ release: [snapshot(p.snapshotter, p.key)] }),
-};
+function leasedWrite(record: EventRecord): LeasedWrite | undefined {
+  switch (record.type) {
+    case 'ContentIngestStarted':
+      return { lease: record.payload.lease, hold: ingest(record.payload.ref) };
+    case 'ContentCommitted': {
+      const p = record.payload;
+      return { lease: p.lease, hold: content(p.digest), release: p.ref ? [ingest(p.ref)] : [] };
+    }
+    case 'ContentIngestAborted':
+      return { release: [ingest(record.payload.ref)] };
+    case 'ContentDeleted':
+      return { release: [content(record.payload.digest)] };
+    case 'SnapshotPrepared':
+      return { lease: record.payload.lease, hold: snapshot(record.payload.snapshotter, record.payload.key) };
+    case 'SnapshotCommitted': {
+      const p = record.payload;
+      return { lease: p.lease, hold: snapshot(p.snapshotter, p.name), release: [snapshot(p.snapshotter, p.key)] };
+    }
+    case 'SnapshotRemoved':
+      return { release: [snapshot(record.payload.snapshotter, record.payload.key)] };
+    default:
+      return undefined;
+  }
+}
 
 function applyLeasedWrite(state: LeasesState, namespace: string, write: LeasedWrite): void {
   const leases = state.live[namespace];

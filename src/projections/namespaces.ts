@@ -1,5 +1,5 @@
-import type { LogRecord } from '../log/index.js';
-import { IMPLIES_NAMESPACE, type NamespaceCreated, type NamespaceUpdated } from '../events/index.js';
+import { IMPLIES_NAMESPACE } from '../events/index.js';
+import { noteVersion, type StreamVersions } from './stream-versions.js';
 import type { Projection } from './projection.js';
 
 export interface NamespaceView {
@@ -12,27 +12,26 @@ export interface NamespaceView {
 
 export interface NamespacesState {
   readonly live: Record<string, NamespaceView>;
-  /** Version of each namespace's own stream, deleted ones included: the expected version of the next change. */
-  readonly versions: Record<string, number>;
+  readonly versions: StreamVersions;
 }
 
 export const namespacesProjection: Projection<NamespacesState> = {
   name: 'namespaces',
-  version: 1,
+  version: 2,
   initial: () => ({ live: {}, versions: {} }),
-  evolve(state, record: LogRecord) {
+  evolve(state, record) {
     switch (record.type) {
       case 'NamespaceCreated':
       case 'NamespaceUpdated': {
-        const { name, labels } = record.payload as NamespaceCreated | NamespaceUpdated;
+        const { name, labels } = record.payload;
         const existing = state.live[name];
         state.live[name] = { name, labels, createdAt: existing?.createdAt ?? record.time, updatedAt: record.time };
-        state.versions[name] = record.version;
+        noteVersion(state.versions, record);
         break;
       }
       case 'NamespaceDeleted':
         delete state.live[record.namespace];
-        state.versions[record.namespace] = record.version;
+        noteVersion(state.versions, record);
         break;
       default:
         if (IMPLIES_NAMESPACE.has(record.type) && !state.live[record.namespace]) {

@@ -1,4 +1,5 @@
 import { BehaviorSubject } from 'rxjs';
+import { asEventRecord } from '../events/index.js';
 import type { EventLog, LogRecord } from '../log/index.js';
 import type { Projection } from './projection.js';
 
@@ -66,7 +67,8 @@ export class ProjectionRunner<S> {
   /** Folds one record in, unless it is already part of the state. */
   apply(record: LogRecord): void {
     if (record.seq <= this.appliedSeq) return;
-    this.state = this.projection.evolve(this.state, record);
+    const event = asEventRecord(record);
+    if (event) this.state = this.projection.evolve(this.state, event);
     this.appliedSeq = record.seq;
   }
 

@@ -1,6 +1,5 @@
-import type { LogRecord } from '../log/index.js';
-import type { SnapshotCommitted, SnapshotLabelsUpdated, SnapshotPrepared, SnapshotRemoved } from '../events/index.js';
 import type { Projection } from './projection.js';
+import { noteVersion, type StreamVersions } from './stream-versions.js';
 
 export interface SnapshotView {
   /** The key of an active snapshot or view, the name of a committed one. */
@@ -30,20 +29,20 @@ export interface SnapshotsState {
   readonly lastIds: Record<string, number>;
   /** snapshotter -> id -> namespace of the live snapshot that owns the directory. */
   readonly owners: Record<string, Record<number, string>>;
-  /** `${namespace}/${snapshotter}` -> version of the tree's stream: the expected version of the next change. */
-  readonly versions: Record<string, number>;
+  /** Versions of the trees' streams ("snapshots/<snapshotter>" of each namespace). */
+  readonly versions: StreamVersions;
 }
 
 /** The snapshots of every namespace and snapshotter, with the parent/child links between them. */
 export const snapshotsProjection: Projection<SnapshotsState> = {
   name: 'snapshots',
-  version: 1,
+  version: 2,
   initial: () => ({ live: {}, lastIds: {}, owners: {}, versions: {} }),
-  evolve(state, record: LogRecord) {
+  evolve(state, record) {
     const ns = record.namespace;
     switch (record.type) {
       case 'SnapshotPrepared': {
-        const p = record.payload as SnapshotPrepared;
+        const p = record.payload;
         const tree = treeOf(state, ns, p.snapshotter);
         tree[p.key] = {
           key: p.key,
@@ -62,7 +61,7 @@ export const snapshotsProjection: Projection<SnapshotsState> = {
         break;
       }
       case 'SnapshotCommitted': {
-        const p = record.payload as SnapshotCommitted;
+        const p = record.payload;
         const tree = treeOf(state, ns, p.snapshotter);
         const active = tree[p.key];
         delete tree[p.key];
@@ -82,7 +81,7 @@ export const snapshotsProjection: Projection<SnapshotsState> = {
         break;
       }
       case 'SnapshotRemoved': {
-        const p = record.payload as SnapshotRemoved;
+        const p = record.payload;
         const tree = treeOf(state, ns, p.snapshotter);
         const removed = tree[p.key];
         delete tree[p.key];
@@ -91,7 +90,7 @@ export const snapshotsProjection: Projection<SnapshotsState> = {
         break;
       }
       case 'SnapshotLabelsUpdated': {
-        const p = record.payload as SnapshotLabelsUpdated;
+        const p = record.payload;
         const tree = treeOf(state, ns, p.snapshotter);
         const current = tree[p.key];
         if (current) tree[p.key] = { ...current, labels: p.labels, updatedAt: record.time };
@@ -100,8 +99,7 @@ export const snapshotsProjection: Projection<SnapshotsState> = {
       default:
         return state;
     }
-    const { snapshotter } = record.payload as { snapshotter: string };
-    state.versions[`${ns}/${snapshotter}`] = record.version;
+    noteVersion(state.versions, record);
     return state;
   },
 };

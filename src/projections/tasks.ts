@@ -1,6 +1,6 @@
-import type { LogRecord } from '../log/index.js';
-import type { TaskCreated, TaskExecAdded, TaskExecDeleted, TaskExecStarted, TaskExited, TaskStarted, TaskStdio } from '../events/index.js';
+import type { EventRecord, TaskEvents, TaskStdio } from '../events/index.js';
 import type { Projection } from './projection.js';
+import { noteVersion, versionKey, type StreamVersions } from './stream-versions.js';
 
 export type RecordedStatus = 'created' | 'running' | 'paused' | 'stopped';
 
@@ -27,20 +27,24 @@ export interface TaskRecord {
 export interface TasksState {
   /** namespace -> container id -> task (until its TaskDeleted) */
   readonly live: Record<string, Record<string, TaskRecord>>;
+  /** Versions of live tasks' streams (a deleted task's is the log's: see streamVersionAfterDeletion). */
+  readonly versions: StreamVersions;
 }
 
 export const tasksProjection: Projection<TasksState> = {
   name: 'tasks',
-  version: 3,
-  initial: () => ({ live: {} }),
-  evolve(state, record: LogRecord) {
-    const ns = record.namespace;
+  version: 4,
+  initial: () => ({ live: {}, versions: {} }),
+  evolve(state, record) {
     // a namespace's emptied map stays until the namespace goes (see containers.ts)
-    if (record.type === 'NamespaceDeleted') delete state.live[ns];
-    if (!record.type.startsWith('Task')) return state;
-    const { containerId } = record.payload as { containerId: string };
+    if (record.type === 'NamespaceDeleted') delete state.live[record.namespace];
+    if (!isTaskEvent(record)) return state;
+    const ns = record.namespace;
+    if (record.type === 'TaskDeleted') delete state.versions[versionKey(ns, record.stream)];
+    else noteVersion(state.versions, record);
+    const { containerId } = record.payload;
     if (record.type === 'TaskCreated') {
-      const p = record.payload as TaskCreated;
+      const p = record.payload;
       (state.live[ns] ??= {})[containerId] = {
         containerId,
         bundle: p.bundle,
@@ -56,28 +60,26 @@ export const tasksProjection: Projection<TasksState> = {
     if (!task) return state;
     switch (record.type) {
       case 'TaskStarted':
-        Object.assign(task.init, { pid: (record.payload as TaskStarted).pid, status: 'running' });
+        // an exit recorded first (a process that ended at once) stays the last word
+        if (task.init.status === 'created') Object.assign(task.init, { pid: record.payload.pid, status: 'running' });
         break;
-      case 'TaskExecAdded': {
-        const { execId } = record.payload as TaskExecAdded;
-        task.execs[execId] = { id: execId, pid: 0, status: 'created', exitStatus: 0, exitedAt: 0n };
+      case 'TaskExecAdded':
+        task.execs[record.payload.execId] = { id: record.payload.execId, pid: 0, status: 'created', exitStatus: 0, exitedAt: 0n };
         break;
-      }
       case 'TaskExecStarted': {
-        const { execId, pid } = record.payload as TaskExecStarted;
-        const exec = task.execs[execId];
-        if (exec) Object.assign(exec, { pid, status: 'running' });
+        const exec = task.execs[record.payload.execId];
+        if (exec?.status === 'created') Object.assign(exec, { pid: record.payload.pid, status: 'running' });
         break;
       }
       case 'TaskExited': {
-        const { id, exitStatus, exitedAt } = record.payload as TaskExited;
+        const { id, exitStatus, exitedAt } = record.payload;
         const process = id === containerId || id === '' ? task.init : task.execs[id];
         // small integers decode as numbers (0n for "never" comes back as 0)
         if (process) Object.assign(process, { status: 'stopped', exitStatus, exitedAt: BigInt(exitedAt) });
         break;
       }
       case 'TaskExecDeleted':
-        delete task.execs[(record.payload as TaskExecDeleted).execId];
+        delete task.execs[record.payload.execId];
         break;
       case 'TaskPaused':
         task.init.status = 'paused';
@@ -96,6 +98,12 @@ export const tasksProjection: Projection<TasksState> = {
     return state;
   },
 };
+
+type TaskEventType = keyof TaskEvents;
+const TASK_EVENTS: ReadonlySet<string> = new Set<TaskEventType>([
+  'TaskCreated', 'TaskStarted', 'TaskExited', 'TaskDeleted', 'TaskExecAdded', 'TaskExecStarted', 'TaskExecDeleted', 'TaskPaused', 'TaskResumed', 'TaskOOM',
+]);
+const isTaskEvent = (record: EventRecord): record is Extract<EventRecord, { type: TaskEventType }> => TASK_EVENTS.has(record.type);
 
 export function taskOf(state: TasksState, namespace: string, containerId: string): TaskRecord | undefined {
   return state.live[namespace]?.[containerId];

@@ -1,3 +1,4 @@
+import { asEventRecord } from '../events/index.js';
 import type { EventLog } from '../log/index.js';
 import type { Projection } from './projection.js';
 import type { StoredCheckpoint } from './runner.js';
@@ -27,8 +28,10 @@ export async function statesAt(log: EventLog, projections: readonly Projection<u
   for (let next = first + 1; next <= target; next += STEP) {
     if (next > first + 1) await new Promise((resolve) => setImmediate(resolve));
     for (const record of log.read(next, Math.min(target, next + STEP - 1))) {
+      const event = asEventRecord(record);
+      if (!event) continue;
       projections.forEach((projection, i) => {
-        if (record.seq > starts[i]!.from) states[i] = projection.evolve(states[i], record);
+        if (record.seq > starts[i]!.from) states[i] = projection.evolve(states[i], event);
       });
     }
   }

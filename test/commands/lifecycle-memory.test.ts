@@ -21,7 +21,7 @@ function setup(t: TestContext) {
   const runtime = new InMemoryTaskRuntime();
   const ctx = { log, projections };
   const containers = new ContainerCommands(ctx, views[0]);
-  const tasks = new TaskCommands(ctx, views[1], views[0], runtime, { warn: () => {}, reportGraceMs: 300 });
+  const tasks = new TaskCommands(ctx, views[1], views[0], runtime, { warn: () => {} });
   const leases = new LeaseCommands(ctx, views[2]);
   t.after(async () => {
     tasks.close();

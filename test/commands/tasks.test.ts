@@ -15,7 +15,7 @@ const SPEC = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec'
 const RUNC_OPTIONS = { typeUrl: 'containerd.runc.v1.Options', value: Buffer.from([0x1a, 0x04, 0x72, 0x75, 0x6e, 0x63]) };
 const PROCESS_SPEC = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from('{"args":["true"]}') };
 
-function setup(t: TestContext, options: FakeRuntimeOptions & { dir?: string; reportGraceMs?: number } = {}) {
+function setup(t: TestContext, options: FakeRuntimeOptions & { dir?: string } = {}) {
   const log = EventLog.open({ dir: options.dir ?? tempDir(t) });
   const projections = new ProjectionSet(log);
   const containersView = projections.add(containersProjection);
@@ -26,7 +26,6 @@ function setup(t: TestContext, options: FakeRuntimeOptions & { dir?: string; rep
   const warnings: string[] = [];
   const tasks = new TaskCommands({ log, projections }, tasksView, containersView, runtime, {
     warn: (m) => warnings.push(m),
-    reportGraceMs: options.reportGraceMs ?? 300,
   });
   const close = async () => {
     tasks.close();
@@ -72,7 +71,7 @@ const ledger = (kind: string, message: RegExp) => (err: unknown) => err instance
 const Code = { Unknown: 2, InvalidArgument: 3, NotFound: 5, AlreadyExists: 6 };
 const types = (records: LogRecord[]) => records.map((r) => r.type);
 
-test('tasks: create, start, exit, wait, delete: the log records each step as the shim reports it', async (t) => {
+test('tasks: create, start, exit, wait, delete: the log records each step, from the shim\'s answers and reports', async (t) => {
   const { runtime, tasks, taskEvents, addContainer, settled } = setup(t);
   await addContainer('c1');
   const { pid } = await tasks.create('ns', create('c1'));
@@ -96,8 +95,9 @@ test('tasks: create, start, exit, wait, delete: the log records each step as the
   const created = events[0]!.payload as { runtime: string; pid: number; bundle: string; io: { stdout: string }; rootfs: { type: string }[] };
   assert.deepEqual([created.runtime, created.pid, created.io.stdout, created.rootfs[0]!.type], ['io.containerd.runc.v2', pid, '/run/fifo/out', 'overlay']);
   assert.equal(events[0]!.stream, 'tasks/c1');
-  assert.equal(events[0]!.meta.source, 'shim');
-  assert.match(String(events[0]!.meta.shimTimestamp), /^\d+$/);
+  assert.equal(events[0]!.meta.source, 'daemon', 'the Create command records the task from its shim\'s answer');
+  assert.equal(events[2]!.meta.source, 'shim', 'exits come from the shim\'s report');
+  assert.match(String(events[2]!.meta.shimTimestamp), /^\d+$/);
   assert.deepEqual(events[2]!.payload, { containerId: 'c1', id: 'c1', pid, exitStatus: 7, exitedAt: exit.exitedAt });
   assert.equal(tasks.recorded.live.ns?.c1, undefined, 'the deleted task is gone from the read model');
   assert.deepEqual(await tasks.list('ns'), []);
@@ -234,21 +234,41 @@ test('tasks: a shim that dies is recorded as exited and deleted, with the reason
   await assert.rejects(tasks.state('ns', 'c1'), status(Code.NotFound, /^task c1 not found$/));
 });
 
-test('tasks: reports a shim never sends are recorded by the daemon; late duplicates are dropped', async (t) => {
-  const lost = setup(t, { lose: ['create', 'delete'], reportGraceMs: 100 });
+test('tasks: each fact is recorded once, before the command answers, whether the shim reports it or not', async (t) => {
+  const lost = setup(t, { lose: ['create', 'start', 'delete'] });
   await lost.addContainer('c1');
   await lost.tasks.create('ns', create('c1'));
+  assert.deepEqual(types(lost.taskEvents()), ['TaskCreated'], 'recorded when Create answers, no wait for a report');
+  await lost.tasks.start('ns', 'c1');
+  lost.runtime.task('ns', 'c1').end(lost.runtime.task('ns', 'c1').init, 0);
+  await lost.settled();
   await lost.tasks.delete('ns', 'c1');
-  const events = lost.taskEvents();
-  assert.deepEqual(types(events), ['TaskCreated', 'TaskDeleted']);
-  assert.deepEqual(events.map((e) => e.meta.reason), ['the shim did not report /tasks/create', 'the shim did not report /tasks/delete']);
+  assert.deepEqual(types(lost.taskEvents()), ['TaskCreated', 'TaskStarted', 'TaskExited', 'TaskDeleted']);
+  assert.ok(lost.taskEvents().every((e) => e.meta.source === 'daemon' || e.type === 'TaskExited'));
 
-  const late = setup(t, { eventDelayMs: 150, reportGraceMs: 50 });
+  const late = setup(t, { eventDelayMs: 150 });
   await late.addContainer('c1');
   await late.tasks.create('ns', create('c1'));
+  await late.tasks.start('ns', 'c1');
+  late.runtime.task('ns', 'c1').end(late.runtime.task('ns', 'c1').init, 3);
   await late.tasks.delete('ns', 'c1');
   await late.settled();
-  assert.deepEqual(types(late.taskEvents()), ['TaskCreated', 'TaskDeleted'], 'the shim reports that came late are not recorded a second time');
+  const events = late.taskEvents();
+  assert.deepEqual(types(events), ['TaskCreated', 'TaskStarted', 'TaskExited', 'TaskDeleted'], 'the late reports are not recorded a second time');
+  assert.equal((events[2]!.payload as { exitStatus: number }).exitStatus, 3, 'the exit comes from the delete result when its report is late');
+});
+
+test('tasks: an append that fails is the command\'s error: Create answers no pid, and its task goes with its shim', async (t) => {
+  const { log, runtime, tasks, taskEvents, addContainer } = setup(t);
+  await addContainer('c1');
+  const append = log.append.bind(log);
+  log.append = () => Promise.reject(new Error('MDB_MAP_FULL: Environment mapsize limit reached'));
+  await assert.rejects(tasks.create('ns', create('c1')), /MDB_MAP_FULL/);
+  assert.deepEqual(runtime.discarded, ['ns/c1']);
+  assert.equal(runtime.get('ns', 'c1'), undefined);
+  log.append = append;
+  await tasks.create('ns', create('c1'));
+  assert.deepEqual(types(taskEvents()), ['TaskCreated'], 'the id is free again');
 });
 
 test('tasks: concurrent creates of one task: one wins; a failed create leaves no task in the log', async (t) => {
@@ -263,7 +283,7 @@ test('tasks: concurrent creates of one task: one wins; a failed create leaves no
   await assert.rejects(tasks.create('ns', create('c2')), status(Code.Unknown, /OCI runtime create failed/));
   await settled();
   assert.equal(tasks.recorded.live.ns!.c2, undefined);
-  assert.deepEqual(taskEvents().filter((e) => e.stream === 'tasks/c2').map((e) => [e.type, e.meta.reason ?? '']), [['TaskCreated', ''], ['TaskDeleted', 'task create failed']]);
+  assert.deepEqual(taskEvents().filter((e) => e.stream === 'tasks/c2'), [], 'the shim\'s /tasks/create report of a failed create records nothing');
 });
 
 test('tasks: after a restart, exits that happened meanwhile are recorded, lost shims closed, Wait answered from the log', async (t) => {

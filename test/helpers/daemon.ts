@@ -31,6 +31,8 @@ export interface DaemonOptions {
   readonly wrap?: readonly string[];
   /** The daemon's environment (default: this process's). */
   readonly env?: NodeJS.ProcessEnv;
+  /** How long start-up may take (default 10 s; a restart that reconnects shims on a loaded machine takes longer). */
+  readonly startTimeoutMs?: number;
 }
 
 /** Runs bin/ledgerd on a private root, state and socket; stopped when the test ends. */
@@ -56,7 +58,7 @@ export async function startTestDaemon(t: TestContext, options: DaemonOptions = {
       await exited;
     }
   });
-  await waitForSocket(address, exited, () => output);
+  await waitForSocket(address, exited, () => output, options.startTimeoutMs ?? 10_000);
   const daemon: TestDaemon = {
     root,
     state,
@@ -81,15 +83,15 @@ export async function startTestDaemon(t: TestContext, options: DaemonOptions = {
   return daemon;
 }
 
-async function waitForSocket(path: string, exited: Promise<number | null>, output: () => string): Promise<void> {
+async function waitForSocket(path: string, exited: Promise<number | null>, output: () => string, timeoutMs: number): Promise<void> {
   let done = false;
   void exited.then(() => (done = true));
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < timeoutMs / 50; i++) {
     if (done) throw new Error(`ledgerd exited during start-up:\n${output()}`);
     if (await canConnect(path)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`ledgerd did not listen on ${path} within 10 s:\n${output()}`);
+  throw new Error(`ledgerd did not listen on ${path} within ${timeoutMs / 1000} s:\n${output()}`);
 }
 
 function canConnect(path: string): Promise<boolean> {

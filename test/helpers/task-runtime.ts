@@ -225,7 +225,7 @@ export interface FakeRuntimeOptions {
 export class InMemoryTaskRuntime implements TaskRuntime {
   readonly tasks = new Map<string, FakeTask>();
   readonly created: CreateTaskRequest[] = [];
-  private readonly eventHandlers = new Set<(event: TimestampedShimEvent) => void>();
+  private readonly eventHandlers = new Set<(event: TimestampedShimEvent) => Promise<void> | void>();
   private readonly deathHandlers = new Set<(dead: DeadTask) => void>();
   /** Tasks `load` finds after a restart (what a state directory would hold). */
   survivors: FakeTask[] = [];
@@ -274,7 +274,7 @@ export class InMemoryTaskRuntime implements TaskRuntime {
     return [...this.tasks.values()].filter((t) => t.namespace === namespace);
   }
 
-  onEvent(handler: (event: TimestampedShimEvent) => void): () => void {
+  onEvent(handler: (event: TimestampedShimEvent) => Promise<void> | void): () => void {
     this.eventHandlers.add(handler);
     return () => this.eventHandlers.delete(handler);
   }

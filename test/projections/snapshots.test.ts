@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LogRecord } from '../../src/log/index.js';
+import { asEventRecord } from '../../src/events/index.js';
 import { liveIds, snapshotOf, snapshotsIn, snapshotsProjection } from '../../src/projections/index.js';
 
 let seq = 0;
@@ -30,7 +31,7 @@ test('snapshots read model: children, commit keeps the id and the links, removal
     record('b', 'SnapshotRemoved', { snapshotter: sn, key: 'base', id: 4 }),
     record('a', 'NamespaceCreated', { name: 'a', labels: {} }),
   ];
-  const state = events.reduce((s, r) => snapshotsProjection.evolve(s, r), snapshotsProjection.initial());
+  const state = events.reduce((s, r) => snapshotsProjection.evolve(s, asEventRecord(r)!), snapshotsProjection.initial());
   assert.deepEqual(snapshotsIn(state, 'a', sn).map((s) => [s.key, s.kind, s.parent, s.id, s.children]), [
     ['base', 'committed', '', 1, 1],
     ['kid-c', 'committed', 'base', 2, 0],
@@ -43,6 +44,6 @@ test('snapshots read model: children, commit keeps the id and the links, removal
   assert.deepEqual(snapshotsIn(state, 'b', sn), []);
   assert.deepEqual([...liveIds(state, sn)].sort(), [1, 2]);
   assert.equal(state.lastIds[sn], 4);
-  assert.equal(state.versions[`a/${sn}`], 8);
+  assert.equal(state.versions[`a/snapshots/${sn}`], 8);
   assert.equal(snapshotOf(state, 'a', sn, 'toString'), undefined);
 });

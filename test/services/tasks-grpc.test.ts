@@ -35,7 +35,7 @@ async function serve(t: TestContext) {
   const runtime = new InMemoryTaskRuntime();
   runtime.stats = { typeUrl: 'io.containerd.cgroups.v1.Metrics', value: encodeMessage('io.containerd.cgroups.v1.Metrics', { pids: { current: 3, limit: 100 }, memory: { usage: { usage: 4096, limit: 8192 } } }) };
   const containers = new ContainerCommands({ log, projections }, containersView);
-  const tasks = new TaskCommands({ log, projections }, tasksView, containersView, runtime, { reportGraceMs: 500 });
+  const tasks = new TaskCommands({ log, projections }, tasksView, containersView, runtime);
   const address = join(dir, 'grpc.sock');
   const server = await listenGrpc(
     [

@@ -57,7 +57,7 @@ export async function fixture(t: TestContext, shim?: ShimUnderTest): Promise<Fix
       const deaths: DeadTask[] = [];
       const shimLog: string[] = [];
       const runtime = await ShimRuntime.open({ ...options, warmShims: shim?.warmShims ?? 0, shimLog: (_ns, _id, text) => shimLog.push(text), warn: (m) => shimLog.push(m) });
-      runtime.onEvent((e) => events.push(e));
+      runtime.onEvent((e) => void events.push(e));
       runtime.onDeath((d) => deaths.push(d));
       runtimes.push(runtime);
       return Object.assign(runtime, { events, deaths, shimLog });

@@ -26,7 +26,7 @@ test('Forward: task envelopes become ShimEvents; other topics pass through; bad 
   const path = join(tempDir(t), 'ledgerd.sock.ttrpc');
   const events: TimestampedShimEvent[] = [];
   const others: Envelope[] = [];
-  const server = await startEventsServer({ path, onEvent: (e) => events.push(e), onOtherEvent: (e) => others.push(e) });
+  const server = await startEventsServer({ path, onEvent: (e) => void events.push(e), onOtherEvent: (e) => others.push(e) });
   t.after(() => server.close());
   const client = await TtrpcClient.connect(path);
   t.after(() => client.close());

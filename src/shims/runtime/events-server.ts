@@ -7,7 +7,8 @@ import { Code, requireSameUser, TtrpcError, TtrpcServer, typedHandler } from '..
 export interface EventsServerOptions {
   /** The socket path: containerd's TTRPC_ADDRESS, `<grpc address>.ttrpc`. */
   readonly path: string;
-  readonly onEvent: (event: TimestampedShimEvent) => void;
+  /** Its failure fails the Forward, so the shim sends the event again (containerd's publisher retries). */
+  readonly onEvent: (event: TimestampedShimEvent) => Promise<void> | void;
   /** Envelopes that are not task events (a shim's own topics), as they came. */
   readonly onOtherEvent?: (envelope: Envelope) => void;
   readonly warn?: (message: string) => void;
@@ -21,7 +22,7 @@ export interface EventsServerOptions {
 export async function startEventsServer(options: EventsServerOptions): Promise<TtrpcServer> {
   const server = new TtrpcServer({ authorize: requireSameUser(), onError: (err) => options.warn?.(err.message) });
   server.register(EVENTS_SERVICE, {
-    Forward: typedHandler<{ envelope: Envelope | undefined }, object>(ForwardRequest, Empty, ({ envelope }) => {
+    Forward: typedHandler<{ envelope: Envelope | undefined }, object>(ForwardRequest, Empty, async ({ envelope }) => {
       if (!envelope) throw new TtrpcError(Code.InvalidArgument, 'envelope is required');
       if (!envelope.topic) throw new TtrpcError(Code.InvalidArgument, 'envelope topic is required');
       let event: TimestampedShimEvent | undefined;
@@ -31,7 +32,7 @@ export async function startEventsServer(options: EventsServerOptions): Promise<T
         if (err instanceof BadEnvelopeError) throw new TtrpcError(Code.InvalidArgument, err.message);
         throw err;
       }
-      if (event) options.onEvent(event);
+      if (event) await options.onEvent(event);
       else options.onOtherEvent?.(envelope);
       return {};
     }),

@@ -60,7 +60,7 @@ export class ShimRuntime implements TaskRuntime {
   readonly ttrpcAddress: string;
   private readonly tasks = new Map<string, Map<string, ShimTask>>();
   private readonly binaries: ShimBinaryResolver;
-  private readonly eventHandlers = new Set<(event: TimestampedShimEvent) => void>();
+  private readonly eventHandlers = new Set<(event: TimestampedShimEvent) => Promise<void> | void>();
   private readonly deathHandlers = new Set<(dead: DeadTask) => void>();
   private eventsServer: TtrpcServer | undefined;
   private warmShims: WarmShimPool | undefined;
@@ -73,7 +73,9 @@ export class ShimRuntime implements TaskRuntime {
     const runtime = new ShimRuntime(options);
     runtime.eventsServer = await startEventsServer({
       path: runtime.ttrpcAddress,
-      onEvent: (event) => runtime.emit(runtime.eventHandlers, event),
+      onEvent: async (event) => {
+        await Promise.all([...runtime.eventHandlers].map((handler) => handler(event)));
+      },
       warn: runtime.warn,
     });
     if ((options.warmShims ?? 0) > 0) {
@@ -150,7 +152,7 @@ export class ShimRuntime implements TaskRuntime {
     return [...(this.tasks.get(namespace)?.values() ?? [])];
   }
 
-  onEvent(handler: (event: TimestampedShimEvent) => void): () => void {
+  onEvent(handler: (event: TimestampedShimEvent) => Promise<void> | void): () => void {
     this.eventHandlers.add(handler);
     return () => this.eventHandlers.delete(handler);
   }

@@ -123,8 +123,11 @@ export interface TaskRuntime {
   create(request: CreateTaskRequest): Promise<RuntimeTask>;
   get(namespace: string, id: string): RuntimeTask | undefined;
   list(namespace: string): RuntimeTask[];
-  /** Every event the shims forward, in the order they arrive; returns the unsubscribe. */
-  onEvent(handler: (event: TimestampedShimEvent) => void): () => void;
+  /**
+   * Every event the shims forward, in the order they arrive; returns the unsubscribe. A
+   * handler's promise is the shim's answer: a failure makes the shim send the event again.
+   */
+  onEvent(handler: (event: TimestampedShimEvent) => Promise<void> | void): () => void;
   /** Shims that died unexpectedly (or were found dead at load), after their `delete` cleanup ran. */
   onDeath(handler: (dead: DeadTask) => void): () => void;
   /**
