@@ -273,8 +273,9 @@ export class ContentCommands {
   /** After start-up: what a crash left half-done (uploads and blob files without their facts). */
   async reconcile(): Promise<string[]> {
     const ingests = await this.removeOrphanIngests();
+    const unnamed = await this.store.removeUnnamedIngests();
     const blobs = await this.removeUnreferencedBlobs();
-    return [...ingests.map((ref) => `upload ${ref}`), ...blobs.map((digest) => `blob ${digest}`)];
+    return [...ingests.map((ref) => `upload ${ref}`), ...unnamed.map((dir) => `upload directory ${dir} (no ref)`), ...blobs.map((digest) => `blob ${digest}`)];
   }
 
   /** For namespace deletion: containerd names committed blobs only. */

@@ -126,6 +126,22 @@ export class ContentStore {
   async ingests(): Promise<string[]> {
     return (await listIngests(this.layout)).map((i) => i.backendRef);
   }
+
+  /**
+   * For start-up only (no writer runs yet): removes upload directories that name no ref (a crash
+   * between making the directory and writing its `ref`), which ingests() cannot list. Returns them.
+   */
+  async removeUnnamedIngests(): Promise<string[]> {
+    const named = new Set((await listIngests(this.layout)).map((i) => i.dir));
+    const removed: string[] = [];
+    for (const name of await readdirOrEmpty(this.layout.ingestsDir)) {
+      const dir = join(this.layout.ingestsDir, name);
+      if (named.has(dir)) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed.push(name);
+    }
+    return removed;
+  }
 }
 
 async function readdirOrEmpty(dir: string): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventLog, type LogRecord } from '../../src/log/index.js';
+import { EventLog } from '../../src/log/index.js';
 import { retained } from '../../src/log/checkpoints.js';
 import { ProjectionSet, seqAtTime, stateAt, type Projection } from '../../src/projections/index.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -14,14 +14,16 @@ const seen: Projection<Seen> = {
   name: 'seen',
   version: 3,
   initial: () => ({ count: 0, last: '' }),
-  evolve(state, record: LogRecord) {
+  evolve(state, record) {
+    if (record.type !== 'LeaseCreated') return state;
     state.count++;
-    state.last = (record.payload as { n: string }).n;
+    state.last = record.payload.id;
     return state;
   },
 };
 
-const tick = (n: number) => ({ namespace: 'default', stream: 's', type: 'Tick', payload: { n: String(n) } });
+// any type of the vocabulary: read models fold only those
+const tick = (n: number) => ({ namespace: 'default', stream: 's', type: 'LeaseCreated', payload: { id: String(n), labels: {} } });
 
 test('retention keeps the newest checkpoints and thins older ones geometrically', () => {
   const all = Array.from({ length: 1000 }, (_, i) => (1000 - i) * 1000); // newest first, every 1000 records
