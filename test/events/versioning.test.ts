@@ -1,3 +1,4 @@
+import type { EventRecord } from '../../src/events/index.js';
 // Events that evolve: records written by an older release (test/fixtures/log-schema1.b64, one
 // encoded record per line, never regenerated) must still decode, upcast to the current schema and
 // fold into the read models. A payload change without its upcaster fails here.
@@ -37,7 +38,7 @@ function oldRecords(): LogRecord[] {
 }
 
 function fold<S>(projection: Projection<S>, records: readonly LogRecord[], to = Infinity): S {
-  return records.filter((r) => r.seq <= to).reduce((state, record) => projection.evolve(state, record), projection.initial());
+  return records.filter((r) => r.seq <= to).reduce((state, record) => projection.evolve(state, record as LogRecord & EventRecord), projection.initial());
 }
 
 test('every old record is of a type this release still knows, and upcasts to its current schema', () => {

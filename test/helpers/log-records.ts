@@ -1,3 +1,4 @@
+import type { EventRecord } from '../../src/events/index.js';
 import type { LogRecord } from '../../src/log/index.js';
 
 /**
@@ -6,7 +7,8 @@ import type { LogRecord } from '../../src/log/index.js';
  */
 export function recordMaker(streamOf: (namespace: string, payload: Record<string, unknown>) => string) {
   let seq = 0;
-  return (namespace: string, type: string, payload: Record<string, unknown>): LogRecord => ({
+  return (namespace: string, type: string, payload: Record<string, unknown>): LogRecord & EventRecord =>
+    ({
     seq: ++seq,
     time: BigInt(seq) * 1000n,
     namespace,
@@ -16,5 +18,5 @@ export function recordMaker(streamOf: (namespace: string, payload: Record<string
     schema: 1,
     payload,
     meta: {},
-  });
+  }) as LogRecord & EventRecord;
 }

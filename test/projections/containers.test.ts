@@ -28,7 +28,7 @@ test('containers read model: create, update keeping the creation time, delete; l
   const web = containerOf(state, 'a', 'web')!;
   assert.deepEqual([web.labels, web.createdAt, web.updatedAt], [{ tier: 'front' }, 1000n, 4000n]);
   assert.equal(containerOf(state, 'a', 'db'), undefined);
-  assert.deepEqual(state.versions, { 'a/web': 4, 'b/web': 3 }, 'a deleted container has no version here (the log keeps it)');
+  assert.deepEqual(state.versions, { 'a/containers/web': 4, 'b/containers/web': 3 }, 'a deleted container has no version here (the log keeps it)');
   assert.deepEqual(state.buckets, { a: true, b: true }, 'both namespaces have had containers');
 });
 

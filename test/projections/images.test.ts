@@ -20,5 +20,5 @@ test('images read model: create, update keeping the creation time, delete keepin
     [['redis', 'sha256:3', { pinned: 'yes' }, 1000n, 3000n]],
   );
   assert.deepEqual(imagesIn(state, 'b').map((i) => i.name), ['busybox']);
-  assert.deepEqual(state.versions, { 'a/redis': 3, 'a/busybox': 4, 'b/busybox': 5 }, 'a deleted image keeps its stream version');
+  assert.deepEqual(state.versions, { 'a/images/redis': 3, 'a/images/busybox': 4, 'b/images/busybox': 5 }, 'a deleted image keeps its stream version');
 });

@@ -18,7 +18,7 @@ test('leases read model: explicit resources come and go; a deleted lease is forg
   ]);
   assert.deepEqual(leasesIn(state, 'ns').map((l) => [l.id, l.labels, l.createdAt]), [['l1', { a: 'b' }, 1000n]]);
   assert.deepEqual(held(state, 'l1'), ['snapshots/overlayfs/k']);
-  assert.deepEqual(state.versions, { 'ns/l1': 5 });
+  assert.deepEqual(state.versions, { 'ns/leases/l1': 5 });
 });
 
 test('leases read model: a write under a lease is held by it; a commit moves the hold to the result; a deletion releases it from every lease', () => {

@@ -16,7 +16,7 @@ test('namespaces read model: create and update keep the creation time, delete fo
     record('b', 'NamespaceDeleted', { name: 'b' }),
   ]);
   assert.deepEqual(state.live, { a: { name: 'a', labels: { team: 'red' }, createdAt: 1000n, updatedAt: 3000n } });
-  assert.deepEqual(state.versions, { a: 3, b: 4 });
+  assert.deepEqual(state.versions, { 'a/namespaces/a': 3, 'b/namespaces/b': 4 });
 });
 
 test('namespaces read model: a namespace comes into being with the first thing made in it, and only then', () => {
