@@ -18,7 +18,8 @@ import { tempDir } from '../helpers/tmp.js';
 const run = promisify(execFile);
 const BUSYBOX = '/bin/busybox';
 const TOOLS = ['sh', 'echo', 'cat', 'sleep', 'true', 'false', 'id', 'pwd', 'ls', 'wc'];
-const NS = 'e2e';
+// a namespace of this run's own: runc keeps its state per namespace host-wide, and a killed run's leftovers must not meet the next
+const NS = `e2e-${process.pid}`;
 const SNAPSHOTS = 'containerd.services.snapshots.v1.Snapshots';
 const CONTAINERS = 'containerd.services.containers.v1.Containers';
 
@@ -126,7 +127,7 @@ test('ctr on a detached task: ls, ps, exec (output, exit code), pause, resume, m
   assert.equal((await ctrRun(daemon, 'tasks', 'ls', '-q')).stdout, '');
 
   for (let i = 0; i < 50 && !printed.includes('/tasks/delete'); i++) await new Promise((r) => setTimeout(r, 100));
-  const topics = printed.split('\n').filter((l) => l.includes(` ${NS} /tasks/`)).map((l) => / e2e (\S+) /.exec(l)![1]);
+  const topics = printed.split('\n').filter((l) => l.includes(` ${NS} /tasks/`)).map((l) => l.split(` ${NS} `)[1]!.split(' ')[0]!);
   for (const topic of ['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/paused', '/tasks/resumed', '/tasks/exit', '/tasks/delete']) {
     assert.ok(topics.includes(topic), `${topic} in ${topics.join(' ')}`);
   }

@@ -24,7 +24,8 @@ import { checkpointsMatchReplay, diskMatchesLog } from './offline.js';
 import { Rng } from './rng.js';
 
 const run = promisify(execFile);
-const NAMESPACE = 'torture';
+// per run: runc's state is per namespace and host-wide, so a killed run's leftovers must not meet the next
+const NAMESPACE = `torture-${process.pid}`;
 
 export interface TortureOptions {
   readonly rounds: number;
