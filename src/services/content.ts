@@ -39,9 +39,9 @@ function statusToProto(status: WriterStatus) {
 }
 
 /** Filter fields of content (content.AdaptInfo): digest and labels.<k>; size is not supported. */
-const infoAdaptor = (blob: BlobView) => adaptorFromFields({ digest: blob.digest }, { labels: blob.labels });
+export const infoAdaptor = (blob: BlobView) => adaptorFromFields({ digest: blob.digest }, { labels: blob.labels });
 /** Filter fields of an ingest: ref. */
-const statusAdaptor = (status: WriterStatus) => adaptorFromFields({ ref: status.ref });
+export const statusAdaptor = (status: WriterStatus) => adaptorFromFields({ ref: status.ref });
 
 /** Go's %q, near enough for digests and refs. */
 const quote = (value: string) => JSON.stringify(value);
