@@ -5,7 +5,6 @@ import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { validateLabels, withoutEmptyValues } from '../util/labels.js';
 import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
-import type { GcTrigger } from './gc-trigger.js';
 
 /** A container as a request carries it: any field may be missing. */
 export interface ContainerInput {
@@ -67,7 +66,6 @@ export function existingContainer(state: ContainersState, namespace: string, id:
 }
 
 export class ContainerCommands {
-  gc: GcTrigger | undefined;
 
   constructor(
     private readonly ctx: CommandContext,

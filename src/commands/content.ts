@@ -16,7 +16,6 @@ import { alreadyExists, invalidArgument, isKind, notFound } from '../util/errdef
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
 import { decideAndAppend, expectedVersion, reasonOf, type CommandContext, type RequestMeta } from './context.js';
 import { ContentWriter, type CommitSink, type SharedBlob, type VerifiedBlob, type WriterStatus } from './content-writer.js';
-import type { GcTrigger } from './gc-trigger.js';
 import { SharedLock } from '../util/shared-lock.js';
 
 /**
@@ -56,7 +55,6 @@ const INGEST_EXPIRY_NS = 24n * 3600n * 1_000_000_000n;
  * once, in the shared back end.
  */
 export class ContentCommands {
-  gc: GcTrigger | undefined;
   private readonly sharing: SharingPolicy;
   private readonly blobLock = new SharedLock();
 

@@ -4,7 +4,7 @@ import { alreadyExists, invalidArgument, notFound } from '../util/errdefs.js';
 import { isValidDigest } from '../util/digest.js';
 import { validateLabels, withoutEmptyValues } from '../util/labels.js';
 import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
-import type { GcTrigger } from './gc-trigger.js';
+import { NO_COLLECTOR, type GcTrigger } from './gc-trigger.js';
 
 export interface ImageInput {
   readonly name: string;
@@ -33,11 +33,11 @@ function validImage(image: ImageInput): { name: string; labels: Record<string, s
 }
 
 export class ImageCommands {
-  gc: GcTrigger | undefined;
-
   constructor(
     private readonly ctx: CommandContext,
     private readonly view: ProjectionRunner<ImagesState>,
+    /** Serves `sync` deletions: they wait for the next collection. */
+    private readonly gc: GcTrigger = NO_COLLECTOR,
   ) {}
 
   async create(namespace: string, input: ImageInput, meta: RequestMeta): Promise<ImageView> {
@@ -103,7 +103,7 @@ export class ImageCommands {
         result: undefined,
       };
     });
-    if (sync) await this.gc?.scheduleAndWait();
+    if (sync) await this.gc.scheduleAndWait();
   }
 
   get(namespace: string, name: string): ImageView | undefined {

@@ -4,7 +4,7 @@ import { leaseOf, leasesIn, resourceKey, type LeasesState, type LeaseView, type 
 import { alreadyExists, invalidArgument, notFound, notImplemented } from '../util/errdefs.js';
 import { validateDigest } from '../util/digest.js';
 import { decideAndAppend, expectedVersion, reasonOf, type CommandContext, type RequestMeta } from './context.js';
-import type { GcTrigger } from './gc-trigger.js';
+import { NO_COLLECTOR, type GcTrigger } from './gc-trigger.js';
 
 /** containerd's generated lease id: nanoseconds of the current second, then 3 random bytes (leases/id.go). */
 function generateLeaseId(): string {
@@ -34,11 +34,11 @@ export function validateResource(resource: LeaseResource | undefined): LeaseReso
 }
 
 export class LeaseCommands {
-  gc: GcTrigger | undefined;
-
   constructor(
     private readonly ctx: CommandContext,
     private readonly view: ProjectionRunner<LeasesState>,
+    /** Serves `sync` deletions: they wait for the next collection. */
+    private readonly gc: GcTrigger = NO_COLLECTOR,
   ) {}
 
   create(namespace: string, id: string, labels: Record<string, string> | undefined, meta: RequestMeta): Promise<LeaseView> {
@@ -62,7 +62,7 @@ export class LeaseCommands {
         result: undefined,
       };
     });
-    if (sync) await this.gc?.scheduleAndWait();
+    if (sync) await this.gc.scheduleAndWait();
   }
 
   async addResource(namespace: string, id: string, resource: LeaseResource | undefined, meta: RequestMeta): Promise<void> {

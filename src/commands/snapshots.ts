@@ -14,7 +14,6 @@ import { alreadyExists, failedPrecondition, invalidArgument, LedgerError, notFou
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { decideAndAppend, expectedVersion, insideCollection, type CommandContext } from './context.js';
-import type { GcTrigger } from './gc-trigger.js';
 
 /** Remote-snapshotter dedup label: the snapshot this one is meant to become (metadata/snapshot.go). */
 const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
@@ -44,16 +43,8 @@ export class SnapshotCommands {
   private readonly shared: Shared;
 
   constructor(ctx: CommandContext, view: ProjectionRunner<SnapshotsState>, backends: readonly SnapshotBackend[], hooks: SnapshotHooks = {}) {
-    this.shared = { ctx, view, hooks, gc: undefined };
+    this.shared = { ctx, view, hooks };
     for (const backend of backends) this.snapshotters.set(backend.name, new LedgerSnapshotter(this.shared, backend));
-  }
-
-  set gc(trigger: GcTrigger | undefined) {
-    this.shared.gc = trigger;
-  }
-
-  get gc(): GcTrigger | undefined {
-    return this.shared.gc;
   }
 
   /** The snapshotter a request names (services/snapshots/service.go getSnapshotter). */
@@ -113,7 +104,6 @@ interface Shared {
   readonly ctx: CommandContext;
   readonly view: ProjectionRunner<SnapshotsState>;
   readonly hooks: SnapshotHooks;
-  gc: GcTrigger | undefined;
 }
 
 /** How many taken directory ids a prepare skips before giving up. */

@@ -9,21 +9,23 @@ import { runtimePlugins } from './plugins/runtime.js';
 import { snapshotPlugins } from './plugins/snapshots.js';
 import { taskPlugins } from './plugins/tasks.js';
 import type { AnyRegistration, DaemonHooks } from './plugins/shared.js';
+import { GcRequests } from '../commands/gc-trigger.js';
 
 export type { DaemonHooks } from './plugins/shared.js';
 
 /** Every plugin of the daemon, in registration order (which is also `ctr plugins ls` order). */
 export function registrations(hooks: DaemonHooks): AnyRegistration[] {
+  const gcRequests = new GcRequests();
   const areas = [
     corePlugins(hooks),
     contentPlugins(),
     snapshotPlugins(hooks),
     diffPlugins(),
-    imagePlugins(),
+    imagePlugins(gcRequests),
     containerPlugins(),
     runtimePlugins(hooks),
     taskPlugins(hooks),
-    gcPlugins(hooks),
+    gcPlugins(hooks, gcRequests),
     criPlugins(),
   ];
   const byId = (a: AnyRegistration, b: AnyRegistration) => a.id.localeCompare(b.id);

@@ -1,5 +1,6 @@
 import type { ContainerCommands } from '../../commands/containers.js';
 import type { ContentCommands } from '../../commands/content.js';
+import type { GcRequests } from '../../commands/gc-trigger.js';
 import type { ImageCommands } from '../../commands/images.js';
 import type { LeaseCommands } from '../../commands/leases.js';
 import type { SnapshotCommands } from '../../commands/snapshots.js';
@@ -9,8 +10,11 @@ import { PluginType } from '../../plugin/index.js';
 import { gcService, GC_SERVICE } from '../../services/gc.js';
 import { commandContext, grpc, type AreaPlugins, type DaemonHooks } from './shared.js';
 
-/** The garbage collector (containerd's io.containerd.gc.v1 scheduler) and ledgerd's GC service. */
-export const gcPlugins = (hooks: DaemonHooks): AreaPlugins => ({
+/**
+ * The garbage collector (containerd's io.containerd.gc.v1 scheduler) and ledgerd's GC service.
+ * The collector serves `requests`, which the commands were given at construction.
+ */
+export const gcPlugins = (hooks: DaemonHooks, requests: GcRequests): AreaPlugins => ({
   services: [
     {
       type: PluginType.Gc,
@@ -47,7 +51,7 @@ export const gcPlugins = (hooks: DaemonHooks): AreaPlugins => ({
           },
           hooks.warn,
         );
-        for (const owner of [images, leases, content, snapshots, containers]) owner.gc = collector;
+        requests.serve(collector);
         Object.assign(ctx.meta.exports, {
           PauseThreshold: String(config.pause_threshold),
           DeletionThreshold: String(config.deletion_threshold),

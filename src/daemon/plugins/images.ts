@@ -1,3 +1,4 @@
+import type { GcTrigger } from '../../commands/gc-trigger.js';
 import { ImageCommands } from '../../commands/images.js';
 import { LeaseCommands } from '../../commands/leases.js';
 import { imagesProjection, leasesProjection } from '../../projections/index.js';
@@ -6,20 +7,20 @@ import { imagesService, IMAGES_SERVICE } from '../../services/images.js';
 import { leasesService, LEASES_SERVICE } from '../../services/leases.js';
 import { commandContext, grpc, projectionsOf, type AreaPlugins } from './shared.js';
 
-/** Image records and leases: metadata only, on the log. */
-export const imagePlugins = (): AreaPlugins => ({
+/** Image records and leases: metadata only, on the log. `gc` serves their `sync` deletions. */
+export const imagePlugins = (gc: GcTrigger): AreaPlugins => ({
   services: [
     {
       type: PluginType.Service,
       id: 'images-service',
       requires: [PluginType.Log, PluginType.Projection],
-      init: (ctx) => new ImageCommands(commandContext(ctx), projectionsOf(ctx).add(imagesProjection)),
+      init: (ctx) => new ImageCommands(commandContext(ctx), projectionsOf(ctx).add(imagesProjection), gc),
     },
     {
       type: PluginType.Service,
       id: 'leases-service',
       requires: [PluginType.Log, PluginType.Projection],
-      init: (ctx) => new LeaseCommands(commandContext(ctx), projectionsOf(ctx).add(leasesProjection)),
+      init: (ctx) => new LeaseCommands(commandContext(ctx), projectionsOf(ctx).add(leasesProjection), gc),
     },
   ],
   grpc: [
