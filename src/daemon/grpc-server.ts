@@ -1,5 +1,6 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { dirname } from 'node:path';
 import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import { serviceDefinition } from '../api/proto.js';
@@ -41,6 +42,7 @@ export async function listenGrpc(services: readonly GrpcService[], options: Grpc
   });
   for (const service of services) server.addService(tolerantDefinition(serviceDefinition(service.name)), service.implementation);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  carryPeerAddress(server);
   const listener = createServer((socket) => injector.injectConnection(fixUnixAuthority(withPeerAddress(socket))));
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
@@ -63,6 +65,23 @@ function withPeerAddress(socket: Socket): Socket {
     // the connection already closed: grpc-js sees it fail on its own
   }
   return socket;
+}
+
+/**
+ * fixUnixAuthority hands http2 a JS stream, which node wraps in a socket of its own whose
+ * remoteAddress is empty, so grpc-js would report every peer as 'unknown'. Each new session's
+ * socket takes the wrapped stream's address as its peer name. grpc-js keeps its http2 servers in a
+ * private map; should that change, peers go unrecorded (the peer-actor test fails) but calls work.
+ */
+function carryPeerAddress(server: Server): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
+  for (const http2 of http2Servers?.keys() ?? []) {
+    http2.prependListener('session', (session: ServerHttp2Session) => {
+      const socket = session.socket as unknown as { remoteAddress?: string; stream?: { remoteAddress?: string }; _peername?: object };
+      const address = socket.stream?.remoteAddress;
+      if (!socket.remoteAddress && address) socket._peername = { address };
+    });
+  }
 }
 
 export function stopGrpc(server: Server, graceMs = 2000): Promise<void> {
