@@ -103,7 +103,9 @@ async function containersMeasured(ctr: (...args: string[]) => string, image: str
   const sleeper = { container_id: 'sleeper', namespace: NAMESPACE };
   const oomer = { container_id: 'oomer', namespace: NAMESPACE };
   let samples = parseExposition(await scrape(metricsSocket));
-  for (let i = 0; i < 100 && find(samples, 'container_memory_oom_total', oomer)[0]?.value !== 1; i++) {
+  // the OOM kill is counted, and the warm shim that went to the first task is replaced (it boots in the background)
+  const settled = () => find(samples, 'container_memory_oom_total', oomer)[0]?.value === 1 && (find(samples, 'ledgerd_shims', {})[0]?.value ?? 0) >= 2;
+  for (let i = 0; i < 150 && !settled(); i++) {
     await new Promise((resolve) => setTimeout(resolve, 200));
     samples = parseExposition(await scrape(metricsSocket));
   }
