@@ -26,6 +26,8 @@ const GC_INTERVAL_MS = 30_000;
 export const CREATE_WAIT_MS = 30_000;
 /** How long closing the server may wait for the daemon to hang up its connections. */
 const CLOSE_GRACE_MS = 200;
+/** How long a shim with no container waits for a connection after its last one closed. */
+const ORPHAN_GRACE_MS = 3000;
 
 export const collectGarbage = (): void => (globalThis as { gc?: () => void }).gc?.();
 
@@ -76,9 +78,13 @@ export async function serveSession(
   const server = new TtrpcServer({
     authorize: requireSameUser(),
     onError: (err) => log.warn(err.message),
-    // the daemon hung up and no container was created here: it died before its Create came
+    // the daemon hung up and no container was created here: it died before its Create came. Not at
+    // once: a group's `start` only probes the socket, and the daemon connects right after it
     onLastConnectionClosed: () => {
-      if (endsWithoutDaemon && service.created === 0) void end();
+      if (!endsWithoutDaemon || service.created > 0) return;
+      setTimeout(() => {
+        if (service.created === 0 && server.connectionCount === 0) void end();
+      }, ORPHAN_GRACE_MS).unref();
     },
   });
   let resolveEnded!: (result: { clean: boolean }) => void;

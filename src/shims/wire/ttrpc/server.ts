@@ -39,6 +39,11 @@ export class TtrpcServer {
   private readonly services = new Map<string, ReadonlyMap<string, UnaryHandler>>();
   private readonly listeners = new Map<Server, string | undefined>();
   private readonly connections = new Set<ServerConnection>();
+
+  /** How many peers are connected now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
   private closing = false;
 
   constructor(private readonly options: ServerOptions = {}) {}
