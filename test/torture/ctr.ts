@@ -10,7 +10,8 @@ export interface CtrResult {
 
 export function ctr(address: string, namespace: string, args: readonly string[], stdin?: Buffer): Promise<CtrResult> {
   return new Promise((resolve) => {
-    const child = spawn('ctr', ['--address', address, '-n', namespace, ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    // ctr waits for a connection for ever by default: a call made after the kill must fail, not hold the round
+    const child = spawn('ctr', ['--address', address, '--connect-timeout', '10s', '-n', namespace, ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
