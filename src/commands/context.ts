@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { AppendConflictError, type EventLog, type RecordMeta } from '../log/index.js';
+import { AppendConflictError, type AppendResult, type EventLog, type RecordMeta, type StreamExpectation } from '../log/index.js';
 import { SharedLock } from '../util/shared-lock.js';
 import { versionKey, type ProjectionSet, type StreamVersions } from '../projections/index.js';
 import type { TypedEvent } from '../events/index.js';
+import { activeTracer, type OpenSpan } from '../util/tracing.js';
 
 /** What every command needs: the log to append to and the read models to decide against. */
 export interface CommandContext {
@@ -75,17 +76,25 @@ export function exclusively<T>(ctx: CommandContext, sweep: () => Promise<T>): Pr
 /**
  * Decide against the read models, append with the versions the decision saw, and answer once
  * the read models hold the new events (read-your-writes). When another command got there first,
- * the append conflicts: wait until its events are folded in and decide again.
+ * the append conflicts: wait until its events are folded in and decide again. With tracing on,
+ * all of it is one `decide-and-append` span.
  */
-export async function decideAndAppend<R>(ctx: CommandContext, decide: () => Decision<R>): Promise<R> {
+export function decideAndAppend<R>(ctx: CommandContext, decide: () => Decision<R>): Promise<R> {
+  const tracer = activeTracer();
+  return tracer ? tracer.inSpan('decide-and-append', {}, (span) => decideAndAppendAttempts(ctx, decide, span)) : decideAndAppendAttempts(ctx, decide);
+}
+
+async function decideAndAppendAttempts<R>(ctx: CommandContext, decide: () => Decision<R>, span?: OpenSpan): Promise<R> {
   const once = async () => {
     await ctx.projections.settle();
     const decision = decide();
+    span?.setAttributes({ 'ledgerd.event_types': decision.events.map((e) => e.type) });
     // reserved in this turn: once the lock is let go, the next decision sees these events
-    const appended = decision.events.length === 0 ? undefined : ctx.log.append(decision.events, { expected: decision.expected });
+    const appended = decision.events.length === 0 ? undefined : appendEvents(ctx.log, decision.events, decision.expected);
     return { decision, appended };
   };
   for (let attempt = 1; ; attempt++) {
+    span?.setAttributes({ 'ledgerd.attempts': attempt });
     const { decision, appended } = collecting.getStore() ? await once() : await gateOf(ctx.log).runShared(once);
     if (!appended) return decision.result;
     try {
@@ -96,4 +105,26 @@ export async function decideAndAppend<R>(ctx: CommandContext, decide: () => Deci
       if (!(err instanceof AppendConflictError) || attempt === MAX_ATTEMPTS) throw err;
     }
   }
+}
+
+/**
+ * The one way commands append. With tracing on, the append (its wait for the group commit to be
+ * durable) is a `log.append` span, and each record's meta carries the current span's traceId and
+ * spanId, so a record in the log leads to the trace of the request that wrote it.
+ */
+export function appendEvents(log: EventLog, events: readonly TypedEvent[], expected?: readonly StreamExpectation[]): Promise<AppendResult> {
+  const tracer = activeTracer();
+  if (!tracer) return log.append(events, { expected });
+  const ids = tracer.sampledIds();
+  const linked = ids ? events.map((event) => ({ ...event, meta: { ...event.meta, traceId: ids.traceId, spanId: ids.spanId } })) : events;
+  const span = tracer.startSpan('log.append', { 'ledgerd.log.records': events.length });
+  const appended = log.append(linked, { expected });
+  appended.then(
+    ({ first, last }) => {
+      span.setAttributes({ 'ledgerd.log.first_seq': first, 'ledgerd.log.last_seq': last });
+      span.end();
+    },
+    (err: unknown) => span.end(err),
+  );
+  return appended;
 }

@@ -4,6 +4,7 @@
 import { newEvent, PUBLISHED_STREAM } from '../events/index.js';
 import type { EventLog, RecordMeta } from '../log/index.js';
 import { invalidArgument } from '../util/errdefs.js';
+import { appendEvents } from './context.js';
 
 export interface PublishedEvent {
   readonly namespace: string;
@@ -15,5 +16,5 @@ export interface PublishedEvent {
 
 export async function publishEvent(log: EventLog, { namespace, topic, event, time }: PublishedEvent, meta: RecordMeta): Promise<void> {
   if (!event?.type_url) throw invalidArgument('event: must be set, with a type_url');
-  await log.append([newEvent('EnvelopePublished', namespace, PUBLISHED_STREAM, { topic, typeUrl: event.type_url, value: event.value ?? new Uint8Array(), timestamp: time }, meta)]);
+  await appendEvents(log, [newEvent('EnvelopePublished', namespace, PUBLISHED_STREAM, { topic, typeUrl: event.type_url, value: event.value ?? new Uint8Array(), timestamp: time }, meta)]);
 }

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
-import type { Server as GrpcServer } from '@grpc/grpc-js';
+import type { Server as GrpcServer, ServerInterceptor } from '@grpc/grpc-js';
 import { verifyLogInBackground, type EventLog } from '../log/index.js';
 import type { ProjectionSet } from '../projections/index.js';
-import { ignoredSettings, PluginHost, PluginType, type DaemonConfig } from '../plugin/index.js';
+import { ignoredSettings, PluginHost, PluginType, uri, type DaemonConfig } from '../plugin/index.js';
 import { isGrpcPlugin } from '../services/grpc-service.js';
 import { serviceDefinition } from '../api/proto.js';
 import { DaemonMetrics } from '../metrics/registry.js';
@@ -13,6 +13,8 @@ import type { StatableTask } from '../metrics/containers.js';
 import { listenGrpc, stopGrpc } from './grpc-server.js';
 import type { GarbageCollector } from '../gc/collector.js';
 import { registrations } from './registrations.js';
+import { TRACING_PLUGIN, type TracingPlugin } from './plugins/tracing.js';
+import { withShimCallSpans } from '../tracing/shim-calls.js';
 import { isReconcilable } from './reconcile.js';
 import { releaseLogPagesEvery } from './log-pages.js';
 import { applyRetentionEvery } from './log-retention.js';
@@ -22,6 +24,12 @@ import type { Logger } from './logger.js';
 const LOG_PAGES_RELEASE_MS = 10_000;
 /** How often the log's retention policy (if any) is applied. */
 const LOG_RETENTION_MS = 60_000;
+
+/** The tracing plugin's server interceptor, when tracing is configured (otherwise none: calls pay nothing). */
+function tracingInterceptors(host: PluginHost): ServerInterceptor[] {
+  const tracing = host.plugins().find((p) => uri(p.registration) === TRACING_PLUGIN && !p.error)?.instance as TracingPlugin | undefined;
+  return tracing?.interceptor ? [tracing.interceptor] : [];
+}
 
 const listsTasks = (service: unknown): service is { allTasks(): StatableTask[] } => typeof (service as { allTasks?: unknown } | undefined)?.allTasks === 'function';
 
@@ -43,7 +51,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   let serving = false;
   const verifying = new AbortController();
   const host: PluginHost = new PluginHost(
-    registrations({ config, plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers, observeShimCall: metrics.shimCalls, warn: (m) => logger.warn(m) }),
+    registrations({ config, plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers, observeShimCall: withShimCallSpans(metrics.shimCalls), warn: (m) => logger.warn(m) }),
     config,
     (message) => logger.warn(message),
   );
@@ -82,7 +90,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       gid: config.grpc.gid,
       maxRecvMessageSize: config.grpc.max_recv_message_size,
       maxSendMessageSize: config.grpc.max_send_message_size,
-      interceptors: [metrics.grpc.interceptor],
+      interceptors: [metrics.grpc.interceptor, ...tracingInterceptors(host)],
     });
     if (config.metrics.address) metricsServer = await serveMetrics(config.metrics.address, metrics.registry);
     if (config.debug.address) debugServer = await serveDebug({ address: config.debug.address, uid: config.debug.uid, gid: config.debug.gid });

@@ -8,6 +8,7 @@ import { imagePlugins } from './plugins/images.js';
 import { runtimePlugins } from './plugins/runtime.js';
 import { snapshotPlugins } from './plugins/snapshots.js';
 import { taskPlugins } from './plugins/tasks.js';
+import { tracingPlugins } from './plugins/tracing.js';
 import type { AnyRegistration, DaemonHooks } from './plugins/shared.js';
 import { GcRequests } from '../commands/gc-trigger.js';
 
@@ -27,6 +28,7 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
     taskPlugins(hooks),
     gcPlugins(hooks, gcRequests),
     criPlugins(),
+    tracingPlugins(),
   ];
   const byId = (a: AnyRegistration, b: AnyRegistration) => a.id.localeCompare(b.id);
   return [

@@ -75,6 +75,7 @@ export const CONTAINERD_PLUGIN_SETTINGS: Readonly<Record<string, Record<string, 
   },
   'io.containerd.internal.v1.opt': { path: '/opt/containerd' },
   'io.containerd.internal.v1.restart': { interval: '10s' },
+  'io.containerd.internal.v1.tracing': { sampling_ratio: 1.0, service_name: 'containerd' },
   'io.containerd.metadata.v1.bolt': { content_sharing_policy: 'shared' },
   'io.containerd.monitor.v1.cgroups': { no_prometheus: false },
   'io.containerd.runtime.v1.linux': { shim: 'containerd-shim', runtime: 'runc', runtime_root: '', no_shim: false, shim_debug: false },
@@ -95,6 +96,7 @@ export const CONTAINERD_PLUGIN_SETTINGS: Readonly<Record<string, Record<string, 
   'io.containerd.snapshotter.v1.native': { root_path: '' },
   'io.containerd.snapshotter.v1.overlayfs': { root_path: '', upperdir_label: false },
   'io.containerd.snapshotter.v1.zfs': { root_path: '' },
+  'io.containerd.tracing.processor.v1.otlp': { endpoint: '', protocol: '', insecure: false },
 };
 
 /** Whether containerd's section `uri` has the dotted key `path` (inside a free-form table counts). */
