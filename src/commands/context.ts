@@ -3,7 +3,7 @@ import { AppendConflictError, type AppendResult, type EventLog, type RecordMeta,
 import { SharedLock } from '../util/shared-lock.js';
 import { versionKey, type ProjectionSet, type StreamVersions } from '../projections/index.js';
 import type { TypedEvent } from '../events/index.js';
-import { activeTracer, type OpenSpan } from '../util/tracing.js';
+import { activeTracer, traced, type OpenSpan } from '../util/tracing.js';
 
 /** What every command needs: the log to append to and the read models to decide against. */
 export interface CommandContext {
@@ -80,8 +80,7 @@ export function exclusively<T>(ctx: CommandContext, sweep: () => Promise<T>): Pr
  * all of it is one `decide-and-append` span.
  */
 export function decideAndAppend<R>(ctx: CommandContext, decide: () => Decision<R>): Promise<R> {
-  const tracer = activeTracer();
-  return tracer ? tracer.inSpan('decide-and-append', {}, (span) => decideAndAppendAttempts(ctx, decide, span)) : decideAndAppendAttempts(ctx, decide);
+  return traced('decide-and-append', {}, (span) => decideAndAppendAttempts(ctx, decide, span));
 }
 
 async function decideAndAppendAttempts<R>(ctx: CommandContext, decide: () => Decision<R>, span?: OpenSpan): Promise<R> {

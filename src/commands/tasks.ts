@@ -5,6 +5,7 @@ import { alreadyExists, invalidArgument, LedgerError, notImplemented, StatusErro
 import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { KeyedMutex } from '../util/mutex.js';
+import { traced } from '../util/tracing.js';
 import { decideAndAppend, expectedVersion, type CommandContext } from './context.js';
 import { existingContainer } from './containers.js';
 import { decideTask, type TaskCommand } from './task-decider.js';
@@ -300,7 +301,10 @@ export class TaskCommands {
     const command = reportedCommand(event);
     if (!command) return Promise.resolve();
     const meta = { source: 'shim', actor: 'shim', shimTimestamp: String(event.timestamp) };
-    return this.track(this.reports.run(`${event.namespace}/${event.containerId}`, () => this.record(event.namespace, event.containerId, command, meta)));
+    const container = { namespace: event.namespace, id: event.containerId };
+    // traced in the container's trace: the exit of a `ctr run` belongs with its calls
+    const record = () => traced(`shim report ${event.kind}`, { 'containerd.namespace': container.namespace, 'containerd.container.id': container.id }, () => this.record(container.namespace, container.id, command, meta), container);
+    return this.track(this.reports.run(`${container.namespace}/${container.id}`, record));
   }
 
   private track(pending: Promise<void>): Promise<void> {

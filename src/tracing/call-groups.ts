@@ -8,8 +8,9 @@
  * container's id (Containers), the task's container_id (Tasks), or a snapshot key (Snapshots: ctr
  * and the containerd client name a container's snapshot after the container). For `ctr run` the
  * root is Snapshots.Prepare of its snapshot; Containers.Create, the Tasks calls, Containers.Delete
- * and the snapshot's removal are children of it. Calls that name no container (image and content
- * lookups, Version, List) stay traces of their own.
+ * and the snapshot's removal are children of it, and so are the shim's reports of the task's
+ * start and exit (what the daemon records of them). Calls that name no container (image, content
+ * and lease calls, Version, List) stay traces of their own.
  *
  * A group ends a short grace after its container's delete (the client removes the snapshot just
  * after), after an hour, or when 4096 newer groups push it out; a later call naming the id then
@@ -54,8 +55,10 @@ export function subjectOf(path: string, namespace: string | undefined, request: 
     id = text(fields.key);
     opens = method === 'Prepare' || method === 'View';
   }
-  return id === undefined ? undefined : { key: `${namespace}/${id}`, opens, closes };
+  return id === undefined ? undefined : { key: containerKey(namespace, id), opens, closes };
 }
+
+export const containerKey = (namespace: string, id: string) => `${namespace}/${id}`;
 
 interface Group<T> {
   readonly root: T;

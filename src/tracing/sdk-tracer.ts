@@ -1,15 +1,15 @@
 // `io.containerd.internal.v1.tracing` once a span processor loaded: the OpenTelemetry SDK's tracer
 // provider with containerd 1.6's sampler and resource, installed as the daemon's tracer, and the
 // gRPC server interceptor. Loaded only when tracing is configured.
-import { context, propagation, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Span, type SpanContext } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, TraceIdRatioBasedSampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ServerInterceptor } from '@grpc/grpc-js';
-import { installTracer, type OpenSpan, type SpanAttributes, type Tracer } from '../util/tracing.js';
+import { installTracer, type ContainerRef, type OpenSpan, type SpanAttributes, type Tracer } from '../util/tracing.js';
 import { invalidArgument } from '../util/errdefs.js';
-import { CallGroups } from './call-groups.js';
+import { CallGroups, containerKey } from './call-groups.js';
 import { tracingInterceptor } from './grpc-server.js';
 
 /** containerd's TraceConfig. */
@@ -37,9 +37,10 @@ export function startTracing(config: TraceConfig, processors: SpanProcessor[]): 
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   const tracer = provider.getTracer('ledgerd');
-  installTracer(new SdkTracer(tracer));
+  const groups = new CallGroups<SpanContext>();
+  installTracer(new SdkTracer(tracer, groups));
   return {
-    interceptor: tracingInterceptor(tracer, new CallGroups<SpanContext>()),
+    interceptor: tracingInterceptor(tracer, groups),
     async close() {
       installTracer(undefined);
       await provider.shutdown();
@@ -51,10 +52,14 @@ export function startTracing(config: TraceConfig, processors: SpanProcessor[]): 
 }
 
 class SdkTracer implements Tracer {
-  constructor(private readonly tracer: ReturnType<BasicTracerProvider['getTracer']>) {}
+  constructor(
+    private readonly tracer: ReturnType<BasicTracerProvider['getTracer']>,
+    private readonly groups: CallGroups<SpanContext>,
+  ) {}
 
-  inSpan<T>(name: string, attributes: SpanAttributes, work: (span: OpenSpan) => Promise<T>): Promise<T> {
-    return this.tracer.startActiveSpan(name, { attributes: attributes as Attributes }, async (span) => {
+  inSpan<T>(name: string, attributes: SpanAttributes, work: (span: OpenSpan) => Promise<T>, container?: ContainerRef): Promise<T> {
+    const parent = container ? this.containerTrace(container) : context.active();
+    return this.tracer.startActiveSpan(name, { attributes: attributes as Attributes }, parent, async (span) => {
       const open = openSpan(span);
       try {
         const result = await work(open);
@@ -65,6 +70,12 @@ class SdkTracer implements Tracer {
         throw err;
       }
     });
+  }
+
+  /** The root of the container's trace as a parent, or none: the work is a trace of its own. */
+  private containerTrace({ namespace, id }: ContainerRef): Context {
+    const root = this.groups.rootFor({ key: containerKey(namespace, id), opens: false, closes: false });
+    return root ? trace.setSpanContext(ROOT_CONTEXT, root) : ROOT_CONTEXT;
   }
 
   startSpan(name: string, attributes: SpanAttributes, kind: 'internal' | 'client' = 'internal'): OpenSpan {

@@ -13,7 +13,7 @@ import { skipWithoutCtr } from '../helpers/ctr.js';
 import { pullBusybox, skipWithoutRegistry } from '../helpers/busybox-image.js';
 import { SPAN_KIND, startOtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { tempDir } from '../helpers/tmp.js';
-import { until } from '../helpers/until.js';
+import { SERVICES } from '../../src/api/services.js';
 
 const run = promisify(execFile);
 /** runc's state is per namespace on the whole machine: a namespace of this run's own. */
@@ -49,6 +49,17 @@ function only(spans: readonly ReceivedSpan[], name: string): ReceivedSpan {
   return found[0]!;
 }
 
+interface ShownRecord {
+  readonly type: string;
+  readonly meta: Record<string, unknown>;
+}
+
+/** `ledgerctl log show` with these filters (alternatives), one record a line. */
+async function logShow(address: string, ...filters: string[]): Promise<ShownRecord[]> {
+  const { stdout } = await run(process.execPath, [LEDGERCTL, '--address', address, 'log', 'show', ...filters.flatMap((f) => ['--filter', f])]);
+  return stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as ShownRecord);
+}
+
 const childrenOf = (spans: readonly ReceivedSpan[], parent: ReceivedSpan) => spans.filter((s) => s.parentSpanId === parent.spanId);
 
 test('a ctr run --rm reaches the OTLP receiver as one tree, and its log records carry the trace id', { skip }, async (t) => {
@@ -59,12 +70,25 @@ test('a ctr run --rm reaches the OTLP receiver as one tree, and its log records 
   const { stdout } = await run('ctr', ['--address', daemon.address, '-n', NAMESPACE, 'run', '--rm', image, CONTAINER, 'echo', 'hi']);
   assert.equal(stdout, 'hi\n');
 
-  const { stdout: shown } = await run(process.execPath, [LEDGERCTL, '--address', daemon.address, 'log', 'show', '--filter', `stream==containers/${CONTAINER}`]);
-  const records = shown.trim().split('\n').map((line) => JSON.parse(line) as { type: string; meta: Record<string, unknown> });
+  const records = await logShow(daemon.address, `stream==containers/${CONTAINER}`, `stream==tasks/${CONTAINER}`);
   const created = records.find((r) => r.type === 'ContainerCreated');
   assert.ok(created, `a ContainerCreated record among ${records.map((r) => r.type).join(', ')}`);
   assert.match(String(created.meta.traceId), /^[0-9a-f]{32}$/);
   assert.match(String(created.meta.spanId), /^[0-9a-f]{16}$/);
+  // every record of the run, the shim's reports of start and exit too, is in the run's trace
+  for (const type of ['TaskCreated', 'TaskStarted', 'TaskExited', 'TaskDeleted', 'ContainerDeleted']) {
+    const record = records.find((r) => r.type === type);
+    assert.equal(record?.meta.traceId, created.meta.traceId, `${type} is in the run's trace`);
+  }
+
+  // a client that sends W3C trace context keeps its own trace, grouping or not
+  const sentTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const sentSpan = '00f067aa0ba902b7';
+  const connection = daemon.connect(NAMESPACE);
+  await assert.rejects(connection.unary(SERVICES.containers, 'Get', { id: CONTAINER }, { traceparent: `00-${sentTrace}-${sentSpan}-01` }), /not found/);
+  await connection.unary(SERVICES.namespaces, 'Create', { namespace: { name: `${NAMESPACE}-sent`, labels: {} } }, { traceparent: `00-${sentTrace}-${sentSpan}-01` });
+  const [namespaceCreated] = await logShow(daemon.address, 'type==NamespaceCreated');
+  assert.equal(namespaceCreated?.meta.traceId, sentTrace);
 
   // stopping the daemon flushes the spans it still holds
   assert.equal(await daemon.stop(), 0);
@@ -100,6 +124,21 @@ test('a ctr run --rm reaches the OTLP receiver as one tree, and its log records 
   assert.ok(append, 'a log.append under the command');
   assert.equal(append.attributes['ledgerd.log.records'], 1);
   assert.ok(Number(append.attributes['ledgerd.log.last_seq']) >= 1);
+
+  // the shim's reports, recorded in the run's trace
+  for (const kind of ['start', 'exit']) {
+    const report = only(trace, `shim report ${kind}`);
+    assert.equal(report.parentSpanId, root!.spanId);
+    assert.equal(report.attributes['containerd.container.id'], CONTAINER);
+  }
+
+  // the calls that sent trace context: children of the client's span, in the client's trace
+  const sent = receiver.spans.filter((s) => s.traceId === sentTrace);
+  assert.deepEqual(sent.filter((s) => s.parentSpanId === sentSpan).map((s) => [s.name, s.statusCode]).sort(), [
+    [`${CONTAINERS}/Get`, 2],
+    ['containerd.services.namespaces.v1.Namespaces/Create', 0],
+  ]);
+  assert.equal(only(sent, `${CONTAINERS}/Get`).attributes['rpc.grpc.status_code'], 5);
 
   // the daemon's ttrpc calls to the shim: client spans under the task's gRPC calls
   for (const [call, shimCall] of [
