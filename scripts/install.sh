@@ -2,7 +2,8 @@
 # Installs what ledgerd needs on a fresh Debian 12 machine (as root) and builds it.
 #   scripts/install.sh          runtime: runc, ctr (Debian's containerd package), Node packages; CNI plugins for CRI pods
 #   scripts/install.sh --test   also what the test suite uses: registry, busybox-static, jq, curl,
-#                               systemd-analyze (package systemd), mkfs.ext4 (e2fsprogs: the disk-full fault tests)
+#                               systemd-analyze (package systemd), mkfs.ext4 (e2fsprogs: the disk-full fault tests),
+#                               nats-server (the NATS JetStream export tests)
 #   scripts/install.sh --systemd  also ledgerd and ledgerctl in /usr/local/bin and the unit
 #                               /etc/systemd/system/ledgerd.service; then `systemctl enable --now ledgerd`
 set -euo pipefail
@@ -12,7 +13,7 @@ packages=(runc containerd iproute2 ca-certificates zstd containernetworking-plug
 systemd_unit=false
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(docker-registry busybox-static jq curl skopeo systemd e2fsprogs) ;;
+    --test) packages+=(docker-registry busybox-static jq curl skopeo systemd e2fsprogs nats-server) ;;
     --systemd) systemd_unit=true ;;
     *) echo "install: unknown option $arg (--test, --systemd)" >&2; exit 2 ;;
   esac

@@ -97,6 +97,10 @@ test('the storage back ends and the commands stay below the gRPC layer', () => {
   );
 });
 
+test('export/ reads the log and knows the events, nothing else of src/, and no gRPC', () => {
+  assert.deepEqual(offending('export', both(onlyInto('export', 'log', 'events', 'util'), noPackage(GRPC))), []);
+});
+
 test('cli/ and client/ never import services/ (what both sides name lives in api/)', () => {
   assert.deepEqual(offending('cli', (i) => !i.local || !under(i.to, 'services')), []);
   assert.deepEqual(offending('client', (i) => !i.local || !(under(i.to, 'services') || under(i.to, 'cli'))), []);

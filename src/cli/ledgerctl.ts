@@ -8,8 +8,9 @@ import { exec, kill, logs, ps, rm, run } from './ledgerctl/containers.js';
 import { images, pull } from './ledgerctl/images.js';
 import { debug } from './ledgerctl/debug.js';
 import { diff, state } from './ledgerctl/time-travel.js';
+import { exportCommand } from './ledgerctl/export.js';
 
-const COMMANDS: Record<string, Command> = { version, log, events, state, diff, gc, why, pull, images, run, exec, ps, kill, rm, logs, debug };
+const COMMANDS: Record<string, Command> = { version, log, events, state, diff, gc, why, export: exportCommand, pull, images, run, exec, ps, kill, rm, logs, debug };
 
 const USAGE = `usage: ledgerctl [-a ADDRESS] [-n NAMESPACE] COMMAND [ARGS...]
 

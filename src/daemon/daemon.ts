@@ -19,6 +19,7 @@ import { isReconcilable } from './reconcile.js';
 import { releaseLogPagesEvery } from './log-pages.js';
 import { applyRetentionEvery } from './log-retention.js';
 import type { Logger } from './logger.js';
+import { isLogExporter } from '../export/exporter.js';
 
 /** How often the daemon gives the log's mapped pages back to the page cache (see log-pages.ts). */
 const LOG_PAGES_RELEASE_MS = 10_000;
@@ -53,7 +54,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const host: PluginHost = new PluginHost(
     registrations({ config, plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers, observeShimCall: withShimCallSpans(metrics.shimCalls), warn: (m) => logger.warn(m) }),
     config,
-    (message) => logger.warn(message),
+    // a skipped plugin (one that is off unless configured) is news, not a warning
+    (message, level) => (level === 'info' ? logger.info(message) : logger.warn(message)),
   );
   let grpcServer: GrpcServer | undefined;
   let metricsServer: HttpServer | undefined;
@@ -81,6 +83,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       for (const line of await service.reconcile()) logger.info(`reconciled: ${line}`);
     }
     for (const collector of host.instances(PluginType.Gc) as GarbageCollector[]) collector.start();
+    const exporters = host.instances(PluginType.Export).filter(isLogExporter);
+    metrics.watchExporters(exporters);
+    for (const exporter of exporters) exporter.start();
 
     const services = host.instances(PluginType.Grpc).filter(isGrpcPlugin).flatMap((plugin) => plugin.services);
     for (const service of services) metrics.grpc.initialize(serviceDefinition(service.name));

@@ -3,6 +3,7 @@ import { criPlugins } from './plugins/cri.js';
 import { contentPlugins } from './plugins/content.js';
 import { corePlugins } from './plugins/core.js';
 import { diffPlugins } from './plugins/diff.js';
+import { exportPlugins } from './plugins/export.js';
 import { gcPlugins } from './plugins/gc.js';
 import { imagePlugins } from './plugins/images.js';
 import { runtimePlugins } from './plugins/runtime.js';
@@ -29,6 +30,7 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
     gcPlugins(hooks, gcRequests),
     criPlugins(),
     tracingPlugins(),
+    exportPlugins(hooks),
   ];
   const byId = (a: AnyRegistration, b: AnyRegistration) => a.id.localeCompare(b.id);
   return [

@@ -8,6 +8,7 @@ export * from './containers.js';
 export * from './tasks.js';
 export * from './pods.js';
 export * from './cri-containers.js';
+export * from './export.js';
 export * from './topics.js';
 export * from './vocabulary.js';
 export { upcast, upcasterOf, type UpcastStep, type UpcasterRegistry } from './versioning.js';

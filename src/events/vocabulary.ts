@@ -8,9 +8,10 @@ import type { ContentEvents } from './content.js';
 import type { SnapshotEvents } from './snapshots.js';
 import type { PodEvents } from './pods.js';
 import type { CriContainerEvents } from './cri-containers.js';
+import type { ExportEvents } from './export.js';
 
 /** Every event type ledgerd appends, with its current payload shape. */
-export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents, ContainerEvents, TaskEvents, PodEvents, CriContainerEvents {}
+export interface EventPayloads extends NamespaceEvents, PublishedEvents, LeaseEvents, ImageEvents, ContentEvents, SnapshotEvents, ContainerEvents, TaskEvents, PodEvents, CriContainerEvents, ExportEvents {}
 
 export type EventType = keyof EventPayloads;
 
@@ -54,6 +55,7 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   PodSandboxRemoved: 1,
   CriContainerCreated: 1,
   CriContainerRemoved: 1,
+  ExportPosition: 1,
 };
 
 /**

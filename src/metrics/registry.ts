@@ -7,6 +7,8 @@ import { GrpcServerMetrics } from './grpc-server.js';
 import { ttrpcClientMetrics } from './ttrpc-client.js';
 import { watchContainers, type StatableTask } from './containers.js';
 import { watchShims } from './shims.js';
+import { watchExporters } from './export.js';
+import type { LogExporter } from '../export/exporter.js';
 
 export interface DaemonMetricsOptions {
   /** containerd's `[metrics] grpc_histogram`. */
@@ -53,6 +55,11 @@ export class DaemonMetrics {
       map((record) => ({ namespace: record.namespace, id: (record.payload as { containerId: string }).containerId })),
     );
     watchContainers(this.registry, tasks, ooms$);
+  }
+
+  /** The export plugins: lag, position, connection, counts. */
+  watchExporters(exporters: readonly LogExporter[]): void {
+    watchExporters(this.registry, exporters);
   }
 
   /** The shims serving the daemon at `grpcAddress`: how many, and their memory. */

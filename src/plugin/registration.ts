@@ -19,6 +19,7 @@ export const PluginType = {
   TracingProcessor: 'io.containerd.tracing.processor.v1',
   Log: 'io.ledgerd.log.v1',
   Projection: 'io.ledgerd.projection.v1',
+  Export: 'io.ledgerd.export.v1',
 } as const;
 
 /**

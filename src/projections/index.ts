@@ -30,3 +30,4 @@ export { tasksProjection, taskOf, tasksIn, type TasksState, type TaskRecord, typ
 export { podsProjection, podsIn, podOf, type PodsState, type PodView, type PodState } from './pods.js';
 export { criContainersProjection, criContainerState, type CriContainersState, type CriContainerView, type CriContainerState } from './cri-containers.js';
 export { versionOf, versionKey, type StreamVersions } from './stream-versions.js';
+export { exportPositionsProjection, type ExportPositionsState } from './export-positions.js';
