@@ -11,7 +11,11 @@ test('ctr version, plugins ls and the namespace commands work unchanged', { skip
   const daemon = await startTestDaemon(t);
   const a = daemon.address;
   assert.match(ctr(a, 'version'), /Server:\n\s+Version:\s+1\.6\.\d+\+ledgerd[\s\S]*UUID: [0-9a-f-]{36}/);
-  assert.match(ctr(a, 'plugins', 'ls'), /io\.containerd\.grpc\.v1\s+namespaces\s+-\s+ok/);
+  const plugins = ctr(a, 'plugins', 'ls');
+  assert.match(plugins, /io\.containerd\.grpc\.v1\s+namespaces\s+-\s+ok/);
+  // no tracing configured: the otlp processor skips, and tracing loads with nothing to send to
+  assert.match(plugins, /^io\.containerd\.tracing\.processor\.v1\s+otlp\s+-\s+skip\s*$/m);
+  assert.match(plugins, /^io\.containerd\.internal\.v1\s+tracing\s+-\s+ok\s*$/m);
   assert.match(ctr(a, 'plugins', 'ls', '-d'), /Type:\s+io\.containerd/);
 
   ctr(a, 'namespaces', 'create', 'ctrns', 'team=blue');

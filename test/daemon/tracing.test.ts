@@ -9,9 +9,9 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LEDGERCTL, startTestDaemon } from '../helpers/daemon.js';
-import { skipWithoutCtr } from '../helpers/ctr.js';
+import { ctrAt, skipWithoutCtr } from '../helpers/ctr.js';
 import { pullBusybox, skipWithoutRegistry } from '../helpers/busybox-image.js';
-import { SPAN_KIND, startOtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
+import { SPAN_KIND, startOtlpGrpcReceiver, startOtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { tempDir } from '../helpers/tmp.js';
 import { SERVICES } from '../../src/api/services.js';
 
@@ -26,14 +26,15 @@ const TASKS = 'containerd.services.tasks.v1.Tasks';
 const SNAPSHOTS = 'containerd.services.snapshots.v1.Snapshots';
 const SHIM_TASK = 'containerd.task.v2.Task';
 
-function tracingConfig(dir: string, endpoint: string): string {
+function tracingConfig(dir: string, endpoint: string, protocol = 'http/protobuf', more = ''): string {
   const path = join(dir, 'config.toml');
   writeFileSync(
     path,
     `version = 2
 [plugins."io.containerd.tracing.processor.v1.otlp"]
   endpoint = "${endpoint}"
-  protocol = "http/protobuf"
+  protocol = "${protocol}"
+${more}
 [plugins."io.containerd.internal.v1.tracing"]
   service_name = "ledgerd-test"
   sampling_ratio = 1.0
@@ -151,4 +152,25 @@ test('a ctr run --rm reaches the OTLP receiver as one tree, and its log records 
     const ancestry = (span: ReceivedSpan): string[] => (span.parentSpanId ? [parents.get(span.parentSpanId)!.name, ...ancestry(parents.get(span.parentSpanId)!)] : []);
     assert.ok(shim.some((s) => s.kind === SPAN_KIND.client && ancestry(s).includes(call)), `${shimCall} under ${call}: ${shim.map((s) => ancestry(s).join(' < ')).join('; ')}`);
   }
+});
+
+test('a protocol containerd does not support fails the otlp processor, not the daemon', { skip: skipWithoutCtr }, async (t) => {
+  const dir = tempDir(t);
+  const daemon = await startTestDaemon(t, { args: ['-c', tracingConfig(dir, 'http://127.0.0.1:4318', 'http/json')] });
+  assert.match(daemon.output(), /failed to load plugin io\.containerd\.tracing\.processor\.v1\.otlp: .*protocol \\?"http\/json\\?" is not supported/);
+  assert.match(ctrAt(daemon.address)('plugins', 'ls'), /^io\.containerd\.tracing\.processor\.v1\s+otlp\s+-\s+error\s*$/m);
+});
+
+test('protocol grpc sends the spans to an OTLP/gRPC receiver', { skip: skipWithoutCtr }, async (t) => {
+  const dir = tempDir(t);
+  const receiver = await startOtlpGrpcReceiver(t);
+  const daemon = await startTestDaemon(t, { args: ['-c', tracingConfig(dir, receiver.endpoint, 'grpc', '  insecure = true')] });
+  ctrAt(daemon.address)('namespaces', 'create', `${NAMESPACE}-grpc`);
+  assert.equal(await daemon.stop(), 0);
+  assert.deepEqual(receiver.rejected, []);
+  const call = only(receiver.spans, 'containerd.services.namespaces.v1.Namespaces/Create');
+  assert.equal(call.resource['service.name'], 'ledgerd-test');
+  const [command] = childrenOf(receiver.spans, call);
+  assert.equal(command?.name, 'decide-and-append');
+  assert.deepEqual(command.attributes['ledgerd.event_types'], ['NamespaceCreated']);
 });

@@ -1,10 +1,11 @@
-// An OTLP/HTTP trace receiver of the test's own: it accepts POST /v1/traces with a protobuf
-// ExportTraceServiceRequest (what the daemon's http/protobuf exporter sends), decodes it with
-// protobufjs from the message shapes of opentelemetry-proto (field numbers as there), and keeps
-// the spans it received.
+// OTLP trace receivers of the test's own, over HTTP (POST /v1/traces, what the daemon's
+// http/protobuf exporter sends) and over gRPC (TraceService.Export): each decodes the protobuf
+// ExportTraceServiceRequest with protobufjs from the message shapes of opentelemetry-proto (field
+// numbers as there), and keeps the spans it received.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
 const OTLP_TRACE_PROTO = `
@@ -64,7 +65,7 @@ export interface ReceivedSpan {
 }
 
 export interface OtlpReceiver {
-  /** http://127.0.0.1:PORT */
+  /** What the daemon's config names: http://127.0.0.1:PORT, or 127.0.0.1:PORT for grpc. */
   readonly endpoint: string;
   readonly spans: ReceivedSpan[];
   /** Requests that were not a decodable ExportTraceServiceRequest on POST /v1/traces. */
@@ -85,6 +86,35 @@ function valueOf(any: Record<string, unknown> | undefined): AttributeValue {
 const attributesOf = (list: Decoded | undefined) => Object.fromEntries((list ?? []).map(({ key, value }) => [key, valueOf(value)]));
 const hex = (bytes: unknown) => Buffer.from((bytes as Uint8Array | undefined) ?? []).toString('hex');
 
+/** The spans of a protobuf ExportTraceServiceRequest. */
+export function decodeSpans(body: Uint8Array): ReceivedSpan[] {
+  const spans: ReceivedSpan[] = [];
+  const request = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String, defaults: false }) as {
+    resource_spans?: { resource?: { attributes?: Decoded }; scope_spans?: { spans?: Record<string, unknown>[] }[] }[];
+  };
+  for (const resourceSpans of request.resource_spans ?? []) {
+    const resource = attributesOf(resourceSpans.resource?.attributes);
+    for (const scope of resourceSpans.scope_spans ?? []) {
+      for (const span of scope.spans ?? []) {
+        spans.push({
+          traceId: hex(span.trace_id),
+          spanId: hex(span.span_id),
+          parentSpanId: hex(span.parent_span_id),
+          name: String(span.name),
+          kind: Number(span.kind ?? 0),
+          startNs: BigInt(String(span.start_time_unix_nano ?? 0)),
+          endNs: BigInt(String(span.end_time_unix_nano ?? 0)),
+          attributes: attributesOf(span.attributes as Decoded | undefined),
+          statusCode: Number((span.status as { code?: number } | undefined)?.code ?? 0),
+          resource,
+        });
+      }
+    }
+  }
+  return spans;
+}
+
+/** OTLP/HTTP: POST /v1/traces, application/x-protobuf. */
 export async function startOtlpReceiver(t: TestContext): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const rejected: string[] = [];
@@ -98,28 +128,7 @@ export async function startOtlpReceiver(t: TestContext): Promise<OtlpReceiver> {
         return;
       }
       try {
-        const request = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(Buffer.concat(chunks)), { longs: String, defaults: false }) as {
-          resource_spans?: { resource?: { attributes?: Decoded }; scope_spans?: { spans?: Record<string, unknown>[] }[] }[];
-        };
-        for (const resourceSpans of request.resource_spans ?? []) {
-          const resource = attributesOf(resourceSpans.resource?.attributes);
-          for (const scope of resourceSpans.scope_spans ?? []) {
-            for (const span of scope.spans ?? []) {
-              spans.push({
-                traceId: hex(span.trace_id),
-                spanId: hex(span.span_id),
-                parentSpanId: hex(span.parent_span_id),
-                name: String(span.name),
-                kind: Number(span.kind ?? 0),
-                startNs: BigInt(String(span.start_time_unix_nano ?? 0)),
-                endNs: BigInt(String(span.end_time_unix_nano ?? 0)),
-                attributes: attributesOf(span.attributes as Decoded | undefined),
-                statusCode: Number((span.status as { code?: number } | undefined)?.code ?? 0),
-                resource,
-              });
-            }
-          }
-        }
+        spans.push(...decodeSpans(Buffer.concat(chunks)));
         // an empty ExportTraceServiceResponse: full success
         res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       } catch (err) {
@@ -132,4 +141,41 @@ export async function startOtlpReceiver(t: TestContext): Promise<OtlpReceiver> {
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const { port } = server.address() as AddressInfo;
   return { endpoint: `http://127.0.0.1:${port}`, spans, rejected };
+}
+
+/** OTLP/gRPC without TLS: TraceService.Export on 127.0.0.1; `endpoint` is host:port as containerd's grpc protocol takes it. */
+export async function startOtlpGrpcReceiver(t: TestContext): Promise<OtlpReceiver> {
+  const spans: ReceivedSpan[] = [];
+  const rejected: string[] = [];
+  const server = new grpc.Server();
+  const identity = (value: Buffer) => value;
+  server.addService(
+    {
+      Export: {
+        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    },
+    {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, respond: grpc.sendUnaryData<Buffer>) => {
+        try {
+          spans.push(...decodeSpans(call.request));
+          respond(null, Buffer.alloc(0));
+        } catch (err) {
+          rejected.push(`undecodable: ${(err as Error).message}`);
+          respond({ code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message });
+        }
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  t.after(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
+  return { endpoint: `127.0.0.1:${port}`, spans, rejected };
 }
