@@ -16,6 +16,10 @@ export interface CriConfig {
   max_concurrent_downloads: number;
   stream_server_address: string;
   stream_server_port: string;
+  /** Go duration; a streaming connection without traffic for this long is closed. */
+  stream_idle_timeout: string;
+  enable_tls_streaming: boolean;
+  x509_key_pair_streaming: { tls_cert_file: string; tls_key_file: string };
   containerd: {
     snapshotter: string;
     default_runtime_name: string;
@@ -34,6 +38,9 @@ export const defaultCriConfig = (): CriConfig => ({
   max_concurrent_downloads: 3,
   stream_server_address: '127.0.0.1',
   stream_server_port: '0',
+  stream_idle_timeout: '4h0m0s',
+  enable_tls_streaming: false,
+  x509_key_pair_streaming: { tls_cert_file: '', tls_key_file: '' },
   containerd: { snapshotter: 'overlayfs', default_runtime_name: 'runc', runtimes: {} },
   cni: { bin_dir: '/opt/cni/bin', conf_dir: '/etc/cni/net.d', max_conf_num: 1 },
   registry: { config_path: '' },

@@ -19,6 +19,7 @@ import { failedPrecondition, invalidArgument, notFound } from '../util/errdefs.j
 import { withTempMount, type Mount } from '../util/mount/index.js';
 import { CRI_NAMESPACE, type CriConfig } from './config.js';
 import type { CriImages } from './images.js';
+import { ContainerIO } from './container-io.js';
 import { CriLogFile } from './log-writer.js';
 import { cgroupStats, type CgroupStats } from './stats.js';
 import { ANNOTATIONS, namespaceModes } from './sandbox-spec.js';
@@ -45,6 +46,9 @@ export interface ContainerStats {
 }
 
 export class CriContainers {
+  /** The stdio of the containers this daemon started, while their output lasts (for Attach). */
+  private readonly stdio = new Map<string, ContainerIO>();
+
   constructor(
     private readonly rpc: Rpc,
     private readonly config: CriConfig,
@@ -120,14 +124,19 @@ export class CriContainers {
     const pod = this.pods.get(container.podId);
     if (pod.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${pod.id} is not ready`);
     const { mounts } = await this.rpc.unary<{ mounts: Mount[] }>(SERVICES.snapshots, 'Mounts', { snapshotter: this.config.containerd.snapshotter, key: container.id });
-    const tty = Boolean((container.config as ContainerConfig).tty);
+    const config = container.config as ContainerConfig;
+    const tty = Boolean(config.tty);
     if (container.logPath) await mkdir(join(container.logPath, '..'), { recursive: true });
     const log = container.logPath ? new CriLogFile(container.logPath) : undefined;
-    const stdout = log ? log.stream('stdout', this.config.max_container_log_line_size) : discard();
-    const stderr = log ? log.stream('stderr', this.config.max_container_log_line_size) : discard();
-    const io = fifoIO({ fifoRoot: join(this.stateDir, 'containers', container.id, 'io'), id: container.id, stdout, stderr, terminal: tty });
+    const sinks = {
+      stdout: log ? log.stream('stdout', this.config.max_container_log_line_size) : discard(),
+      stderr: log ? log.stream('stderr', this.config.max_container_log_line_size) : discard(),
+    };
+    const stdio = new ContainerIO(sinks, { stdin: Boolean(config.stdin), stdinOnce: Boolean(config.stdin_once), tty });
+    const { stdout, stderr } = stdio;
+    const io = fifoIO({ fifoRoot: join(this.stateDir, 'containers', container.id, 'io'), id: container.id, stdin: stdio.stdin, stdout, stderr, terminal: tty });
     try {
-      await this.rpc.unary(SERVICES.tasks, 'Create', { container_id: container.id, rootfs: mounts, stdin: '', stdout: io.stdout, stderr: io.stderr, terminal: tty });
+      await this.rpc.unary(SERVICES.tasks, 'Create', { container_id: container.id, rootfs: mounts, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, terminal: tty });
       await this.rpc.unary(SERVICES.tasks, 'Start', { container_id: container.id });
     } catch (err) {
       io.close();
@@ -136,13 +145,22 @@ export class CriContainers {
       throw err;
     }
     io.attach();
+    this.stdio.set(container.id, stdio);
+    // stdin_once: the first attached client's input ended, so the container's does
+    void io.stdinClosed.then(() => this.rpc.unary(SERVICES.tasks, 'CloseIO', { container_id: container.id, stdin: true }).catch(() => undefined));
     await this.containers.until(CRI_NAMESPACE, container.id, (c) => criContainerState(c) !== 'CONTAINER_CREATED');
     void io.done.then(async () => {
-      stdout.end();
-      stderr.end();
+      this.stdio.delete(container.id);
+      // the log file closes only once both streams have put their last line into it
+      await Promise.all([stdout, stderr].map((w) => new Promise<void>((resolve) => w.end(() => resolve()))));
       io.close();
       await log?.close();
     });
+  }
+
+  /** A running container's stdio to attach to; undefined when this daemon does not hold it. */
+  attachable(id: string): ContainerIO | undefined {
+    return this.stdio.get(id);
   }
 
   /** CPU and memory from the cgroup of a running container, and its writable layer's use. */

@@ -54,6 +54,8 @@ export interface ContainerConfig {
   annotations?: Record<string, string>;
   log_path?: string;
   tty?: boolean;
+  stdin?: boolean;
+  stdin_once?: boolean;
   linux?: {
     security_context?: {
       run_as_user?: { value?: number } | null;

@@ -1,9 +1,8 @@
 // The seam for the CRI's streaming calls. Exec, Attach and PortForward do not stream through
 // the CRI itself: the runtime answers with a URL on a streaming server of its own, which kubelet
 // (or crictl) then speaks the Kubernetes remotecommand / portforward protocols to (SPDY/3.1 or
-// websocket, channel.k8s.io subprotocols). A server implements this interface and is handed to
-// the CRI plugin; until one is, the three calls answer UNIMPLEMENTED saying so.
-import { notImplemented } from '../../util/errdefs.js';
+// websocket, channel.k8s.io subprotocols). http-server.ts implements it; the CRI plugin hands it
+// to the RuntimeService.
 
 export interface ExecRequest {
   readonly containerId: string;
@@ -33,10 +32,3 @@ export interface StreamingServer {
   getAttach(request: AttachRequest): Promise<string>;
   getPortForward(request: PortForwardRequest): Promise<string>;
 }
-
-/** What the CRI answers while no streaming server is configured. */
-export const noStreamingServer: StreamingServer = {
-  getExec: () => Promise.reject(notImplemented('Exec: no streaming server in this ledgerd yet (ExecSync works)')),
-  getAttach: () => Promise.reject(notImplemented('Attach: no streaming server in this ledgerd yet')),
-  getPortForward: () => Promise.reject(notImplemented('PortForward: no streaming server in this ledgerd yet')),
-};

@@ -9,7 +9,9 @@ import { CriPods } from '../../cri/pods.js';
 import { criContainersProjection, podsProjection } from '../../projections/index.js';
 import { CriContainerCommands } from '../../commands/cri-containers.js';
 import { CriContainers } from '../../cri/containers.js';
-import { noStreamingServer } from '../../cri/streaming/server.js';
+import { streamServerOptions } from '../../cri/streaming/config.js';
+import { CriStreamServer } from '../../cri/streaming/http-server.js';
+import { CriStreamRuntime } from '../../cri/streaming/runtime.js';
 import { join } from 'node:path';
 import { commandContext, projectionsOf, type AreaPlugins } from './shared.js';
 
@@ -27,7 +29,7 @@ export const criPlugins = (): AreaPlugins => ({
       id: 'cri',
       requires: [PluginType.Log, PluginType.Projection, PluginType.Service],
       config: defaultCriConfig(),
-      init(ctx) {
+      async init(ctx) {
         const config = ctx.config as CriConfig;
         ctx.meta.exports.CRIVersion = CRI_API_VERSION;
         const daemon = new Connection(ctx.address, CRI_NAMESPACE);
@@ -37,12 +39,17 @@ export const criPlugins = (): AreaPlugins => ({
         const containerCommands = new CriContainerCommands(commandContext(ctx), projectionsOf(ctx).add(criContainersProjection));
         const containers = new CriContainers(daemon, config, images, pods, containerCommands, ctx.state);
         pods.containers = containers;
+        const streaming = new CriStreamServer(await streamServerOptions(config), new CriStreamRuntime(daemon, containers, pods, join(ctx.state, 'exec')));
+        await streaming.start();
         return {
           services: [
-            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods, containers, noStreamingServer, join(ctx.daemonRoot, `io.containerd.snapshotter.v1.${config.containerd.snapshotter}`)) },
+            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods, containers, streaming, join(ctx.daemonRoot, `io.containerd.snapshotter.v1.${config.containerd.snapshotter}`)) },
             { name: CRI_IMAGE_SERVICE, implementation: criImageService(images) },
           ],
-          close: () => daemon.close(),
+          close: async () => {
+            await streaming.stop();
+            daemon.close();
+          },
         };
       },
     },
