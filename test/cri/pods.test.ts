@@ -144,9 +144,11 @@ test('a pod through the CRI: run, a container in it with logs and exec, status, 
   assert.ok(Number(stats.memory.working_set_bytes.value) > 0, 'memory from the cgroup');
   assert.ok(Number(stats.writable_layer.used_bytes.value) >= 0);
   assert.equal((await cri.runtime('ListContainerStats', { filter: { pod_sandbox_id: id } })).stats.length, 1);
-  await assert.rejects(cri.runtime('Exec', { container_id: cid, cmd: ['sh'], stdout: true }), (err: { code: number; details: string }) => {
-    assert.equal(err.code, status.UNIMPLEMENTED);
-    assert.match(err.details, /no streaming server/);
+  // the streaming sessions themselves: test/cri/streaming.test.ts
+  assert.match((await cri.runtime('Exec', { container_id: cid, cmd: ['sh'], stdout: true })).url, /^http:\/\/127\.0\.0\.1:\d+\/exec\/[\w-]{8}$/);
+  await assert.rejects(cri.runtime('Exec', { container_id: cid, cmd: ['sh'], tty: true, stdout: true, stderr: true }), (err: { code: number; details: string }) => {
+    assert.equal(err.code, status.INVALID_ARGUMENT);
+    assert.match(err.details, /tty and stderr cannot both be true/);
     return true;
   });
 
