@@ -160,11 +160,6 @@ export class ContainerCommands {
     return Object.keys(this.view.state.live).sort();
   }
 
-  /** For namespace deletion. */
-  namespaceUsage(namespace: string): string[] {
-    return this.list(namespace).length > 0 ? ['containers'] : [];
-  }
-
   /** containerd's messages differ once the namespace has had a container (its bucket exists). */
   private hasBucket(namespace: string): boolean {
     return this.view.state.buckets[namespace] === true;

@@ -276,11 +276,6 @@ export class ContentCommands {
     return [...ingests.map((ref) => `upload ${ref}`), ...unnamed.map((dir) => `upload directory ${dir} (no ref)`), ...blobs.map((digest) => `blob ${digest}`)];
   }
 
-  /** For namespace deletion: containerd names committed blobs only. */
-  namespaceUsage(namespace: string): string[] {
-    return blobsIn(this.view.state, namespace).length > 0 ? ['blobs'] : [];
-  }
-
   /**
    * The fact of a verified commit: ContentCommitted (which ends the ingest), or, when another
    * writer committed the digest here first, the ingest's end and AlreadyExists.

@@ -114,11 +114,6 @@ export class ImageCommands {
     return imagesIn(this.view.state, namespace);
   }
 
-  /** For namespace deletion: what this namespace still holds. */
-  namespaceUsage(namespace: string): string[] {
-    return this.list(namespace).length > 0 ? ['images'] : [];
-  }
-
   /** The read model, for the garbage collector. */
   get state(): ImagesState {
     return this.view.state;

@@ -1,34 +1,69 @@
 import { NAMESPACE_STREAM, newEvent } from '../events/index.js';
-import type { NamespacesState, NamespaceView, ProjectionRunner } from '../projections/index.js';
+import {
+  blobsIn,
+  containersIn,
+  contentProjection,
+  containersProjection,
+  imagesIn,
+  imagesProjection,
+  namespacesProjection,
+  snapshotsProjection,
+  type ContainersState,
+  type ContentState,
+  type ImagesState,
+  type NamespacesState,
+  type NamespaceView,
+  type ProjectionRunner,
+  type ProjectionSet,
+  type SnapshotsState,
+} from '../projections/index.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
 import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
 
-/**
- * Reports what a namespace still holds (e.g. "images", "snapshots on \"overlayfs\" snapshotter").
- * Each resource read model registers one; a namespace can be deleted only when all say nothing.
- */
-export type NamespaceUsage = (namespace: string) => string[];
-
-/** A command module whose resources live in namespaces (images, content, snapshots, containers...). */
-export interface NamespaceHolder {
-  namespaceUsage: NamespaceUsage;
+/** The read models namespace commands decide against: the namespaces, and what lives in them. */
+export interface NamespaceReadModels {
+  readonly namespaces: ProjectionRunner<NamespacesState>;
+  readonly images: ProjectionRunner<ImagesState>;
+  readonly content: ProjectionRunner<ContentState>;
+  readonly containers: ProjectionRunner<ContainersState>;
+  readonly snapshots: ProjectionRunner<SnapshotsState>;
 }
 
-export const isNamespaceHolder = (value: unknown): value is NamespaceHolder =>
-  typeof (value as Partial<NamespaceHolder> | undefined)?.namespaceUsage === 'function';
+export const namespaceReadModels = (projections: ProjectionSet): NamespaceReadModels => ({
+  namespaces: projections.add(namespacesProjection),
+  images: projections.add(imagesProjection),
+  content: projections.add(contentProjection),
+  containers: projections.add(containersProjection),
+  snapshots: projections.add(snapshotsProjection),
+});
+
+/**
+ * What a namespace still holds, in containerd's words and order (metadata/namespaces.go, listNs):
+ * a namespace can be deleted only when this is empty.
+ */
+export function namespaceUsage(models: NamespaceReadModels, namespace: string): string[] {
+  const held: string[] = [];
+  if (imagesIn(models.images.state, namespace).length > 0) held.push('images');
+  // committed blobs only: an ingest in progress does not hold a namespace
+  if (blobsIn(models.content.state, namespace).length > 0) held.push('blobs');
+  if (containersIn(models.containers.state, namespace).length > 0) held.push('containers');
+  const trees = models.snapshots.state.live[namespace] ?? {};
+  for (const snapshotter of Object.keys(trees).sort()) {
+    if (Object.keys(trees[snapshotter]!).length > 0) held.push(`snapshots on "${snapshotter}" snapshotter`);
+  }
+  return held;
+}
 
 export class NamespaceCommands {
-  private readonly usage: NamespaceUsage[] = [];
+  private readonly view: ProjectionRunner<NamespacesState>;
 
   constructor(
     private readonly ctx: CommandContext,
-    private readonly view: ProjectionRunner<NamespacesState>,
-  ) {}
-
-  registerUsage(usage: NamespaceUsage): void {
-    this.usage.push(usage);
+    private readonly models: NamespaceReadModels,
+  ) {
+    this.view = models.namespaces;
   }
 
   async create(name: string, labels: Labels | undefined, meta: RequestMeta): Promise<NamespaceView> {
@@ -82,7 +117,7 @@ export class NamespaceCommands {
     validateIdentifier(name, 'namespace');
     await decideAndAppend(this.ctx, () => {
       if (!this.view.state.live[name]) throw notFound(`namespace "${name}"`);
-      const held = this.usage.flatMap((usage) => usage(name));
+      const held = namespaceUsage(this.models, name);
       if (held.length > 0) throw failedPrecondition(`namespace "${name}" must be empty, but it still has ${held.join(', ')}`);
       return {
         events: [newEvent('NamespaceDeleted', name, NAMESPACE_STREAM, { name }, meta)],

@@ -89,15 +89,6 @@ export class SnapshotCommands {
     for (const name of this.names()) removed.push(...(await this.get(name).cleanup()).map((dir) => `snapshotter ${name}: ${dir}`));
     return removed;
   }
-
-  /** For namespace deletion: `snapshots on "<sn>" snapshotter` for every snapshotter with snapshots here. */
-  namespaceUsage(namespace: string): string[] {
-    const trees = this.shared.view.state.live[namespace] ?? {};
-    return Object.keys(trees)
-      .filter((sn) => Object.keys(trees[sn]!).length > 0)
-      .sort()
-      .map((sn) => `snapshots on "${sn}" snapshotter`);
-  }
 }
 
 interface Shared {

@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventLog } from '../../src/log/index.js';
-import { ProjectionSet, contentProjection, namespacesProjection } from '../../src/projections/index.js';
+import { ProjectionSet, contentProjection } from '../../src/projections/index.js';
 import { ContentCommands, type ContentOptions } from '../../src/commands/content.js';
-import { NamespaceCommands } from '../../src/commands/namespaces.js';
+import { NamespaceCommands, namespaceReadModels } from '../../src/commands/namespaces.js';
 import { ContentStore } from '../../src/content/index.js';
 import { LedgerError } from '../../src/util/errdefs.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -19,11 +19,10 @@ async function setup(t: TestContext, options: ContentOptions = {}, dir = tempDir
   const log = EventLog.open({ dir: join(dir, 'log') });
   const projections = new ProjectionSet(log);
   const view = projections.add(contentProjection);
-  const namespaces = new NamespaceCommands({ log, projections }, projections.add(namespacesProjection));
+  const namespaces = new NamespaceCommands({ log, projections }, namespaceReadModels(projections));
   const store = await ContentStore.open(join(dir, 'content'));
   projections.start();
   const content = new ContentCommands({ log, projections }, view, store, options);
-  namespaces.registerUsage((ns) => content.namespaceUsage(ns));
   let closed = false;
   const close = async () => {
     if (closed) return;

@@ -3,8 +3,8 @@ import { EventLog, type RetentionPolicy } from '../../log/index.js';
 import { parseDuration } from '../../util/duration.js';
 import { upcast } from '../../events/index.js';
 import { closeOnExecAbove2 } from '../../util/close-on-exec.js';
-import { ProjectionSet, namespacesProjection } from '../../projections/index.js';
-import { isNamespaceHolder, NamespaceCommands } from '../../commands/namespaces.js';
+import { ProjectionSet } from '../../projections/index.js';
+import { NamespaceCommands, namespaceReadModels } from '../../commands/namespaces.js';
 import { PluginType, type LoadedPlugin } from '../../plugin/index.js';
 import { eventsService, EVENTS_SERVICE } from '../../services/events.js';
 import { healthService, HEALTH_SERVICE } from '../../services/health.js';
@@ -78,14 +78,7 @@ export const corePlugins = (hooks: DaemonHooks): AreaPlugins => ({
       type: PluginType.Service,
       id: 'namespaces-service',
       requires: [PluginType.Log, PluginType.Projection],
-      init(ctx) {
-        const namespaces = new NamespaceCommands(commandContext(ctx), projectionsOf(ctx).add(namespacesProjection));
-        // every service whose resources live in namespaces can veto a namespace's deletion
-        namespaces.registerUsage((ns) =>
-          [...ctx.getByType(PluginType.Service).values()].filter(isNamespaceHolder).flatMap((holder) => holder.namespaceUsage(ns)),
-        );
-        return namespaces;
-      },
+      init: (ctx) => new NamespaceCommands(commandContext(ctx), namespaceReadModels(projectionsOf(ctx))),
     },
   ],
   grpc: [
