@@ -1,7 +1,7 @@
 import { criContainerStream, newEvent, type CriContainerCreated } from '../events/index.js';
 import type { CriContainersState, CriContainerView, ProjectionRunner } from '../projections/index.js';
 import { alreadyExists } from '../util/errdefs.js';
-import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
 
 /** The CRI container decider: the one writer of CRI container records, names reserved per pod. */
 export class CriContainerCommands {
@@ -26,7 +26,7 @@ export class CriContainerCommands {
     await decideAndAppend(this.ctx, () => {
       const holder = this.byName(namespace, container.podId, container.metadata.name, container.metadata.attempt);
       if (holder) throw alreadyExists(`container name "${container.metadata.name}" (attempt ${container.metadata.attempt}) is reserved for ${holder.id}`);
-      return { events: [newEvent('CriContainerCreated', namespace, criContainerStream(container.id), container, meta)], expected: [this.expected(namespace, container.id)], result: undefined };
+      return { events: [newEvent('CriContainerCreated', namespace, criContainerStream(container.id), container, meta)], expected: [expectedVersion(this.ctx, this.view.state, namespace, criContainerStream(container.id))], result: undefined };
     });
     return this.get(namespace, container.id)!;
   }
@@ -34,7 +34,7 @@ export class CriContainerCommands {
   removed(namespace: string, id: string, meta: RequestMeta): Promise<void> {
     return decideAndAppend(this.ctx, () => {
       if (!this.get(namespace, id)) return { events: [], expected: [], result: undefined };
-      return { events: [newEvent('CriContainerRemoved', namespace, criContainerStream(id), { id }, meta)], expected: [this.expected(namespace, id)], result: undefined };
+      return { events: [newEvent('CriContainerRemoved', namespace, criContainerStream(id), { id }, meta)], expected: [expectedVersion(this.ctx, this.view.state, namespace, criContainerStream(id))], result: undefined };
     });
   }
 
@@ -50,9 +50,5 @@ export class CriContainerCommands {
       if (!container || done(container) || Date.now() > deadline) return;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-  }
-
-  private expected(namespace: string, id: string) {
-    return { namespace, stream: criContainerStream(id), version: this.view.state.versions[`${namespace}/${id}`] ?? 0 };
   }
 }

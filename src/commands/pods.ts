@@ -1,7 +1,7 @@
 import { newEvent, podStream, type PodSandboxCreated } from '../events/index.js';
 import { podOf, podsIn, type PodsState, type PodView, type ProjectionRunner } from '../projections/index.js';
 import { alreadyExists } from '../util/errdefs.js';
-import { decideAndAppend, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
 
 /** containerd's reserved sandbox name: <name>_<namespace>_<uid>_<attempt> (pkg/cri/util). */
 export const podName = (m: PodSandboxCreated['metadata']) => `${m.name}_${m.namespace}_${m.uid}_${m.attempt}`;
@@ -35,7 +35,7 @@ export class PodCommands {
       const holder = this.byName(namespace, podName(pod.metadata));
       if (holder) throw alreadyExists(`pod sandbox name "${podName(pod.metadata)}" is reserved for ${holder.id}`);
       if (this.get(namespace, pod.id)) throw alreadyExists(`pod sandbox "${pod.id}"`);
-      return { events: [newEvent('PodSandboxCreated', namespace, podStream(pod.id), pod, meta)], expected: [this.expected(namespace, pod.id)], result: undefined };
+      return { events: [newEvent('PodSandboxCreated', namespace, podStream(pod.id), pod, meta)], expected: [expectedVersion(this.ctx, this.view.state, namespace, podStream(pod.id))], result: undefined };
     });
     return this.get(namespace, pod.id)!;
   }
@@ -45,18 +45,14 @@ export class PodCommands {
     return decideAndAppend(this.ctx, () => {
       const pod = this.get(namespace, id);
       if (!pod || pod.stopped) return { events: [], expected: [], result: undefined };
-      return { events: [newEvent('PodSandboxStopped', namespace, podStream(id), { id }, meta)], expected: [this.expected(namespace, id)], result: undefined };
+      return { events: [newEvent('PodSandboxStopped', namespace, podStream(id), { id }, meta)], expected: [expectedVersion(this.ctx, this.view.state, namespace, podStream(id))], result: undefined };
     });
   }
 
   removed(namespace: string, id: string, meta: RequestMeta): Promise<void> {
     return decideAndAppend(this.ctx, () => {
       if (!this.get(namespace, id)) return { events: [], expected: [], result: undefined };
-      return { events: [newEvent('PodSandboxRemoved', namespace, podStream(id), { id }, meta)], expected: [this.expected(namespace, id)], result: undefined };
+      return { events: [newEvent('PodSandboxRemoved', namespace, podStream(id), { id }, meta)], expected: [expectedVersion(this.ctx, this.view.state, namespace, podStream(id))], result: undefined };
     });
-  }
-
-  private expected(namespace: string, id: string) {
-    return { namespace, stream: podStream(id), version: this.view.state.versions[`${namespace}/${id}`] ?? 0 };
   }
 }

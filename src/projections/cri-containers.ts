@@ -1,6 +1,6 @@
-import type { LogRecord } from '../log/index.js';
-import type { CriContainerCreated, TaskExited, TaskStarted } from '../events/index.js';
+import type { CriContainerCreated } from '../events/index.js';
 import type { Projection } from './projection.js';
+import { noteVersion, versionKey, type StreamVersions } from './stream-versions.js';
 
 export interface CriContainerView extends CriContainerCreated {
   readonly createdAt: bigint;
@@ -14,44 +14,43 @@ export interface CriContainerView extends CriContainerCreated {
 export interface CriContainersState {
   /** namespace -> id -> container */
   readonly live: Record<string, Record<string, CriContainerView>>;
-  readonly versions: Record<string, number>;
+  /** Versions of live containers' streams (a removed one's is the log's). */
+  readonly versions: StreamVersions;
 }
 
 /** The CRI's container store: its records, with start and exit from the task's events. */
 export const criContainersProjection: Projection<CriContainersState> = {
   name: 'cri-containers',
-  version: 1,
+  version: 2,
   initial: () => ({ live: {}, versions: {} }),
-  evolve(state, record: LogRecord) {
+  evolve(state, record) {
     const ns = record.namespace;
     switch (record.type) {
       case 'CriContainerCreated': {
-        const c = record.payload as CriContainerCreated;
+        const c = record.payload;
         (state.live[ns] ??= {})[c.id] = { ...c, createdAt: record.time, startedAt: 0n, finishedAt: 0n, pid: 0, exitCode: 0, oomKilled: false };
-        state.versions[`${ns}/${c.id}`] = record.version;
+        noteVersion(state.versions, record);
         break;
       }
       case 'CriContainerRemoved': {
-        const { id } = record.payload as { id: string };
-        if (state.live[ns]) delete state.live[ns][id];
-        state.versions[`${ns}/${id}`] = record.version;
+        if (state.live[ns]) delete state.live[ns][record.payload.id];
+        delete state.versions[versionKey(ns, record.stream)];
         break;
       }
       case 'TaskStarted': {
-        const { containerId, pid } = record.payload as TaskStarted;
+        const { containerId, pid } = record.payload;
         const c = state.live[ns]?.[containerId];
         if (c && !isSet(c.startedAt)) Object.assign(c, { startedAt: record.time, pid });
         break;
       }
       case 'TaskExited': {
-        const exit = record.payload as TaskExited;
+        const exit = record.payload;
         const c = state.live[ns]?.[exit.containerId];
         if (c && exit.id === exit.containerId && !isSet(c.finishedAt)) Object.assign(c, { finishedAt: BigInt(exit.exitedAt) || record.time, exitCode: exit.exitStatus });
         break;
       }
       case 'TaskOOM': {
-        const { containerId } = record.payload as { containerId: string };
-        const c = state.live[ns]?.[containerId];
+        const c = state.live[ns]?.[record.payload.containerId];
         if (c) c.oomKilled = true;
         break;
       }

@@ -1,6 +1,6 @@
-import type { LogRecord } from '../log/index.js';
-import type { PodSandboxCreated, TaskExited } from '../events/index.js';
+import type { PodSandboxCreated } from '../events/index.js';
 import type { Projection } from './projection.js';
+import { noteVersion, versionKey, type StreamVersions } from './stream-versions.js';
 
 export type PodState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 
@@ -14,8 +14,8 @@ export interface PodView extends PodSandboxCreated {
 export interface PodsState {
   /** namespace -> pod id -> pod */
   readonly live: Record<string, Record<string, PodView>>;
-  /** `${namespace}/${id}` -> version of the pod's stream, removed pods included. */
-  readonly versions: Record<string, number>;
+  /** Versions of live pods' streams (a removed pod's is the log's). */
+  readonly versions: StreamVersions;
 }
 
 /**
@@ -24,32 +24,29 @@ export interface PodsState {
  */
 export const podsProjection: Projection<PodsState> = {
   name: 'pods',
-  version: 1,
+  version: 2,
   initial: () => ({ live: {}, versions: {} }),
-  evolve(state, record: LogRecord) {
+  evolve(state, record) {
     const ns = record.namespace;
     switch (record.type) {
       case 'PodSandboxCreated': {
-        const p = record.payload as PodSandboxCreated;
-        (state.live[ns] ??= {})[p.id] = { ...p, createdAt: record.time, state: 'SANDBOX_READY', stopped: false };
-        state.versions[`${ns}/${p.id}`] = record.version;
+        (state.live[ns] ??= {})[record.payload.id] = { ...record.payload, createdAt: record.time, state: 'SANDBOX_READY', stopped: false };
+        noteVersion(state.versions, record);
         break;
       }
       case 'PodSandboxStopped': {
-        const { id } = record.payload as { id: string };
-        const pod = state.live[ns]?.[id];
+        const pod = state.live[ns]?.[record.payload.id];
         if (pod) Object.assign(pod, { state: 'SANDBOX_NOTREADY', stopped: true });
-        state.versions[`${ns}/${id}`] = record.version;
+        noteVersion(state.versions, record);
         break;
       }
       case 'PodSandboxRemoved': {
-        const { id } = record.payload as { id: string };
-        if (state.live[ns]) delete state.live[ns][id];
-        state.versions[`${ns}/${id}`] = record.version;
+        if (state.live[ns]) delete state.live[ns][record.payload.id];
+        delete state.versions[versionKey(ns, record.stream)];
         break;
       }
       case 'TaskExited': {
-        const exit = record.payload as TaskExited;
+        const exit = record.payload;
         const pod = state.live[ns]?.[exit.containerId];
         if (pod && exit.id === exit.containerId) pod.state = 'SANDBOX_NOTREADY';
         break;
