@@ -1,7 +1,7 @@
 // /v1/metrics after real `ctr` use: the gRPC server's per-method families under
 // go-grpc-prometheus's names, the daemon's ttrpc calls to shims, and containerd's per-container
 // families from the shims' cgroup metrics.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,13 +18,19 @@ const DASHBOARD = fileURLToPath(new URL('../../../contrib/grafana/ledgerd.json',
 const NAMESPACE = `metrics-${process.pid}`;
 const skip = skipWithoutCtr || skipWithoutRegistry || (!existsSync('/usr/sbin/runc') && !existsSync('/usr/bin/runc') && 'runc is not installed');
 
-test('a scrape after ctr run shows per-method gRPC metrics and the ttrpc calls to the shim', { skip }, async (t) => {
+/** A daemon serving /v1/metrics (with the latency histograms) and busybox pulled into it. */
+async function daemonWithMetrics(t: TestContext) {
   const dir = tempDir(t);
   const metricsSocket = join(dir, 'metrics.sock');
   writeFileSync(join(dir, 'config.toml'), `version = 2\n[metrics]\naddress = "${metricsSocket}"\ngrpc_histogram = true\n`);
   const daemon = await startTestDaemon(t, { args: ['-c', join(dir, 'config.toml')] });
   const ctr = ctrAt(daemon.address, NAMESPACE);
   const image = await pullBusybox(t, daemon.address, NAMESPACE);
+  return { daemon, ctr, image, metricsSocket };
+}
+
+test('a scrape after ctr run shows per-method gRPC metrics and the ttrpc calls to the shim', { skip }, async (t) => {
+  const { daemon, ctr, image, metricsSocket } = await daemonWithMetrics(t);
   assert.equal(ctr('run', '--rm', image, 'once', 'echo', 'hi'), 'hi\n');
   assert.throws(() => ctr('containers', 'info', 'no-such-container'), /not found/);
 
@@ -70,12 +76,7 @@ test('a scrape after ctr run shows per-method gRPC metrics and the ttrpc calls t
 const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
 
 test('running containers have containerd\'s container_* families, and an OOM kill inside one is counted', { skip }, async (t) => {
-  const dir = tempDir(t);
-  const metricsSocket = join(dir, 'metrics.sock');
-  writeFileSync(join(dir, 'config.toml'), `version = 2\n[metrics]\naddress = "${metricsSocket}"\ngrpc_histogram = true\n`);
-  const daemon = await startTestDaemon(t, { args: ['-c', join(dir, 'config.toml')] });
-  const ctr = ctrAt(daemon.address, NAMESPACE);
-  const image = await pullBusybox(t, daemon.address, NAMESPACE);
+  const { daemon, ctr, image, metricsSocket } = await daemonWithMetrics(t);
   // removed in the body: the test's directories go (after hooks) before a container's mounts would
   const removeContainers = () => {
     for (const id of ['sleeper', 'oomer']) {
