@@ -4,12 +4,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { ctrAt, hasCtr } from '../helpers/ctr.js';
 import { buildImage, busyboxEntries, skipWithoutRegistry, startTestRegistry } from '../helpers/registry.js';
-import { bundlesIn, descendantsOf, descriptorsUnder, isAlive, killShimsOf, mountsUnder, ownShimConfig, parentOf, shimsOf } from '../helpers/crash-checks.js';
+import { bundlesIn, descendantsOf, descriptorsUnder, idleShims, isAlive, killShimsOf, mountsUnder, ownShimConfig, parentOf, shimsOf, unixSocketsOf } from '../helpers/crash-checks.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 
@@ -74,11 +75,7 @@ test('SIGKILL while several ctr run are in flight: after a restart each task is 
   for (const id of listed.keys()) assert.ok(ids.includes(id));
 
   // no shim of the old daemon lingers without a task; none holds the log
-  await until('shims without a task gone', () => {
-    const shims = shimsOf(again.address).filter((pid) => parentOf(pid) !== again.process.pid); // the new daemon's warm pool aside
-    const serving = new Set(descendantsOf(shims).map((pid) => parentOf(pid)));
-    return shims.every((pid) => serving.has(pid));
-  }, 45_000);
+  await until('shims without a task gone', () => idleShims(again.address, again.process.pid, again.state, NS, listed.keys()).length === 0, 45_000);
   const everyChild = [...shimsOf(again.address), ...descendantsOf(shimsOf(again.address))];
   for (const pid of everyChild) assert.deepEqual(descriptorsUnder(pid, again.root), [], `process ${pid} holds files of the daemon's root`);
   assert.deepEqual(bundlesIn(again.state).sort(), [...listed.keys()].map((id) => `${NS}/${id}`).sort(), 'a bundle per task, no other');
@@ -101,4 +98,24 @@ test('SIGKILL while several ctr run are in flight: after a restart each task is 
     assert.equal(deleted.code, 0, deleted.out);
   }
   await until('every shim of the old daemon gone', () => shimsOf(again.address).every((pid) => parentOf(pid) === again.process.pid || !isAlive(pid)) || undefined, 15_000);
+});
+
+test('a task stopped before the crash keeps its shim: after a restart it is listed STOPPED, its shim counts as serving it, and deleting it ends the shim', { skip, timeout: 120_000 }, async (t) => {
+  const { daemon, image } = await daemonWithImage(t);
+  assert.equal((await ctr(daemon.address, 'run', '-d', image, 'stopped', 'sleep', '600')).code, 0);
+  assert.equal((await ctr(daemon.address, 'tasks', 'kill', '-s', 'SIGKILL', 'stopped')).code, 0);
+  await until('the task stopped', async () => (await tasks(daemon.address)).get('stopped') === 'STOPPED', 30_000);
+  const socket = readFileSync(join(daemon.state, 'io.containerd.runtime.v2.task', NS, 'stopped', 'address'), 'utf8').trim().replace(/^unix:\/\//, '');
+  const [shim] = shimsOf(daemon.address).filter((pid) => unixSocketsOf(pid).has(socket));
+  assert.ok(shim, 'the shim listening on the bundle\'s address');
+  assert.deepEqual(descendantsOf([shim]), [], 'nothing runs under a stopped task\'s shim');
+
+  await daemon.kill();
+  const again = await daemon.restart();
+  assert.equal((await tasks(again.address)).get('stopped'), 'STOPPED');
+  assert.ok(isAlive(shim), 'the shim waits for its task\'s Delete');
+  assert.deepEqual(idleShims(again.address, again.process.pid, again.state, NS, ['stopped']), [], 'it serves the listed task');
+  assert.deepEqual(idleShims(again.address, again.process.pid, again.state, NS, []), [shim], 'without that task it would be idle');
+  assert.equal((await ctr(again.address, 'tasks', 'delete', 'stopped')).code, 0);
+  await until('the shim ended', () => !isAlive(shim), 15_000);
 });

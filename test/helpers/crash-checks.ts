@@ -60,24 +60,63 @@ export function descendantsOf(roots: readonly number[]): number[] {
   return found;
 }
 
-/** Descriptors of `pid` that point under `dir`: `fd -> path`. */
-export function descriptorsUnder(pid: number, dir: string): string[] {
-  const held: string[] = [];
+/** A process's working directory (a shim's is its first container's bundle), for messages. */
+export function workingDirectoryOf(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return '?';
+  }
+}
+
+/** What each open descriptor of `pid` points to: `[fd, target]` (none once it is gone). */
+function descriptorsOf(pid: number): [string, string][] {
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return held;
+    return [];
   }
-  for (const fd of fds) {
+  return fds.flatMap((fd): [string, string][] => {
     try {
-      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      if (target.startsWith(`${dir}/`)) held.push(`${fd} -> ${target}`);
+      return [[fd, readlinkSync(`/proc/${pid}/fd/${fd}`)]];
     } catch {
-      // closed meanwhile
+      return []; // closed meanwhile
     }
+  });
+}
+
+/** Paths of the unix sockets `pid` holds open (a shim's listening socket is one). */
+export function unixSocketsOf(pid: number): Set<string> {
+  const inodes = new Set(descriptorsOf(pid).map(([, target]) => /^socket:\[(\d+)\]$/.exec(target)?.[1]).filter(Boolean));
+  const paths = new Set<string>();
+  for (const line of readOr('/proc/net/unix', '').split('\n').slice(1)) {
+    const [, , , , , , inode, path] = line.trim().split(/\s+/);
+    if (path && inodes.has(inode)) paths.add(path);
   }
-  return held;
+  return paths;
+}
+
+/**
+ * Shims of the daemon at `address` that serve nothing, once the daemon (pid `daemonPid`) lists
+ * `tasks` of `namespace`: not its own warm pool (its children), no process below them, and no
+ * listed task's bundle names their socket. A stopped task keeps its shim, with no process left
+ * under it, until the task is deleted: that shim serves it.
+ */
+export function idleShims(address: string, daemonPid: number | undefined, state: string, namespace: string, tasks: Iterable<string>): number[] {
+  const shims = shimsOf(address).filter((pid) => parentOf(pid) !== daemonPid);
+  const withProcesses = new Set(descendantsOf(shims).map((pid) => parentOf(pid)));
+  const taskSockets = new Set(
+    [...tasks].map((id) => readOr(join(state, 'io.containerd.runtime.v2.task', namespace, id, 'address'), '').trim().replace(/^unix:\/\//, '')).filter(Boolean),
+  );
+  return shims.filter((pid) => !withProcesses.has(pid) && ![...unixSocketsOf(pid)].some((path) => taskSockets.has(path)));
+}
+
+/** Descriptors of `pid` that point under `dir`: `fd -> path`. */
+export function descriptorsUnder(pid: number, dir: string): string[] {
+  return descriptorsOf(pid)
+    .filter(([, target]) => target.startsWith(`${dir}/`))
+    .map(([fd, target]) => `${fd} -> ${target}`);
 }
 
 /** Task bundles under a daemon's state directory: `namespace/id`. */

@@ -1,5 +1,5 @@
 // The real `ctr` as the torture's clients run it: every call's outcome and when it ended, never a throw.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface CtrResult {
   readonly code: number;
@@ -8,10 +8,23 @@ export interface CtrResult {
   readonly endedAt: number;
 }
 
+const inFlight = new Set<ChildProcess>();
+
+/**
+ * Ends the calls still running `graceMs` after their daemon died: none of them can be answered
+ * any more, and some never end by themselves (ctr's `content ingest` retries an Unavailable
+ * writer for ever, content.OpenWriter, so one held a round for the 120 s safety timer).
+ */
+export function abandonCalls(graceMs: number): void {
+  const stragglers = [...inFlight];
+  setTimeout(() => stragglers.forEach((child) => child.kill('SIGKILL')), graceMs).unref();
+}
+
 export function ctr(address: string, namespace: string, args: readonly string[], stdin?: Buffer): Promise<CtrResult> {
   return new Promise((resolve) => {
     // ctr waits for a connection for ever by default: a call made after the kill must fail, not hold the round
     const child = spawn('ctr', ['--address', address, '--connect-timeout', '10s', '-n', namespace, ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    inFlight.add(child);
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -20,10 +33,12 @@ export function ctr(address: string, namespace: string, args: readonly string[],
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.once('error', (err) => {
       clearTimeout(timer);
+      inFlight.delete(child);
       resolve({ code: -1, out: err.message, endedAt: Date.now() });
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
+      inFlight.delete(child);
       resolve({ code: code ?? (signal ? 128 : -1), out: out.trim(), endedAt: Date.now() });
     });
   });

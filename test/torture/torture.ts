@@ -16,9 +16,9 @@ import { promisify } from 'node:util';
 import type { TestContext } from 'node:test';
 import { LEDGERD, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { buildImage, busyboxEntries, startTestRegistry } from '../helpers/registry.js';
-import { bundlesIn, descendantsOf, descriptorsUnder, killShimsOf, mountsUnder, ownShimConfig, parentOf, shimsOf } from '../helpers/crash-checks.js';
+import { bundlesIn, descendantsOf, descriptorsUnder, idleShims, killShimsOf, mountsUnder, ownShimConfig, shimsOf, workingDirectoryOf } from '../helpers/crash-checks.js';
 import { Client } from './clients.js';
-import { column, ctr } from './ctr.js';
+import { abandonCalls, column, ctr } from './ctr.js';
 import { Model, type Kind } from './model.js';
 import { checkpointsMatchReplay, diskMatchesLog } from './offline.js';
 import { Rng } from './rng.js';
@@ -104,6 +104,8 @@ async function crashRound(daemon: TestDaemon, model: Model, image: string, rng: 
   await new Promise((resolve) => setTimeout(resolve, rng.int(min, max)));
   killedAt = Date.now();
   await daemon.kill();
+  // a call answered before the kill ends within moments; the others are cut whatever they do
+  abandonCalls(10_000);
   await working;
   const after = model.all();
   return { acknowledged: after.filter((o) => o.state !== 'unknown' && before.get(`${o.kind}:${o.id}`) !== `${o.state}/${o.status}`).length, cut: after.filter((o) => o.state === 'unknown').length };
@@ -220,12 +222,10 @@ async function leftovers(daemon: TestDaemon): Promise<string[]> {
   const deadline = Date.now() + 20_000;
   let idle: number[] = [];
   do {
-    const shims = shimsOf(daemon.address).filter((pid) => parentOf(pid) !== daemon.process.pid);
-    const serving = new Set(descendantsOf(shims).map((pid) => parentOf(pid)));
-    idle = shims.filter((pid) => !serving.has(pid));
+    idle = idleShims(daemon.address, daemon.process.pid, daemon.state, NAMESPACE, tasks);
     if (idle.length > 0) await new Promise((resolve) => setTimeout(resolve, 200));
   } while (idle.length > 0 && Date.now() < deadline);
-  for (const pid of idle) problems.push(`shim ${pid} serves no container`);
+  for (const pid of idle) problems.push(`shim ${pid} serves no container (working directory ${workingDirectoryOf(pid)}, tasks listed: ${[...tasks].join(' ') || 'none'})`);
   const all = shimsOf(daemon.address);
   for (const pid of [...all, ...descendantsOf(all)]) {
     for (const held of descriptorsUnder(pid, daemon.root)) problems.push(`process ${pid} holds the daemon's ${held}`);
