@@ -3,7 +3,7 @@
 // namespaces) recorded as CriContainerCreated; a task whose output the daemon copies into the
 // CRI log file; start and exit known from the task's events.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runnableImage } from '../client/run/image-config.js';
@@ -48,6 +48,8 @@ export interface ContainerStats {
 export class CriContainers {
   /** The stdio of the containers this daemon started, while their output lasts (for Attach). */
   private readonly stdio = new Map<string, ContainerIO>();
+  /** The open log file of each running container this daemon copies output for. */
+  private readonly logs = new Map<string, CriLogFile>();
 
   constructor(
     private readonly rpc: Rpc,
@@ -126,8 +128,7 @@ export class CriContainers {
     const { mounts } = await this.rpc.unary<{ mounts: Mount[] }>(SERVICES.snapshots, 'Mounts', { snapshotter: this.config.containerd.snapshotter, key: container.id });
     const config = container.config as ContainerConfig;
     const tty = Boolean(config.tty);
-    if (container.logPath) await mkdir(join(container.logPath, '..'), { recursive: true });
-    const log = container.logPath ? new CriLogFile(container.logPath) : undefined;
+    const log = container.logPath ? await CriLogFile.open(container.logPath) : undefined;
     const sinks = {
       stdout: log ? log.stream('stdout', this.config.max_container_log_line_size) : discard(),
       stderr: log ? log.stream('stderr', this.config.max_container_log_line_size) : discard(),
@@ -148,12 +149,14 @@ export class CriContainers {
     this.stdio.set(container.id, stdio);
     // stdin_once: the first attached client's input ended, so the container's does
     void io.stdinClosed.then(() => this.rpc.unary(SERVICES.tasks, 'CloseIO', { container_id: container.id, stdin: true }).catch(() => undefined));
+    if (log) this.logs.set(container.id, log);
     await this.containers.until(CRI_NAMESPACE, container.id, (c) => criContainerState(c) !== 'CONTAINER_CREATED');
     void io.done.then(async () => {
       this.stdio.delete(container.id);
       // the log file closes only once both streams have put their last line into it
       await Promise.all([stdout, stderr].map((w) => new Promise<void>((resolve) => w.end(() => resolve()))));
       io.close();
+      if (this.logs.get(container.id) === log) this.logs.delete(container.id);
       await log?.close();
     });
   }
@@ -161,6 +164,13 @@ export class CriContainers {
   /** A running container's stdio to attach to; undefined when this daemon does not hold it. */
   attachable(id: string): ContainerIO | undefined {
     return this.stdio.get(id);
+  }
+
+  /** ReopenContainerLog: a new file at the log path of a running container (after log rotation moved the old one). */
+  async reopenLog(id: string): Promise<void> {
+    const container = this.get(id);
+    if (criContainerState(container) !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${container.id} is not running`);
+    await this.logs.get(container.id)?.reopen();
   }
 
   /** CPU and memory from the cgroup of a running container, and its writable layer's use. */

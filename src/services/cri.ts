@@ -158,6 +158,10 @@ export function criRuntimeService(config: CriConfig, pods: CriPods, containers: 
       await containers.remove(String(call.request.container_id ?? ''), requestMeta(call));
       return {};
     }),
+    ReopenContainerLog: unary(async (call) => {
+      await containers.reopenLog(String(call.request.container_id ?? ''));
+      return {};
+    }),
     ContainerStatus: unary((call) => {
       const c = containers.get(String(call.request.container_id ?? ''));
       const info = call.request.verbose ? { info: JSON.stringify({ pid: c.pid, sandboxID: c.podId, config: c.config }) } : {};

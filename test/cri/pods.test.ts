@@ -1,14 +1,13 @@
 // A pod end to end through the CRI, as kubelet drives it, inside a network namespace of the
 // test's own (cri-<pid>): registry and daemon run in it, the CNI bridge is made in it.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { startTestDaemon } from '../helpers/daemon.js';
-import { buildImage, busyboxEntries, skipWithoutRegistry, startTestRegistry } from '../helpers/registry.js';
-import { criClient, writeCriConfig } from '../helpers/cri.js';
+import { buildImage, busyboxEntries, skipWithoutRegistry } from '../helpers/registry.js';
+import { criClient, registryInNetns, testNetns, writeCriConfig } from '../helpers/cri.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CNI_BIN = '/usr/lib/cni';
@@ -19,29 +18,16 @@ const skip =
       ? 'no CNI plugins in /usr/lib/cni (apt-get install containernetworking-plugins)'
       : skipWithoutRegistry;
 
-function testNetns(t: TestContext): string[] {
-  const name = `cri-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', name]);
-  t.after(() => execFileSync('ip', ['netns', 'delete', name]));
-  execFileSync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
-  // nsenter, not `ip netns exec`: that one remounts /sys, and runc then finds no cgroup mount
-  return ['nsenter', `--net=/run/netns/${name}`];
-}
-
 const netnsInode = (path: string) => statSync(path).ino;
 
 test('a pod through the CRI: run, a container in it with logs and exec, status, list, survive a restart, stop, remove (each twice)', { skip, timeout: 120_000 }, async (t) => {
-  const inNetns = testNetns(t);
-  // images are pushed through a registry on the host's loopback, then served from the same
-  // storage by a registry inside the namespace
-  const dataDir = join(tempDir(t), 'registry');
-  const pushing = await startTestRegistry(t, { dataDir });
+  const inNetns = testNetns(t, 'cri');
   const sleeper = [...busyboxEntries(), { name: 'bin/sleep', type: 'symlink' as const, linkname: 'busybox' }];
-  await pushing.pushImage('pause', '3.6', await buildImage([sleeper], { cmd: ['/bin/sleep', 'infinity'] }));
   const tools = [...sleeper, ...['hostname', 'grep'].map((a) => ({ name: `bin/${a}`, type: 'symlink' as const, linkname: 'busybox' }))];
-  await pushing.pushImage('library/busybox', '1.0', await buildImage([tools]));
-  await pushing.stop();
-  const registry = await startTestRegistry(t, { dataDir, wrap: inNetns });
+  const registry = await registryInNetns(t, inNetns, [
+    { repository: 'pause', tag: '3.6', image: await buildImage([sleeper], { cmd: ['/bin/sleep', 'infinity'] }) },
+    { repository: 'library/busybox', tag: '1.0', image: await buildImage([tools]) },
+  ]);
 
   const dir = tempDir(t);
   const { config, cniConf } = writeCriConfig(dir, registry.host);

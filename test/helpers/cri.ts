@@ -1,9 +1,12 @@
 // A CRI client for tests: runtime.v1 over grpc-js on a daemon's socket (no containerd namespace
 // header: the CRI always works in k8s.io), and a daemon config that turns the CRI plugin on.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Connection } from '../../src/cli/grpc-client.js';
+import { startTestRegistry, type BuiltImage, type TestRegistry } from './registry.js';
+import { tempDir } from './tmp.js';
 
 export const RUNTIME = 'runtime.v1.RuntimeService';
 export const IMAGES = 'runtime.v1.ImageService';
@@ -56,4 +59,29 @@ ${extra}
 `,
   );
   return { config, cniConf, hostsDir };
+}
+
+/**
+ * A network namespace `<name>-<pid>` with lo up, deleted after the test: the command prefix that
+ * runs a program in it. nsenter, not `ip netns exec`: that one remounts /sys, and runc then finds
+ * no cgroup mount.
+ */
+export function testNetns(t: TestContext, name: string): string[] {
+  const netns = `${name}-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', netns]);
+  t.after(() => execFileSync('ip', ['netns', 'delete', netns]));
+  execFileSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
+  return ['nsenter', `--net=/run/netns/${netns}`];
+}
+
+/**
+ * A registry inside the network namespace that `inNetns` enters, serving `images`: they are
+ * pushed through a registry on the host's loopback into storage the inner one then serves.
+ */
+export async function registryInNetns(t: TestContext, inNetns: readonly string[], images: readonly { repository: string; tag: string; image: BuiltImage }[]): Promise<TestRegistry> {
+  const dataDir = join(tempDir(t), 'registry');
+  const pushing = await startTestRegistry(t, { dataDir });
+  for (const { repository, tag, image } of images) await pushing.pushImage(repository, tag, image);
+  await pushing.stop();
+  return startTestRegistry(t, { dataDir, wrap: [...inNetns] });
 }
