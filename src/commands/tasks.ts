@@ -6,12 +6,15 @@ import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { traced } from '../util/tracing.js';
-import { decideAndAppend, expectedVersion, type CommandContext } from './context.js';
+import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
 import { existingContainer } from './containers.js';
 import { decideTask, type TaskCommand } from './task-decider.js';
 
-/** Meta of what the daemon records on its own account (a shim's answer, a dead shim). */
+/** Meta of what the daemon records on its own account (a dead shim, a reconciliation). */
 const BY_DAEMON = { source: 'daemon', actor: 'daemon' } as const;
+
+/** The kind of shim report that tells of what a client's request did (a client's start is a shim's start). */
+type RequestedKind = 'create' | 'start' | 'exec-started' | 'exec-added' | 'delete' | 'paused' | 'resumed';
 
 export interface TaskCommandOptions {
   readonly warn?: (message: string) => void;
@@ -53,6 +56,11 @@ export class TaskCommands {
   /** A task's reports are decided one after another, in the order they came. */
   private readonly reports = new KeyedMutex();
   private readonly pendingReports = new Set<Promise<void>>();
+  /**
+   * Who asked for what a shim is doing now, by `ns/id#kind`: the shim's report of it (which may be
+   * recorded before the request's own answer) names the requester, not the shim.
+   */
+  private readonly requesters = new Map<string, RequestMeta>();
   private readonly warn: (message: string) => void;
 
   constructor(
@@ -80,14 +88,14 @@ export class TaskCommands {
     return this.view.state;
   }
 
-  async create(namespace: string, request: CreateTask): Promise<{ pid: number }> {
+  async create(namespace: string, request: CreateTask, meta: RequestMeta = BY_DAEMON): Promise<{ pid: number }> {
     const container = existingContainer(this.containers.state, namespace, request.containerId);
     if (request.checkpoint) throw notImplemented(`task ${container.id}: restoring from a checkpoint is not supported by ledgerd (no CRIU support)`);
     const key = `${namespace}/${container.id}`;
     if (this.runtime.get(namespace, container.id) || this.creating.has(key)) throw alreadyExists(`task ${container.id}`);
     this.creating.add(key);
     try {
-      const task = await shimCall(() =>
+      const task = await this.requested(namespace, container.id, 'create', meta, () =>
         this.runtime.create({
           namespace,
           id: container.id,
@@ -114,7 +122,7 @@ export class TaskCommands {
         runtime: request.runtimePath || container.runtime.name,
       };
       try {
-        await this.record(namespace, container.id, { type: 'RecordCreated', created }, BY_DAEMON);
+        await this.record(namespace, container.id, { type: 'RecordCreated', created }, meta);
       } catch (err) {
         // what the log does not hold is no task: it goes with its shim and bundle
         await this.runtime.discard(task).catch((e: Error) => this.warn(`task ${key}: removing it after its create failed to be recorded: ${e.message}`));
@@ -126,33 +134,33 @@ export class TaskCommands {
     }
   }
 
-  async start(namespace: string, id: string, execId = ''): Promise<{ pid: number }> {
+  async start(namespace: string, id: string, execId = '', meta: RequestMeta = BY_DAEMON): Promise<{ pid: number }> {
     const task = this.task(namespace, id);
-    const { pid } = await shimCall(() => task.start(execId || undefined));
-    await this.record(namespace, id, { type: 'RecordStarted', ...(execId ? { execId } : {}), pid }, BY_DAEMON);
+    const { pid } = await this.requested(namespace, id, execId ? 'exec-started' : 'start', meta, () => task.start(execId || undefined));
+    await this.record(namespace, id, { type: 'RecordStarted', ...(execId ? { execId } : {}), pid }, meta);
     return { pid };
   }
 
   /** The task: its init process, shim and bundle go. A running task is refused by its shim. */
-  async delete(namespace: string, id: string): Promise<ExitResult> {
+  async delete(namespace: string, id: string, meta: RequestMeta = BY_DAEMON): Promise<ExitResult> {
     const task = this.task(namespace, id);
     let result: ExitResult;
     try {
-      result = await task.delete();
+      result = await this.requested(namespace, id, 'delete', meta, () => task.delete());
     } catch (err) {
       const status = asStatus(err);
       throw new StatusError(status.code, status.message.startsWith('failed to delete task') ? status.message : `failed to delete task: ${status.message}`);
     }
-    await this.record(namespace, id, { type: 'RecordDeleted', pid: task.pid, exitStatus: result.exitStatus, exitedAt: BigInt(result.exitedAt) }, BY_DAEMON);
+    await this.record(namespace, id, { type: 'RecordDeleted', pid: task.pid, exitStatus: result.exitStatus, exitedAt: BigInt(result.exitedAt) }, meta);
     return result;
   }
 
   /** One exec process (stopped or never started); containerd publishes nothing, the log records it. */
-  async deleteProcess(namespace: string, id: string, execId: string): Promise<ExitResult> {
+  async deleteProcess(namespace: string, id: string, execId: string, meta: RequestMeta = BY_DAEMON): Promise<ExitResult> {
     const task = this.task(namespace, id);
     if (!execId) throw invalidArgument('exec id cannot be empty: DeleteProcess deletes exec processes, Delete deletes the task');
     const result = await shimCall(() => task.delete(execId));
-    await this.record(namespace, id, { type: 'RecordExecDeleted', execId, pid: result.pid, exitStatus: result.exitStatus, exitedAt: BigInt(result.exitedAt) }, BY_DAEMON);
+    await this.record(namespace, id, { type: 'RecordExecDeleted', execId, pid: result.pid, exitStatus: result.exitStatus, exitedAt: BigInt(result.exitedAt) }, meta);
     return result;
   }
 
@@ -173,7 +181,7 @@ export class TaskCommands {
     return shimCall(() => this.task(namespace, id).kill(signal, { execId: execId || undefined, all }));
   }
 
-  async exec(namespace: string, id: string, process: ExecProcess): Promise<void> {
+  async exec(namespace: string, id: string, process: ExecProcess, meta: RequestMeta = BY_DAEMON): Promise<void> {
     if (!process.execId) throw new StatusError(Code.InvalidArgument, 'exec id cannot be empty');
     const task = this.task(namespace, id);
     try {
@@ -183,8 +191,8 @@ export class TaskCommands {
     }
     if (!process.spec) throw invalidArgument(`exec ${process.execId}: spec must be set (a runtime-spec Process)`);
     const spec = process.spec;
-    await shimCall(() => task.exec({ ...process, spec }));
-    await this.record(namespace, id, { type: 'RecordExecAdded', execId: process.execId }, BY_DAEMON);
+    await this.requested(namespace, id, 'exec-added', meta, () => task.exec({ ...process, spec }));
+    await this.record(namespace, id, { type: 'RecordExecAdded', execId: process.execId }, meta);
   }
 
   resizePty(namespace: string, id: string, execId: string, width: number, height: number): Promise<void> {
@@ -196,16 +204,16 @@ export class TaskCommands {
     if (stdin) await shimCall(() => task.closeIO(execId || undefined));
   }
 
-  async pause(namespace: string, id: string): Promise<void> {
+  async pause(namespace: string, id: string, meta: RequestMeta = BY_DAEMON): Promise<void> {
     const task = this.task(namespace, id);
-    await shimCall(() => task.pause());
-    await this.record(namespace, id, { type: 'RecordPaused' }, BY_DAEMON);
+    await this.requested(namespace, id, 'paused', meta, () => task.pause());
+    await this.record(namespace, id, { type: 'RecordPaused' }, meta);
   }
 
-  async resume(namespace: string, id: string): Promise<void> {
+  async resume(namespace: string, id: string, meta: RequestMeta = BY_DAEMON): Promise<void> {
     const task = this.task(namespace, id);
-    await shimCall(() => task.resume());
-    await this.record(namespace, id, { type: 'RecordResumed' }, BY_DAEMON);
+    await this.requested(namespace, id, 'resumed', meta, () => task.resume());
+    await this.record(namespace, id, { type: 'RecordResumed' }, meta);
   }
 
   pids(namespace: string, id: string): Promise<ProcessInfo[]> {
@@ -300,11 +308,27 @@ export class TaskCommands {
   private report(event: TimestampedShimEvent): Promise<void> {
     const command = reportedCommand(event);
     if (!command) return Promise.resolve();
-    const meta = { source: 'shim', actor: 'shim', shimTimestamp: String(event.timestamp) };
+    const requester = this.requesters.get(`${event.namespace}/${event.containerId}#${event.kind}`);
+    const shimTimestamp = String(event.timestamp);
+    const meta = requester ? { ...requester, source: 'shim', shimTimestamp } : { source: 'shim', actor: 'shim', shimTimestamp };
     const container = { namespace: event.namespace, id: event.containerId };
     // traced in the container's trace: the exit of a `ctr run` belongs with its calls
     const record = () => traced(`shim report ${event.kind}`, { 'containerd.namespace': container.namespace, 'containerd.container.id': container.id }, () => this.record(container.namespace, container.id, command, meta), container);
     return this.track(this.reports.run(`${container.namespace}/${container.id}`, record));
+  }
+
+  /**
+   * A shim call made for a client: a report of `kind` the shim sends meanwhile names the client.
+   * The request's own record comes after the answer, and that report may be recorded first.
+   */
+  private async requested<T>(namespace: string, id: string, kind: RequestedKind, meta: RequestMeta, call: () => Promise<T>): Promise<T> {
+    const key = `${namespace}/${id}#${kind}`;
+    this.requesters.set(key, meta);
+    try {
+      return await shimCall(call);
+    } finally {
+      if (this.requesters.get(key) === meta) this.requesters.delete(key);
+    }
   }
 
   private track(pending: Promise<void>): Promise<void> {

@@ -4,7 +4,7 @@ import { adaptorFromFields, parseFilters } from '../filters/index.js';
 import { Code } from '../util/grpc-codes.js';
 import { unary, type Implementation } from './handlers.js';
 import { timestamp } from '../api/proto.js';
-import { requireNamespace } from './request.js';
+import { requestMeta, requireNamespace } from './request.js';
 import { SERVICES } from '../api/services.js';
 
 export const TASKS_SERVICE = SERVICES.tasks;
@@ -53,12 +53,12 @@ export function tasksService(tasks: TaskCommands): Implementation {
         options: anyFromWire(r.options),
         runtimePath: r.runtime_path || undefined,
         checkpoint: r.checkpoint?.digest || undefined,
-      });
+      }, requestMeta(call));
       return { container_id: r.container_id, pid };
     }),
-    Start: unary(async (call) => tasks.start(ns(call), call.request.container_id, call.request.exec_id)),
-    Delete: unary(async (call) => exited('', await tasks.delete(ns(call), call.request.container_id))),
-    DeleteProcess: unary(async (call) => exited(call.request.exec_id, await tasks.deleteProcess(ns(call), call.request.container_id, call.request.exec_id ?? ''))),
+    Start: unary(async (call) => tasks.start(ns(call), call.request.container_id, call.request.exec_id, requestMeta(call))),
+    Delete: unary(async (call) => exited('', await tasks.delete(ns(call), call.request.container_id, requestMeta(call)))),
+    DeleteProcess: unary(async (call) => exited(call.request.exec_id, await tasks.deleteProcess(ns(call), call.request.container_id, call.request.exec_id ?? '', requestMeta(call)))),
     Get: unary(async (call) => ({ process: process(await tasks.state(ns(call), call.request.container_id, call.request.exec_id)) })),
     List: unary(async (call) => ({ tasks: (await tasks.list(ns(call))).map(process) })),
     Kill: unary(async (call) => {
@@ -74,15 +74,15 @@ export function tasksService(tasks: TaskCommands): Implementation {
         stderr: r.stderr ?? '',
         terminal: Boolean(r.terminal),
         spec: anyFromWire(r.spec),
-      });
+      }, requestMeta(call));
     }),
     ResizePty: unary(async (call) => {
       const r = call.request;
       await tasks.resizePty(ns(call), r.container_id, r.exec_id ?? '', Number(r.width ?? 0), Number(r.height ?? 0));
     }),
     CloseIO: unary(async (call) => tasks.closeIO(ns(call), call.request.container_id, call.request.exec_id ?? '', Boolean(call.request.stdin))),
-    Pause: unary(async (call) => tasks.pause(ns(call), call.request.container_id)),
-    Resume: unary(async (call) => tasks.resume(ns(call), call.request.container_id)),
+    Pause: unary(async (call) => tasks.pause(ns(call), call.request.container_id, requestMeta(call))),
+    Resume: unary(async (call) => tasks.resume(ns(call), call.request.container_id, requestMeta(call))),
     ListPids: unary(async (call) => ({
       processes: (await tasks.pids(ns(call), call.request.container_id)).map((p) => ({ pid: p.pid, info: anyToWire(p.info) })),
     })),

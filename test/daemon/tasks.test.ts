@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFi
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startRegistry } from '../helpers/harness-services.js';
-import { startTestDaemon, type DaemonOptions, type TestDaemon } from '../helpers/daemon.js';
+import { LEDGERCTL, startTestDaemon, type DaemonOptions, type TestDaemon } from '../helpers/daemon.js';
 import { ctrAt, hasCtr, runHarness, skipWithoutHarness } from '../helpers/ctr.js';
 import { defaultSpec, SPEC_TYPE_URL } from '../../src/client/run/oci-spec.js';
 import { encode } from '../../src/shims/wire/protocol/protowire.js';
@@ -133,6 +133,19 @@ test('ctr on a detached task: ls, ps, exec (output, exit code), pause, resume, m
   }
   assert.match(printed, /\/tasks\/exit \{"container_id":"det","id":"e2","pid":\d+,"exit_status":3,/);
   assert.match(printed, /\/tasks\/exit \{"container_id":"det","id":"det","pid":\d+,"exit_status":137,/);
+
+  // who did it: what ctr asked for names ctr (uid, pid, user agent), also when the shim's report
+  // of it was recorded first; only the exits, which nobody asked for, are the shim's
+  const { stdout } = await run(process.execPath, [LEDGERCTL, '-a', daemon.address, 'log', 'show', '--filter', `namespace==${NS}`], { maxBuffer: 1 << 26 });
+  const records = stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; meta: Record<string, unknown> }).filter((r) => r.type.startsWith('Task'));
+  const asked = records.filter((r) => ['TaskCreated', 'TaskStarted', 'TaskExecAdded', 'TaskPaused', 'TaskResumed', 'TaskDeleted'].includes(r.type));
+  assert.deepEqual([...new Set(asked.map((r) => r.type))].sort(), ['TaskCreated', 'TaskDeleted', 'TaskExecAdded', 'TaskPaused', 'TaskResumed', 'TaskStarted']);
+  for (const record of asked) {
+    assert.equal(record.meta.actor, undefined, `${record.type}: ${JSON.stringify(record.meta)}`);
+    assert.equal(record.meta.peerUid, process.getuid!(), `${record.type}: ${JSON.stringify(record.meta)}`);
+    assert.match(String(record.meta.userAgent), /grpc-go/, record.type);
+  }
+  for (const record of records.filter((r) => r.type === 'TaskExited')) assert.equal(record.meta.actor, 'shim');
 });
 
 test('a running task survives a daemon restart; a killed shim is recorded as exited 137 and deleted', { skip }, async (t) => {
