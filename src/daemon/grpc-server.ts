@@ -1,13 +1,12 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
-import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { dirname } from 'node:path';
 import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import { serviceDefinition } from '../api/proto.js';
 import type { GrpcService } from '../services/grpc-service.js';
 import { tolerantDefinition } from '../services/handlers.js';
 import { peerAddress } from '../services/request.js';
-import { fixUnixAuthority } from './unix-authority.js';
+import { routeConnection } from './unix-authority.js';
 import { peerCredentials } from '../shims/wire/ttrpc/peer-credentials.js';
 
 export interface GrpcListenOptions {
@@ -20,8 +19,8 @@ export interface GrpcListenOptions {
   readonly interceptors?: ServerInterceptor[];
 }
 
-/** The unix socket each gRPC server accepts on: ours, so each connection's peer can be asked who it is. */
-const listeners = new WeakMap<Server, NetServer>();
+/** The unix socket each gRPC server accepts on (ours, so each connection's peer can be asked who it is), and the connections not yet handed to it. */
+const listeners = new WeakMap<Server, { listener: NetServer; undecided: Set<Socket> }>();
 
 /**
  * Binds the services on the unix socket, mode 0660 owned by uid:gid as containerd does.
@@ -42,8 +41,16 @@ export async function listenGrpc(services: readonly GrpcService[], options: Grpc
   });
   for (const service of services) server.addService(tolerantDefinition(serviceDefinition(service.name)), service.implementation);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  carryPeerAddress(server);
-  const listener = createServer((socket) => injector.injectConnection(fixUnixAuthority(withPeerAddress(socket))));
+  const undecided = new Set<Socket>();
+  const listener = createServer((socket) => {
+    const address = peerAddressOf(socket);
+    undecided.add(socket);
+    socket.once('close', () => undecided.delete(socket));
+    routeConnection(socket, (http2Socket) => {
+      undecided.delete(socket);
+      injector.injectConnection(withRemoteAddress(http2Socket, address));
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(path, () => {
@@ -51,41 +58,31 @@ export async function listenGrpc(services: readonly GrpcService[], options: Grpc
       resolve();
     });
   });
-  listeners.set(server, listener);
+  listeners.set(server, { listener, undecided });
   chmodSync(path, 0o660);
   chownSync(path, options.uid, options.gid);
   return server;
 }
 
-/** The peer's credentials as the socket's address; a socket whose peer cannot be asked keeps none. */
-function withPeerAddress(socket: Socket): Socket {
+/** The peer's credentials as an address; none for a peer that cannot be asked (it already hung up). */
+function peerAddressOf(socket: Socket): string | undefined {
   try {
-    Object.defineProperty(socket, 'remoteAddress', { value: peerAddress(peerCredentials(socket)), configurable: true });
+    return peerAddress(peerCredentials(socket));
   } catch {
-    // the connection already closed: grpc-js sees it fail on its own
+    return undefined; // grpc-js sees the connection fail on its own
   }
+}
+
+/** The socket http2 gets (the client's own, or the daemon's end of a rewriting pipe) names the peer. */
+function withRemoteAddress(socket: Socket, address: string | undefined): Socket {
+  if (address) Object.defineProperty(socket, 'remoteAddress', { value: address, configurable: true });
   return socket;
 }
 
-/**
- * fixUnixAuthority hands http2 a JS stream, which node wraps in a socket of its own whose
- * remoteAddress is empty, so grpc-js would report every peer as 'unknown'. Each new session's
- * socket takes the wrapped stream's address as its peer name. grpc-js keeps its http2 servers in a
- * private map; should that change, peers go unrecorded (the peer-actor test fails) but calls work.
- */
-function carryPeerAddress(server: Server): void {
-  const http2Servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
-  for (const http2 of http2Servers?.keys() ?? []) {
-    http2.prependListener('session', (session: ServerHttp2Session) => {
-      const socket = session.socket as unknown as { remoteAddress?: string; stream?: { remoteAddress?: string }; _peername?: object };
-      const address = socket.stream?.remoteAddress;
-      if (!socket.remoteAddress && address) socket._peername = { address };
-    });
-  }
-}
-
 export function stopGrpc(server: Server, graceMs = 2000): Promise<void> {
-  listeners.get(server)?.close();
+  const listening = listeners.get(server);
+  listening?.listener.close();
+  for (const socket of listening?.undecided ?? []) socket.destroy();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       server.forceShutdown();
