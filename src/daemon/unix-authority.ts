@@ -29,6 +29,8 @@ const PRIORITY = 0x20;
 const AUTHORITY_INDEX = 1; // :authority in HPACK's static table
 const SLASH = 0x2f;
 const UNDERSCORE = 0x5f;
+/** Frames a client sends before its first request: SETTINGS, PRIORITY, WINDOW_UPDATE. */
+const BEFORE_HEADERS = new Set([SETTINGS, 0x2, 0x8]);
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
 /** Bytes a client may send before the router decides; past this it rewrites (bounded, always right). */
 const MAX_UNDECIDED = 256 * 1024;
@@ -64,6 +66,8 @@ export function routeConnection(socket: Socket, hand: (socket: Socket) => void):
       }
       if (type === HEADERS && rewrite === undefined) {
         rewrite = !(flags & END_HEADERS) || fixHeaderBlock(Buffer.from(received.subarray(scanned, end)));
+      } else if (rewrite === undefined && !BEFORE_HEADERS.has(type)) {
+        rewrite = true; // e.g. a keepalive PING, which only http2 answers: the pipe is always right
       }
       scanned = end;
       if (rewrite) break;
