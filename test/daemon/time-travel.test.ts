@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { LEDGERCTL, startTestDaemon } from '../helpers/daemon.js';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LEDGERCTL, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
 const CONTAINERS = 'containerd.services.containers.v1.Containers';
@@ -61,8 +65,6 @@ test('state --at shows the read models as they were; diff lists what changed, wi
 
 test('state --at a point before the last checkpoint folds from an older one in the series', async (t) => {
   const daemon = await startTestDaemon(t, { args: ['--log-level', 'warn'] });
-  const { writeFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
   const config = join(daemon.root, '..', 'small-checkpoints.toml');
   writeFileSync(config, 'version = 2\n[plugins."io.ledgerd.projection.v1.projections"]\ncheckpoint_interval = 5\n');
   await daemon.stop();
@@ -77,4 +79,54 @@ test('state --at a point before the last checkpoint folds from an older one in t
   assert.equal(reply.tables[0]!.rows.length, 20);
   assert.ok(reply.tables[0]!.checkpoint_seq > 0 && reply.tables[0]!.checkpoint_seq <= seqs[19]!, `from ${reply.tables[0]!.checkpoint_seq}`);
   assert.ok(reply.tables[0]!.folded < 20, `folded ${reply.tables[0]!.folded}`);
+});
+
+test('state --at and diff answer the same for points whose records retention moved to the archive', async (t) => {
+  const dir = tempDir(t);
+  const config = join(dir, 'config.toml');
+  writeFileSync(config, 'version = 2\n[plugins."io.ledgerd.log.v1.lmdb"]\nretention_age = "1ms"\n[plugins."io.ledgerd.projection.v1.projections"]\ncheckpoint_interval = 8\n');
+  const daemon = await startTestDaemon(t, { dir: join(dir, 'd'), args: ['--log-level', 'info', '-c', config] });
+  const c = daemon.connect('tt');
+  const ctl = (address: string, ...args: string[]) => run(process.execPath, [LEDGERCTL, '-a', address, '-n', 'tt', ...args]).then((r) => r.stdout);
+  const head = async () => (await c.unary<{ seq: number }>(LOG, 'Head', {})).seq;
+  const points: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    await c.unary(CONTAINERS, 'Create', { container: { id: `c${i}`, runtime: { name: 'io.containerd.runc.v2' }, spec: SPEC, labels: { round: '0' } } });
+    await c.unary(CONTAINERS, 'Update', { container: { id: `c${i}`, labels: { round: '1' } }, update_mask: { paths: ['labels'] } });
+    if (i % 3 === 2) await c.unary(CONTAINERS, 'Delete', { id: `c${i - 1}` });
+    points.push(await head());
+  }
+  const last = await head();
+  const createdTime = JSON.parse((await ctl(daemon.address, 'log', 'show', '--from', String(points[4]))).split('\n')[0]!).time as string;
+  // what the daemon answers while every record is in LMDB (the fold's starting checkpoint may differ later)
+  type Table = { model: string; columns: string[]; rows: unknown[] };
+  const ask = async (daemon: TestDaemon) => {
+    const log = daemon.connect('tt');
+    const states = await Promise.all(
+      points.map(async (seq) => {
+        const reply = await log.unary<{ seq: number; tables: Table[] }>(LOG, 'State', { at: { seq }, models: ['containers', 'namespaces'] });
+        return { seq: reply.seq, tables: reply.tables.map(({ model, columns, rows }) => ({ model, columns, rows })) };
+      }),
+    );
+    const diffs = await Promise.all([
+      log.unary(LOG, 'Diff', { from: { seq: points[1] }, to: { seq: points[7] } }),
+      log.unary(LOG, 'Diff', { from: { seq: 1 }, to: { seq: points[10] } }),
+    ]);
+    const cli = await Promise.all([ctl(daemon.address, 'state', '--at', createdTime, 'containers'), ctl(daemon.address, 'diff', '--from', String(points[1]), '--to', String(points[7]))]);
+    return { states, diffs, cli };
+  };
+  const before = await ask(daemon);
+  assert.match(before.cli[0]!, /CONTAINER +IMAGE +RUNTIME +\nc0 /);
+  assert.match(before.cli[1]!, /containers +c1 +deleted/);
+
+  assert.equal(await daemon.stop(), 0);
+  const restarted = await daemon.restart();
+  const archived = await until('retention at start-up', () => /log retention: (\d+) records archived/.exec(restarted.output())?.[1], 30_000);
+  assert.ok(Number(archived) >= points[10]!, `${archived} records archived, the points reach ${points[10]}`);
+  assert.ok(readdirSync(join(restarted.root, 'log', 'archive')).some((name) => name.endsWith('.seg')));
+
+  const after = await ask(restarted);
+  assert.deepEqual(after, before);
+  // and a fold that starts before the archive's end and ends in LMDB
+  assert.match(await ctl(restarted.address, 'diff', '--from', String(points[2]), '--to', String(last)), /containers +c11 +created/);
 });
