@@ -82,6 +82,11 @@ test('a ctr run --rm reaches the OTLP receiver as one tree, and its log records 
     assert.equal(record?.meta.traceId, created.meta.traceId, `${type} is in the run's trace`);
   }
 
+  // ledgerctl log show --trace: the records the run wrote, and no others
+  const { stdout: inTrace } = await run(process.execPath, [LEDGERCTL, '--address', daemon.address, 'log', 'show', '--trace', String(created.meta.traceId)]);
+  const traced = inTrace.trim().split('\n').map((line) => JSON.parse(line) as ShownRecord);
+  assert.deepEqual(new Set(traced.map((r) => r.type)), new Set(['SnapshotPrepared', 'ContainerCreated', 'TaskCreated', 'TaskStarted', 'TaskExited', 'TaskDeleted', 'SnapshotRemoved', 'ContainerDeleted']));
+
   // a client that sends W3C trace context keeps its own trace, grouping or not
   const sentTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
   const sentSpan = '00f067aa0ba902b7';

@@ -11,9 +11,10 @@ export const version: Command = {
 };
 
 export const log: Command = {
-  usage: `log show [--from SEQ] [--to SEQ] [--follow] [--filter F]... [--actor uid=N|gid=N|pid=N|NAME]
+  usage: `log show [--from SEQ] [--to SEQ] [--follow] [--filter F]... [--actor uid=N|gid=N|pid=N|NAME] [--trace ID]
                                            one record per line, as JSON; --actor: records of that caller
-                                           (SO_PEERCRED) or of that part of the daemon (gc, shim, reconciler)
+                                           (SO_PEERCRED) or of that part of the daemon (gc, shim, reconciler);
+                                           --trace: records written in that OpenTelemetry trace (meta.traceId)
   log head                                 the last sequence number
   log verify                               check every record of the log (checksums, gaps, versions)`,
   async run({ connection, args }) {
@@ -23,6 +24,7 @@ export const log: Command = {
       follow: { type: 'boolean', short: 'f' },
       filter: { type: 'string', multiple: true },
       actor: { type: 'string' },
+      trace: { type: 'string' },
     });
     switch (positionals[0]) {
       case 'head': {
@@ -41,7 +43,7 @@ export const log: Command = {
         const stream = connection.stream<Record<string, unknown>>(SERVICES.log, 'Read', {
           from_seq: sequenceNumber(values.from, 'from') || 1,
           to_seq: sequenceNumber(values.to, 'to'),
-          filters: withActor(values.filter ?? [], values.actor),
+          filters: withTrace(withActor(values.filter ?? [], values.actor), values.trace),
           follow: values.follow ?? false,
         });
         await drain(stream, (record) => process.stdout.write(`${JSON.stringify(recordJson(record))}\n`));
@@ -87,11 +89,20 @@ function recordJson(record: Record<string, unknown>) {
 
 const ACTOR_FIELDS: Record<string, string> = { uid: 'meta.peerUid', gid: 'meta.peerGid', pid: 'meta.peerPid' };
 
-/** --actor as one more condition of every filter (filters in a list are alternatives, commas join conditions). */
+/** --actor as one more condition of every filter. */
 function withActor(filters: readonly string[], actor: string | undefined): string[] {
   if (actor === undefined) return [...filters];
   const match = /^(uid|gid|pid)=(\d+)$/.exec(actor);
   if (!match && !/^[a-z][a-z-]*$/.test(actor)) throw new UsageError(`--actor ${actor}: must be uid=N, gid=N, pid=N or a daemon part (gc, shim, reconciler, daemon)`);
-  const condition = match ? `${ACTOR_FIELDS[match[1]!]}==${match[2]}` : `meta.actor==${actor}`;
-  return filters.length === 0 ? [condition] : filters.map((filter) => `${filter},${condition}`);
+  return withCondition(filters, match ? `${ACTOR_FIELDS[match[1]!]}==${match[2]}` : `meta.actor==${actor}`);
 }
+
+/** --trace as one more condition of every filter: the records appended in that trace. */
+function withTrace(filters: readonly string[], traceId: string | undefined): string[] {
+  if (traceId === undefined) return [...filters];
+  if (!/^[0-9a-f]{32}$/.test(traceId)) throw new UsageError(`--trace ${traceId}: must be a trace id, 32 lowercase hex digits`);
+  return withCondition(filters, `meta.traceId==${traceId}`);
+}
+
+/** `condition` added to every filter (filters in a list are alternatives, commas join conditions). */
+const withCondition = (filters: readonly string[], condition: string): string[] => (filters.length === 0 ? [condition] : filters.map((filter) => `${filter},${condition}`));
