@@ -1,6 +1,6 @@
 import { criContainerStream, newEvent, type CriContainerCreated } from '../events/index.js';
 import type { CriContainersState, CriContainerView, ProjectionRunner } from '../projections/index.js';
-import { alreadyExists } from '../util/errdefs.js';
+import { alreadyExists, notFound } from '../util/errdefs.js';
 import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
 
 /** The CRI container decider: the one writer of CRI container records, names reserved per pod. */
@@ -29,6 +29,13 @@ export class CriContainerCommands {
       return { events: [newEvent('CriContainerCreated', namespace, criContainerStream(container.id), container, meta)], expected: [expectedVersion(this.ctx, this.view.state, namespace, criContainerStream(container.id))], result: undefined };
     });
     return this.get(namespace, container.id)!;
+  }
+
+  resourcesUpdated(namespace: string, id: string, resources: Record<string, unknown>, meta: RequestMeta): Promise<void> {
+    return decideAndAppend(this.ctx, () => {
+      if (!this.get(namespace, id)) throw notFound(`container "${id}"`);
+      return { events: [newEvent('CriContainerResourcesUpdated', namespace, criContainerStream(id), { id, resources }, meta)], expected: [expectedVersion(this.ctx, this.view.state, namespace, criContainerStream(id))], result: undefined };
+    });
   }
 
   removed(namespace: string, id: string, meta: RequestMeta): Promise<void> {

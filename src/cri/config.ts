@@ -20,6 +20,8 @@ export interface CriConfig {
   stream_idle_timeout: string;
   enable_tls_streaming: boolean;
   x509_key_pair_streaming: { tls_cert_file: string; tls_key_file: string };
+  tolerate_missing_hugetlb_controller: boolean;
+  disable_hugetlb_controller: boolean;
   containerd: {
     snapshotter: string;
     default_runtime_name: string;
@@ -41,6 +43,8 @@ export const defaultCriConfig = (): CriConfig => ({
   stream_idle_timeout: '4h0m0s',
   enable_tls_streaming: false,
   x509_key_pair_streaming: { tls_cert_file: '', tls_key_file: '' },
+  tolerate_missing_hugetlb_controller: true,
+  disable_hugetlb_controller: true,
   containerd: { snapshotter: 'overlayfs', default_runtime_name: 'runc', runtimes: {} },
   cni: { bin_dir: '/opt/cni/bin', conf_dir: '/etc/cni/net.d', max_conf_num: 1 },
   registry: { config_path: '' },

@@ -3,6 +3,7 @@
 // namespaces) recorded as CriContainerCreated; a task whose output the daemon copies into the
 // CRI log file; start and exit known from the task's events.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,10 +23,12 @@ import type { CriImages } from './images.js';
 import { ContainerIO } from './container-io.js';
 import { CriLogFile } from './log-writer.js';
 import { cgroupStats, type CgroupStats } from './stats.js';
+import { applyContainerResources, criResources, resourceRules, withResources, type OciResources } from './resources.js';
+import { withDevices } from './devices.js';
 import { ANNOTATIONS, namespaceModes } from './sandbox-spec.js';
 import type { CriPods } from './pods.js';
 import { KIND_LABEL } from './pods.js';
-import type { ContainerConfig, PodSandboxConfig } from './types.js';
+import type { ContainerConfig, LinuxContainerResources, PodSandboxConfig } from './types.js';
 
 const ignoreNotFound = (err: unknown) => {
   if (grpcCode(err) !== Code.NotFound) throw err;
@@ -45,11 +48,19 @@ export interface ContainerStats {
   readonly writableLayer?: { readonly size: number; readonly inodes: number };
 }
 
+/** The Any type of a task update's resources (containerd's WithResources). */
+const LINUX_RESOURCES_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';
+
+/** The CRI's view of the resources a spec holds. */
+const effectiveResources = (spec: RuntimeSpec) => criResources((spec.linux as { resources?: OciResources }).resources, spec.process.oomScoreAdj) as Record<string, unknown>;
+
 export class CriContainers {
   /** The stdio of the containers this daemon started, while their output lasts (for Attach). */
   private readonly stdio = new Map<string, ContainerIO>();
   /** The open log file of each running container this daemon copies output for. */
   private readonly logs = new Map<string, CriLogFile>();
+  /** The update in progress per container: updates of one container run one after the other. */
+  private readonly updating = new Map<string, Promise<void>>();
 
   constructor(
     private readonly rpc: Rpc,
@@ -109,7 +120,7 @@ export class CriContainers {
       });
       const logDir = (pod.config as PodSandboxConfig).log_directory ?? '';
       const logPath = config.log_path && logDir ? join(logDir, config.log_path) : config.log_path && isAbsolute(config.log_path) ? config.log_path : '';
-      await this.containers.created(CRI_NAMESPACE, { id, podId: pod.id, metadata: { name, attempt }, config: JSON.parse(JSON.stringify(config)), imageId: image.id, imageRef, logPath }, meta);
+      await this.containers.created(CRI_NAMESPACE, { id, podId: pod.id, metadata: { name, attempt }, config: JSON.parse(JSON.stringify(config)), imageId: image.id, imageRef, logPath, resources: effectiveResources(spec) }, meta);
     } catch (err) {
       await this.rpc.unary(SERVICES.containers, 'Delete', { id }).catch(() => undefined);
       await this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter, key: id }).catch(() => undefined);
@@ -171,6 +182,46 @@ export class CriContainers {
     const container = this.get(id);
     if (criContainerState(container) !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${container.id} is not running`);
     await this.logs.get(container.id)?.reopen();
+  }
+
+  /**
+   * UpdateContainerResources (container_update_resources.go): the request's set fields into the
+   * spec, then into the running task's cgroup; a failed task update puts the old spec back. The
+   * spec holds the limits a later start applies; the record tells a restarted daemon what is in effect.
+   */
+  async updateResources(id: string, resources: LinuxContainerResources | null | undefined, meta: RequestMeta): Promise<void> {
+    const container = this.get(id);
+    const previous = this.updating.get(container.id) ?? Promise.resolve();
+    const update = previous.catch(() => undefined).then(() => this.applyUpdate(container.id, resources, meta));
+    this.updating.set(container.id, update);
+    try {
+      await update;
+    } finally {
+      if (this.updating.get(container.id) === update) this.updating.delete(container.id);
+    }
+  }
+
+  private async applyUpdate(id: string, resources: LinuxContainerResources | null | undefined, meta: RequestMeta): Promise<void> {
+    const { container: record } = await this.rpc.unary<{ container: { spec: { type_url: string; value: Buffer } } }>(SERVICES.containers, 'Get', { id });
+    const oldSpec = JSON.parse(Buffer.from(record.spec.value).toString('utf8')) as RuntimeSpec;
+    const newSpec = structuredClone(oldSpec);
+    const linux = newSpec.linux as { resources?: OciResources };
+    linux.resources = withResources(linux.resources, resources, resourceRules(this.config));
+    const putSpec = (spec: RuntimeSpec) =>
+      this.rpc.unary(SERVICES.containers, 'Update', { container: { id, spec: { type_url: record.spec.type_url, value: Buffer.from(JSON.stringify(spec)) } }, update_mask: { paths: ['spec'] } });
+    await putSpec(newSpec);
+    if (criContainerState(this.get(id)) === 'CONTAINER_RUNNING') {
+      try {
+        await this.rpc.unary(SERVICES.tasks, 'Update', { container_id: id, resources: { type_url: LINUX_RESOURCES_TYPE_URL, value: Buffer.from(JSON.stringify(linux.resources)) } });
+      } catch (err) {
+        // a task that has exited meanwhile takes no update, and needs none
+        if (grpcCode(err) !== Code.NotFound) {
+          await putSpec(oldSpec).catch(() => undefined);
+          throw err;
+        }
+      }
+    }
+    await this.containers.resourcesUpdated(CRI_NAMESPACE, id, effectiveResources(newSpec), meta);
   }
 
   /** CPU and memory from the cgroup of a running container, and its writable layer's use. */
@@ -304,6 +355,8 @@ export class CriContainers {
     for (const file of ['hostname', 'hosts', 'resolv.conf']) {
       spec.mounts.push({ destination: `/etc/${file}`, type: 'bind', source: join(sandboxDir, file), options: ['rbind', 'rprivate', 'rw'] });
     }
+    const devShm = this.pods.devShm(pod);
+    if (existsSync(devShm)) spec.mounts = [...spec.mounts.filter((m) => m.destination !== '/dev/shm'), { destination: '/dev/shm', type: 'bind', source: devShm, options: ['rbind', 'rprivate', 'rw'] }];
     for (const mount of config.mounts ?? []) {
       if (!mount.container_path || !mount.host_path) throw invalidArgument('config.mounts: each needs container_path and host_path');
       const propagation = mount.propagation === 'PROPAGATION_BIDIRECTIONAL' ? 'rshared' : mount.propagation === 'PROPAGATION_HOST_TO_CONTAINER' ? 'rslave' : 'rprivate';
@@ -321,6 +374,8 @@ export class CriContainers {
       return [ns];
     });
     if (podConfig.linux?.cgroup_parent) linux.cgroupsPath = `${podConfig.linux.cgroup_parent.replace(/\/$/, '')}/${id}`;
+    applyContainerResources(spec, config.linux?.resources, this.config);
+    await withDevices(spec, config.devices ?? []);
     spec.annotations = {
       ...(config.annotations ?? {}),
       [ANNOTATIONS.containerType]: 'container',

@@ -16,6 +16,7 @@ import { podName } from '../commands/pods.js';
 import type { RequestMeta } from '../commands/context.js';
 import type { PodView } from '../projections/index.js';
 import { Code } from '../util/grpc-codes.js';
+import { mount, unmount } from '../util/mount/index.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../util/errdefs.js';
 import { loadNetworks, type NetworkConfList } from './cni/config.js';
 import { addressesOn, cniAdd, cniDel, LOOPBACK_NETWORK, type CniInvocation } from './cni/exec.js';
@@ -24,6 +25,9 @@ import { parseImageRef, type CriImages } from './images.js';
 import { createNetns, removeNetns } from './netns.js';
 import { hostsFile, namespaceModes, resolvConf, sandboxSpec } from './sandbox-spec.js';
 import type { PodSandboxConfig } from './types.js';
+
+/** containerd's defaultShmSize: 64 MiB. */
+const POD_SHM_SIZE = '65536k';
 
 /** containerd's label of the CRI's containerd containers. */
 export const KIND_LABEL = 'io.cri-containerd.kind';
@@ -57,6 +61,14 @@ export class CriPods {
   ) {}
 
   sandboxDir = (id: string) => join(this.dirs.root, 'sandboxes', id);
+
+  /** The pod's volatile files (under the state dir): its /dev/shm tmpfs. */
+  private volatileDir = (id: string) => join(this.dirs.state, 'sandboxes', id);
+
+  /** The host directory a pod's containers get as /dev/shm: the pod's own tmpfs, or the host's with host IPC. */
+  devShm(pod: PodView): string {
+    return namespaceModes(pod.config as PodSandboxConfig).ipc === 'NODE' ? '/dev/shm' : join(this.volatileDir(pod.id), 'shm');
+  }
 
   get(id: string): PodView {
     const pod = this.find(id);
@@ -95,6 +107,7 @@ export class CriPods {
       await writeFile(join(dir, 'hostname'), `${config.hostname ?? ''}\n`);
       await writeFile(join(dir, 'hosts'), hostsFile());
       await writeFile(join(dir, 'resolv.conf'), resolvConf(config));
+      const shm = await this.mountShm(id, config, undo);
 
       let netnsPath = '';
       let ips: string[] = [];
@@ -107,7 +120,7 @@ export class CriPods {
         cniResults = attached.results;
       }
 
-      const spec = sandboxSpec({ id, config, image: image.config, netnsPath, restrictOomScoreAdj: this.config.restrict_oom_score_adj, podAnnotations: runtime.podAnnotations });
+      const spec = sandboxSpec({ id, config, image: image.config, netnsPath, shm, restrictOomScoreAdj: this.config.restrict_oom_score_adj, podAnnotations: runtime.podAnnotations });
       const snapshotter = this.config.containerd.snapshotter;
       // under a lease until the container record holds the snapshot, so no collection takes it first
       const lease = await takeLease(this.rpc, 3600_000);
@@ -151,6 +164,7 @@ export class CriPods {
       if (pod.netnsPath) await this.detachNetworks(pod);
       await removeNetns(pod.netnsPath);
     }
+    await unmount(join(this.volatileDir(pod.id), 'shm'), { lazy: true });
     await this.pods.stopped(CRI_NAMESPACE, pod.id, meta);
   }
 
@@ -163,7 +177,19 @@ export class CriPods {
     await this.rpc.unary(SERVICES.containers, 'Delete', { id: pod.id }).catch(ignoreNotFound);
     await this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter: this.config.containerd.snapshotter, key: pod.id }).catch(ignoreNotFound);
     await rm(this.sandboxDir(pod.id), { recursive: true, force: true });
+    await rm(this.volatileDir(pod.id), { recursive: true, force: true });
     await this.pods.removed(CRI_NAMESPACE, pod.id, meta);
+  }
+
+  /** containerd's sandbox shm: a 64 MiB tmpfs the pod's containers share (with host IPC, the host's /dev/shm). */
+  private async mountShm(id: string, config: PodSandboxConfig, undo: (() => Promise<unknown>)[]): Promise<string> {
+    if (namespaceModes(config).ipc === 'NODE') return '/dev/shm';
+    const shm = join(this.volatileDir(id), 'shm');
+    await mkdir(shm, { recursive: true, mode: 0o700 });
+    undo.push(() => rm(this.volatileDir(id), { recursive: true, force: true }));
+    await mount({ type: 'tmpfs', source: 'shm', options: ['nodev', 'noexec', 'nosuid', 'mode=1777', `size=${POD_SHM_SIZE}`] }, shm);
+    undo.push(() => unmount(shm, { lazy: true }));
+    return shm;
   }
 
   private async killTask(id: string): Promise<void> {

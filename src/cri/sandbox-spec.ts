@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { defaultSpec, withImageConfig, type ImageRunConfig, type RuntimeSpec } from '../client/run/oci-spec.js';
 import { CRI_NAMESPACE } from './config.js';
+import { oomScoreAdj } from './resources.js';
 import type { PodSandboxConfig } from './types.js';
 
 /** containerd's defaultSandboxOOMAdj: the pause process is among the last the kernel kills. */
@@ -33,6 +34,8 @@ export interface SandboxSpecInput {
   readonly config: PodSandboxConfig;
   readonly image: ImageRunConfig;
   readonly netnsPath: string;
+  /** The host directory that is the pod's /dev/shm. */
+  readonly shm: string;
   readonly restrictOomScoreAdj: boolean;
   readonly podAnnotations: readonly string[];
 }
@@ -43,6 +46,7 @@ export function sandboxSpec(input: SandboxSpecInput): RuntimeSpec {
   const modes = namespaceModes(config);
   spec.hostname = modes.network === 'NODE' ? hostHostname() : config.hostname || undefined;
   spec.root.readonly = true;
+  spec.mounts = [...spec.mounts.filter((m) => m.destination !== '/dev/shm'), { destination: '/dev/shm', type: 'bind', source: input.shm, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] }];
   const linux = spec.linux as { namespaces: { type: string; path?: string }[]; cgroupsPath?: string; sysctl?: Record<string, string> };
   linux.namespaces = linux.namespaces
     .filter((ns) => !(ns.type === 'network' && modes.network === 'NODE'))
@@ -53,7 +57,7 @@ export function sandboxSpec(input: SandboxSpecInput): RuntimeSpec {
   if (parent) linux.cgroupsPath = `${parent.replace(/\/$/, '')}/${id}`;
   const sysctls = config.linux?.sysctls ?? {};
   if (Object.keys(sysctls).length > 0) linux.sysctl = { ...sysctls };
-  spec.process.oomScoreAdj = input.restrictOomScoreAdj ? Math.max(SANDBOX_OOM_SCORE_ADJ, currentOomScoreAdj()) : SANDBOX_OOM_SCORE_ADJ;
+  spec.process.oomScoreAdj = oomScoreAdj(SANDBOX_OOM_SCORE_ADJ, input.restrictOomScoreAdj);
   const metadata = config.metadata ?? {};
   const annotations: Record<string, string> = {};
   for (const [key, value] of Object.entries(config.annotations ?? {})) {
@@ -72,14 +76,6 @@ export function sandboxSpec(input: SandboxSpecInput): RuntimeSpec {
 
 /** A pod_annotations entry: an exact key, or a prefix ending in "*". */
 const annotationMatches = (pattern: string, key: string) => (pattern.endsWith('*') ? key.startsWith(pattern.slice(0, -1)) : pattern === key);
-
-function currentOomScoreAdj(): number {
-  try {
-    return Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim()) || 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** /etc/resolv.conf for the pod: the DNS config when given, else the host's. */
 export function resolvConf(config: PodSandboxConfig): string {

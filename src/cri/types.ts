@@ -42,6 +42,25 @@ export interface CriMount {
   propagation?: 'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
 }
 
+export interface LinuxContainerResources {
+  cpu_period?: number;
+  cpu_quota?: number;
+  cpu_shares?: number;
+  memory_limit_in_bytes?: number;
+  oom_score_adj?: number;
+  cpuset_cpus?: string;
+  cpuset_mems?: string;
+  hugepage_limits?: { page_size?: string; limit?: number }[];
+  unified?: Record<string, string>;
+  memory_swap_limit_in_bytes?: number;
+}
+
+export interface CriDevice {
+  container_path?: string;
+  host_path?: string;
+  permissions?: string;
+}
+
 export interface ContainerConfig {
   metadata?: { name?: string; attempt?: number };
   image?: { image?: string };
@@ -56,7 +75,9 @@ export interface ContainerConfig {
   tty?: boolean;
   stdin?: boolean;
   stdin_once?: boolean;
+  devices?: CriDevice[];
   linux?: {
+    resources?: LinuxContainerResources | null;
     security_context?: {
       run_as_user?: { value?: number } | null;
       run_as_group?: { value?: number } | null;

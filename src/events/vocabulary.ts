@@ -56,6 +56,7 @@ export const SCHEMA_VERSIONS: Record<EventType, number> = {
   CriContainerCreated: 1,
   CriContainerRemoved: 1,
   ExportPosition: 1,
+  CriContainerResourcesUpdated: 1,
 };
 
 /**

@@ -9,6 +9,8 @@ export interface CriContainerView extends CriContainerCreated {
   pid: number;
   exitCode: number;
   oomKilled: boolean;
+  /** The resources in effect (CRI LinuxContainerResources), once known. */
+  resources?: Record<string, unknown>;
 }
 
 export interface CriContainersState {
@@ -29,6 +31,13 @@ export const criContainersProjection: Projection<CriContainersState> = {
       case 'CriContainerCreated': {
         const c = record.payload;
         (state.live[ns] ??= {})[c.id] = { ...c, createdAt: record.time, startedAt: 0n, finishedAt: 0n, pid: 0, exitCode: 0, oomKilled: false };
+        noteVersion(state.versions, record);
+        break;
+      }
+      case 'CriContainerResourcesUpdated': {
+        const { id, resources } = record.payload;
+        const c = state.live[ns]?.[id];
+        if (c) c.resources = resources;
         noteVersion(state.versions, record);
         break;
       }

@@ -94,6 +94,7 @@ function containerStatus(c: CriContainerView) {
     message: '',
     mounts: (config.mounts ?? []).map((m) => ({ ...m, propagation: m.propagation ?? 'PROPAGATION_PRIVATE' })),
     log_path: c.logPath,
+    resources: c.resources ? { linux: c.resources } : null,
   };
 }
 
@@ -152,6 +153,10 @@ export function criRuntimeService(config: CriConfig, pods: CriPods, containers: 
     }),
     StopContainer: unary(async (call) => {
       await containers.stop(String(call.request.container_id ?? ''), Number(call.request.timeout ?? 0));
+      return {};
+    }),
+    UpdateContainerResources: unary(async (call) => {
+      await containers.updateResources(String(call.request.container_id ?? ''), call.request.linux, requestMeta(call));
       return {};
     }),
     RemoveContainer: unary(async (call) => {

@@ -2,13 +2,14 @@
 // test's own (cri-<pid>): registry and daemon run in it, the CNI bridge is made in it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { buildImage, busyboxEntries, skipWithoutRegistry } from '../helpers/registry.js';
 import { criClient, registryInNetns, testNetns, writeCriConfig } from '../helpers/cri.js';
 import { tempDir } from '../helpers/tmp.js';
+import { writeBridgeNetwork } from '../helpers/cri-testbed.js';
 
 const CNI_BIN = '/usr/lib/cni';
 const skip =
@@ -31,17 +32,7 @@ test('a pod through the CRI: run, a container in it with logs and exec, status, 
 
   const dir = tempDir(t);
   const { config, cniConf } = writeCriConfig(dir, registry.host);
-  writeFileSync(
-    join(cniConf, '10-crinet.conflist'),
-    JSON.stringify({
-      cniVersion: '1.0.0',
-      name: 'crinet',
-      plugins: [
-        { type: 'bridge', bridge: 'cribr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } },
-        { type: 'portmap', capabilities: { portMappings: true } },
-      ],
-    }),
-  );
+  writeBridgeNetwork(cniConf);
   let daemon = await startTestDaemon(t, { dir: join(dir, 'daemon'), args: ['-c', config], wrap: inNetns });
   let cri = criClient(t, daemon.address);
 
