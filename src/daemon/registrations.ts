@@ -29,7 +29,7 @@ export function registrations(hooks: DaemonHooks): AnyRegistration[] {
     taskPlugins(hooks),
     gcPlugins(hooks, gcRequests),
     criPlugins(),
-    tracingPlugins(),
+    tracingPlugins(hooks),
     exportPlugins(hooks),
   ];
   const byId = (a: AnyRegistration, b: AnyRegistration) => a.id.localeCompare(b.id);

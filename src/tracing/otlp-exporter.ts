@@ -16,17 +16,23 @@ export interface OtlpConfig {
 
 const SECTION = 'plugins."io.containerd.tracing.processor.v1.otlp"';
 
+/**
+ * How long one export may take, retries included: under the 5 s a stopping daemon gives the
+ * spans still queued, so that a collector that is down is reported before the daemon exits.
+ */
+const EXPORT_TIMEOUT_MS = 4000;
+
 export async function otlpSpanProcessor(config: OtlpConfig): Promise<SpanProcessor> {
   switch (config.protocol) {
     case '':
     case 'http/protobuf': {
       const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
-      return new BatchSpanProcessor(new OTLPTraceExporter({ url: httpTracesUrl(config.endpoint) }));
+      return new BatchSpanProcessor(new OTLPTraceExporter({ url: httpTracesUrl(config.endpoint), timeoutMillis: EXPORT_TIMEOUT_MS }));
     }
     case 'grpc': {
       const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
       // the exporter speaks plaintext to an http:// URL and TLS to https://
-      return new BatchSpanProcessor(new OTLPTraceExporter({ url: `${config.insecure ? 'http' : 'https'}://${config.endpoint}` }));
+      return new BatchSpanProcessor(new OTLPTraceExporter({ url: `${config.insecure ? 'http' : 'https'}://${config.endpoint}`, timeoutMillis: EXPORT_TIMEOUT_MS }));
     }
     default:
       throw invalidArgument(`${SECTION}.protocol: OpenTelemetry protocol ${JSON.stringify(config.protocol)} is not supported (http/protobuf or grpc)`);

@@ -1,7 +1,7 @@
 // `io.containerd.internal.v1.tracing` once a span processor loaded: the OpenTelemetry SDK's tracer
 // provider with containerd 1.6's sampler and resource, installed as the daemon's tracer, and the
 // gRPC server interceptor. Loaded only when tracing is configured.
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
@@ -24,7 +24,11 @@ export interface RunningTracing {
   close(): Promise<void>;
 }
 
-export function startTracing(config: TraceConfig, processors: SpanProcessor[]): RunningTracing {
+/** How long a stopping daemon waits for the spans still queued to reach the collector. */
+const FLUSH_AT_CLOSE_MS = 5000;
+
+/** `warn` gets the SDK's errors and warnings: spans the collector did not take, mostly. */
+export function startTracing(config: TraceConfig, processors: SpanProcessor[], warn: (message: string) => void = () => {}): RunningTracing {
   const ratio = config.sampling_ratio;
   if (!(ratio >= 0 && ratio <= 1)) throw invalidArgument(`plugins."io.containerd.internal.v1.tracing".sampling_ratio: ${ratio} must be between 0 and 1`);
   const provider = new BasicTracerProvider({
@@ -33,6 +37,8 @@ export function startTracing(config: TraceConfig, processors: SpanProcessor[]): 
     resource: defaultResource().merge(resourceFromAttributes({ 'service.name': config.service_name })),
     spanProcessors: processors,
   });
+  const report = (message: string, ...args: unknown[]) => warn(`tracing: ${[message, ...args.map(describe)].join(' ')}`);
+  diag.setLogger({ error: report, warn: report, info() {}, debug() {}, verbose() {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
@@ -43,7 +49,11 @@ export function startTracing(config: TraceConfig, processors: SpanProcessor[]): 
     interceptor: tracingInterceptor(tracer, groups),
     async close() {
       installTracer(undefined);
-      await provider.shutdown();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_AT_CLOSE_MS)));
+      await Promise.race([provider.shutdown().catch((err: unknown) => report('the spans still queued at stop were not sent:', err)), timeout]);
+      clearTimeout(timer);
+      diag.disable();
       trace.disable();
       propagation.disable();
       context.disable();
@@ -95,3 +105,12 @@ const openSpan = (span: Span): OpenSpan => ({
     span.end();
   },
 });
+
+function describe(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  try {
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}

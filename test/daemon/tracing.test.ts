@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -178,4 +179,18 @@ test('protocol grpc sends the spans to an OTLP/gRPC receiver', { skip: skipWitho
   const [command] = childrenOf(receiver.spans, call);
   assert.equal(command?.name, 'decide-and-append');
   assert.deepEqual(command.attributes['ledgerd.event_types'], ['NamespaceCreated']);
+});
+
+test('spans a collector does not take are reported as warnings, and do not hold up the daemon\'s stop', { skip: skipWithoutCtr }, async (t) => {
+  const dir = tempDir(t);
+  const closedPort = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+  const daemon = await startTestDaemon(t, { args: ['-c', tracingConfig(dir, `http://127.0.0.1:${closedPort}`)] });
+  ctrAt(daemon.address)('namespaces', 'create', `${NAMESPACE}-lost`);
+  assert.equal(await daemon.stop(), 0);
+  assert.match(daemon.output(), /level=warn msg="tracing: .*ECONNREFUSED/);
 });

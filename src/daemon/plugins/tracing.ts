@@ -6,7 +6,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { PluginType, SkipPlugin } from '../../plugin/index.js';
 import type { OtlpConfig } from '../../tracing/otlp-exporter.js';
 import type { TraceConfig } from '../../tracing/sdk-tracer.js';
-import type { AreaPlugins } from './shared.js';
+import type { AreaPlugins, DaemonHooks } from './shared.js';
 
 export const TRACING_PLUGIN = `${PluginType.Internal}.tracing`;
 
@@ -16,7 +16,7 @@ export interface TracingPlugin {
   close(): Promise<void> | void;
 }
 
-export const tracingPlugins = (): AreaPlugins => ({
+export const tracingPlugins = (hooks: DaemonHooks): AreaPlugins => ({
   backends: [
     {
       type: PluginType.TracingProcessor,
@@ -38,7 +38,7 @@ export const tracingPlugins = (): AreaPlugins => ({
         const processors = [...ctx.getByType<SpanProcessor>(PluginType.TracingProcessor).values()];
         if (processors.length === 0) return { close() {} };
         const { startTracing } = await import('../../tracing/sdk-tracer.js');
-        return startTracing(ctx.config as TraceConfig, processors);
+        return startTracing(ctx.config as TraceConfig, processors, (message) => hooks.warn(message));
       },
     },
   ],
