@@ -156,10 +156,6 @@ export class ContainerCommands {
     return containersIn(this.view.state, namespace);
   }
 
-  namespaces(): string[] {
-    return Object.keys(this.view.state.live).sort();
-  }
-
   /** containerd's messages differ once the namespace has had a container (its bucket exists). */
   private hasBucket(namespace: string): boolean {
     return this.view.state.buckets[namespace] === true;

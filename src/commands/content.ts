@@ -220,17 +220,6 @@ export class ContentCommands {
     return new ContentWriter(namespace, ref, backendRef, this.store, backend, shared, sink, nowNs());
   }
 
-  /** Namespaces that hold blobs or uploads (for the garbage collector). */
-  namespaces(): string[] {
-    const { blobs, ingests } = this.view.state;
-    return [...new Set([...Object.keys(blobs), ...Object.keys(ingests)])].sort();
-  }
-
-  /** A namespace's uploads in progress (for the garbage collector). */
-  ingests(namespace: string): IngestView[] {
-    return ingestsIn(this.view.state, namespace);
-  }
-
   /**
    * The content half of a collection, after the namespaces' records are swept: deletes the blob
    * files no namespace holds and no shared ingest links. Commits wait meanwhile (and it waits

@@ -114,8 +114,4 @@ export class ImageCommands {
     return imagesIn(this.view.state, namespace);
   }
 
-  /** The read model, for the garbage collector. */
-  get state(): ImagesState {
-    return this.view.state;
-  }
 }

@@ -106,8 +106,4 @@ export class LeaseCommands {
     return this.get(namespace, id) !== undefined;
   }
 
-  /** The read model, for the garbage collector. */
-  get state(): LeasesState {
-    return this.view.state;
-  }
 }

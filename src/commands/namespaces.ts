@@ -8,14 +8,10 @@ import {
   imagesProjection,
   namespacesProjection,
   snapshotsProjection,
-  type ContainersState,
-  type ContentState,
-  type ImagesState,
   type NamespacesState,
   type NamespaceView,
   type ProjectionRunner,
   type ProjectionSet,
-  type SnapshotsState,
 } from '../projections/index.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
@@ -23,21 +19,16 @@ import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.
 import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
 
 /** The read models namespace commands decide against: the namespaces, and what lives in them. */
-export interface NamespaceReadModels {
-  readonly namespaces: ProjectionRunner<NamespacesState>;
-  readonly images: ProjectionRunner<ImagesState>;
-  readonly content: ProjectionRunner<ContentState>;
-  readonly containers: ProjectionRunner<ContainersState>;
-  readonly snapshots: ProjectionRunner<SnapshotsState>;
-}
+export const namespaceReadModels = (projections: ProjectionSet) =>
+  projections.addAll({
+    namespaces: namespacesProjection,
+    images: imagesProjection,
+    content: contentProjection,
+    containers: containersProjection,
+    snapshots: snapshotsProjection,
+  });
 
-export const namespaceReadModels = (projections: ProjectionSet): NamespaceReadModels => ({
-  namespaces: projections.add(namespacesProjection),
-  images: projections.add(imagesProjection),
-  content: projections.add(contentProjection),
-  containers: projections.add(containersProjection),
-  snapshots: projections.add(snapshotsProjection),
-});
+export type NamespaceReadModels = ReturnType<typeof namespaceReadModels>;
 
 /**
  * What a namespace still holds, in containerd's words and order (metadata/namespaces.go, listNs):

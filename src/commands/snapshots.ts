@@ -64,25 +64,6 @@ export class SnapshotCommands {
     await Promise.all([...this.snapshotters.values()].map((snapshotter) => snapshotter.directoriesDeleted()));
   }
 
-  get state(): SnapshotsState {
-    return this.shared.view.state;
-  }
-
-  /** Namespaces that hold snapshots (in any snapshotter). */
-  namespaces(): string[] {
-    const live = this.shared.view.state.live;
-    return Object.keys(live).filter((ns) => Object.values(live[ns]!).some((tree) => Object.keys(tree).length > 0)).sort();
-  }
-
-  /** Every snapshot of a namespace in every snapshotter (what the garbage collector walks). */
-  all(namespace: string): { snapshotter: string; key: string; parent: string; kind: SnapshotView['kind']; labels: Labels }[] {
-    return Object.keys(this.shared.view.state.live[namespace] ?? {})
-      .sort()
-      .flatMap((sn) =>
-        snapshotsIn(this.shared.view.state, namespace, sn).map((s) => ({ snapshotter: sn, key: s.key, parent: s.parent, kind: s.kind, labels: s.labels })),
-      );
-  }
-
   /** After start-up: the directories a crash left without a snapshot, in every snapshotter. */
   async reconcile(): Promise<string[]> {
     const removed: string[] = [];

@@ -96,7 +96,7 @@ export class GarbageCollector implements GcTrigger {
   constructor(
     private readonly ctx: CommandContext,
     private readonly config: GcConfig,
-    private readonly inputs: () => GcInputs,
+    private readonly inputs: GcInputs,
     private readonly deleters: GcDeleters,
     private readonly onError: (message: string) => void = () => {},
   ) {}
@@ -129,7 +129,7 @@ export class GarbageCollector implements GcTrigger {
 
   /** What a collection would delete now, and why everything else lives. */
   plan(now = new Date()): { marked: MarkResult; sweep: Sweep } {
-    const inputs = this.inputs();
+    const inputs = this.inputs;
     const marked = mark(inputs, now);
     return { marked, sweep: sweep(inputs, marked) };
   }
@@ -153,7 +153,7 @@ export class GarbageCollector implements GcTrigger {
   }
 
   private exists(node: GcNode): boolean {
-    const inputs = this.inputs();
+    const inputs = this.inputs;
     if (node.kind === 'content') return inputs.content(node.namespace).some((c) => c.digest === node.key);
     if (node.kind === 'lease') return inputs.leases(node.namespace).some((l) => l.id === node.key);
     if (node.kind === 'ingest') return inputs.ingests(node.namespace).some((i) => i.ref === node.key);

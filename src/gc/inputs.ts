@@ -1,45 +1,53 @@
-import type { GcIngest, GcInputs, GcSnapshot } from './reference-graph.js';
-import { imagesIn, leasesIn, type ImagesState, type LeasesState } from '../projections/index.js';
+import type { GcInputs } from './reference-graph.js';
+import {
+  blobsIn,
+  containersIn,
+  contentProjection,
+  containersProjection,
+  imagesIn,
+  imagesProjection,
+  ingestsIn,
+  leasesIn,
+  leasesProjection,
+  snapshotsIn,
+  snapshotsProjection,
+  type ProjectionSet,
+  type SnapshotsState,
+} from '../projections/index.js';
 
-/** Where each kind of object comes from; kinds whose read model is not loaded read as empty. */
-export interface GcSources {
-  leases?: () => LeasesState;
-  images?: () => ImagesState;
-  content?: {
-    namespaces(): string[];
-    blobs(namespace: string): { digest: string; labels: Record<string, string> }[];
-    ingests(namespace: string): GcIngest[];
-  };
-  snapshots?: {
-    namespaces(): string[];
-    all(namespace: string): GcSnapshot[];
-  };
-  containers?: {
-    namespaces(): string[];
-    all(namespace: string): { id: string; snapshotter: string; snapshotKey: string; labels: Record<string, string> }[];
-  };
-}
+/** The read models the collector marks from: every kind of object that refers to another or is referred to. */
+export const gcReadModels = (projections: ProjectionSet) =>
+  projections.addAll({ leases: leasesProjection, images: imagesProjection, content: contentProjection, snapshots: snapshotsProjection, containers: containersProjection });
+
+export type GcReadModels = ReturnType<typeof gcReadModels>;
+
+/** Namespaces in which a snapshotter holds at least one snapshot. */
+const namespacesWithSnapshots = (state: SnapshotsState): string[] =>
+  Object.keys(state.live).filter((ns) => Object.values(state.live[ns]!).some((tree) => Object.keys(tree).length > 0));
 
 /** The read models' current state, shaped for the collector's mark and sweep. */
-export function gcInputs(sources: GcSources): GcInputs {
+export function gcInputs(models: GcReadModels): GcInputs {
+  const { leases, images, content, snapshots, containers } = models;
   return {
     namespaces: () =>
       [
         ...new Set([
-          ...Object.keys(sources.leases?.().live ?? {}),
-          ...Object.keys(sources.images?.().live ?? {}),
-          ...(sources.content?.namespaces() ?? []),
-          ...(sources.snapshots?.namespaces() ?? []),
-          ...(sources.containers?.namespaces() ?? []),
+          ...Object.keys(leases.state.live),
+          ...Object.keys(images.state.live),
+          ...Object.keys(content.state.blobs),
+          ...Object.keys(content.state.ingests),
+          ...namespacesWithSnapshots(snapshots.state),
+          ...Object.keys(containers.state.live),
         ]),
       ].sort(),
-    leases: (ns) =>
-      sources.leases ? leasesIn(sources.leases(), ns).map((l) => ({ id: l.id, labels: l.labels, resources: Object.values(l.resources) })) : [],
-    images: (ns) =>
-      sources.images ? imagesIn(sources.images(), ns).map((i) => ({ name: i.name, targetDigest: i.target.digest, labels: i.labels })) : [],
-    content: (ns) => sources.content?.blobs(ns) ?? [],
-    ingests: (ns) => sources.content?.ingests(ns) ?? [],
-    snapshots: (ns) => sources.snapshots?.all(ns) ?? [],
-    containers: (ns) => sources.containers?.all(ns) ?? [],
+    leases: (ns) => leasesIn(leases.state, ns).map((l) => ({ id: l.id, labels: l.labels, resources: Object.values(l.resources) })),
+    images: (ns) => imagesIn(images.state, ns).map((i) => ({ name: i.name, targetDigest: i.target.digest, labels: i.labels })),
+    content: (ns) => blobsIn(content.state, ns),
+    ingests: (ns) => ingestsIn(content.state, ns),
+    snapshots: (ns) =>
+      Object.keys(snapshots.state.live[ns] ?? {})
+        .sort()
+        .flatMap((sn) => snapshotsIn(snapshots.state, ns, sn).map((s) => ({ snapshotter: sn, key: s.key, parent: s.parent, labels: s.labels }))),
+    containers: (ns) => containersIn(containers.state, ns),
   };
 }

@@ -3,6 +3,8 @@ import type { EventLog } from '../log/index.js';
 import type { Projection } from './projection.js';
 import { ProjectionRunner, type RunnerOptions, type StartReport } from './runner.js';
 
+type StateOf<P> = P extends Projection<infer S> ? S : never;
+
 /**
  * All read models of the daemon. Start-up loads each checkpoint and replays the log once, from
  * the oldest checkpoint, into all of them; then one tail of the log feeds them all.
@@ -24,6 +26,11 @@ export class ProjectionSet {
     const runner = new ProjectionRunner(this.log, projection, this.options);
     this.runners.push(runner as ProjectionRunner<unknown>);
     return runner;
+  }
+
+  /** The runners of several read models, by the names given: `addAll({ images: imagesProjection })`. */
+  addAll<P extends Record<string, Projection<any>>>(projections: P): { readonly [K in keyof P]: ProjectionRunner<StateOf<P[K]>> } {
+    return Object.fromEntries(Object.entries(projections).map(([name, projection]) => [name, this.add(projection)])) as { [K in keyof P]: ProjectionRunner<StateOf<P[K]>> };
   }
 
   start(): StartReport[] {

@@ -25,7 +25,7 @@ test('a collection waits for its file deletions but does not count them in its d
     rmSync(dir, { recursive: true, force: true });
   });
   let filesDone = false;
-  const collector = new GarbageCollector({ log, projections }, DEFAULT_GC_CONFIG, () => nothing, {
+  const collector = new GarbageCollector({ log, projections }, DEFAULT_GC_CONFIG, nothing, {
     lease: async () => {},
     files: async () => {
       await new Promise((resolve) => setTimeout(resolve, 300));

@@ -1,14 +1,12 @@
-import type { ContainerCommands } from '../../commands/containers.js';
 import type { ContentCommands } from '../../commands/content.js';
 import type { GcRequests } from '../../commands/gc-trigger.js';
-import type { ImageCommands } from '../../commands/images.js';
 import type { LeaseCommands } from '../../commands/leases.js';
 import type { SnapshotCommands } from '../../commands/snapshots.js';
 import { DEFAULT_GC_CONFIG, GarbageCollector, type GcConfig } from '../../gc/collector.js';
-import { gcInputs } from '../../gc/inputs.js';
+import { gcInputs, gcReadModels } from '../../gc/inputs.js';
 import { PluginType } from '../../plugin/index.js';
 import { gcService, GC_SERVICE } from '../../services/gc.js';
-import { commandContext, grpc, type AreaPlugins, type DaemonHooks } from './shared.js';
+import { commandContext, grpc, projectionsOf, type AreaPlugins, type DaemonHooks } from './shared.js';
 
 /**
  * The garbage collector (containerd's io.containerd.gc.v1 scheduler) and ledgerd's GC service.
@@ -23,22 +21,14 @@ export const gcPlugins = (hooks: DaemonHooks, requests: GcRequests): AreaPlugins
       config: { ...DEFAULT_GC_CONFIG } satisfies GcConfig,
       init(ctx) {
         const config = ctx.config as GcConfig;
-        const images = ctx.getById<ImageCommands>(PluginType.Service, 'images-service');
         const leases = ctx.getById<LeaseCommands>(PluginType.Service, 'leases-service');
         const content = ctx.getById<ContentCommands>(PluginType.Service, 'content-service');
         const snapshots = ctx.getById<SnapshotCommands>(PluginType.Service, 'snapshots-service');
-        const containers = ctx.getById<ContainerCommands>(PluginType.Service, 'containers-service');
-        const inputs = gcInputs({
-          leases: () => leases.state,
-          images: () => images.state,
-          content: { namespaces: () => content.namespaces(), blobs: (ns) => content.list(ns), ingests: (ns) => content.ingests(ns) },
-          snapshots: { namespaces: () => snapshots.namespaces(), all: (ns) => snapshots.all(ns) },
-          containers: { namespaces: () => containers.namespaces(), all: (ns) => containers.list(ns) },
-        });
         const collector = new GarbageCollector(
           commandContext(ctx),
           config,
-          () => inputs,
+          // it marks from the read models; it deletes through the commands, the log's only writers
+          gcInputs(gcReadModels(projectionsOf(ctx))),
           {
             lease: (ns, id, meta) => leases.delete(ns, id, false, meta),
             content: (ns, digest, meta) => content.delete(ns, digest, undefined, meta),
