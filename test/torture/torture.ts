@@ -9,12 +9,12 @@
 //   - after a clean stop: every blob, upload and snapshot directory on disk is one the log holds.
 // Everything is drawn from one seed, so a failing round can be run again.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestContext } from 'node:test';
-import { LEDGERD, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { LEDGERCTL, LEDGERD, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { buildImage, busyboxEntries, startTestRegistry } from '../helpers/registry.js';
 import { bundlesIn, descendantsOf, descriptorsUnder, idleShims, killShimsOf, mountsUnder, ownShimConfig, shimsOf, workingDirectoryOf } from '../helpers/crash-checks.js';
 import { Client } from './clients.js';
@@ -79,7 +79,8 @@ export async function torture(options: TortureOptions): Promise<RoundReport[]> {
       if (findings.length > 0) {
         const saved = join(tmpdir(), `ledgerd-torture-seed${options.seed}-round${round}.log`);
         writeFileSync(saved, outputs.join('\n----- restart -----\n'));
-        findings.push(`(the daemon's output: ${saved})`);
+        cpSync(join(daemon.root, 'log'), `${saved}.lmdb`, { recursive: true });
+        findings.push(`(the daemon's output: ${saved}; its log: ${saved}.lmdb)`);
       }
       reports.push({ round, ...counts, findings });
       say(`round ${round}: ${counts.acknowledged} acknowledged, ${counts.cut} cut by the kill, ${findings.length === 0 ? 'all invariants hold' : `${findings.length} FINDINGS:\n  ${findings.join('\n  ')}`}`);
@@ -160,7 +161,10 @@ async function checkUp(daemon: TestDaemon, model: Model, image: string): Promise
     const prefix = /^r\d+c\d+-/.exec(object.id)?.[0] ?? '';
     const there = present(ids, object.kind, object.id, prefix);
     const name = `${object.kind} ${object.id}`;
-    if (object.state === 'present' && !there) problems.push(`${name} was acknowledged but is gone`);
+    if (object.state === 'present' && !there) {
+      problems.push(`${name} was acknowledged but is gone; what the log says of it:\n${await historyOf(daemon, object.kind, object.id.slice(object.kind === 'content' ? prefix.length : 0))}`);
+      object.state = 'absent'; // reported once, not again every round
+    }
     if (object.state === 'absent' && there) problems.push(`${name} was deleted (acknowledged) but is there`);
     if (object.kind === 'task' && object.state === 'present' && there && object.status && status.get(object.id) !== object.status) {
       problems.push(`task ${object.id} is ${status.get(object.id)}, acknowledged ${object.status}`);
@@ -178,6 +182,26 @@ async function checkUp(daemon: TestDaemon, model: Model, image: string): Promise
   problems.push(...(await reuseIds(daemon, model, image, reuse, ids)));
   problems.push(...(await leftovers(daemon)));
   return problems;
+}
+
+/** For a finding: the log's records of an object's stream, and what `ledgerctl why` says of it. */
+async function historyOf(daemon: TestDaemon, kind: Kind, id: string): Promise<string> {
+  const ledgerctl = async (args: string[]) => {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [LEDGERCTL, '-a', daemon.address, '-n', NAMESPACE, ...args], { timeout: 60_000 });
+      return `${stdout}${stderr}`.trim();
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      return `${e.stdout ?? ''}${e.stderr ?? e.message}`.trim();
+    }
+  };
+  const stream = { content: `content/${id}`, task: `tasks/${id}`, container: `containers/${id}`, image: `images/${id}`, lease: `leases/${id}`, snapshot: 'snapshots/overlayfs', namespace: '' }[kind];
+  const why = { content: [id], snapshot: [id], lease: ['--lease', id] } as Partial<Record<Kind, string[]>>;
+  const lines = [
+    ...(stream ? [await ledgerctl(['log', 'show', '--filter', `namespace==${JSON.stringify(NAMESPACE)},stream==${JSON.stringify(stream)}`])] : []),
+    ...(why[kind] ? [`why: ${await ledgerctl(['why', ...why[kind]!])}`] : []),
+  ];
+  return lines.join('\n').slice(-4000);
 }
 
 /** Ids whose creation was cut and is not there: creating them again must work. */
