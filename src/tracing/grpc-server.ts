@@ -46,6 +46,8 @@ export function tracingInterceptor(tracer: Tracer, groups: CallGroups<SpanContex
         },
         parent,
       );
+      // why a call without trace context is in another call's trace
+      if (groupRoot) span.setAttribute('ledgerd.trace_group', subject!.key);
       current = trace.setSpan(parent, span);
       if (subject && !groupRoot) groups.open(subject, span.spanContext());
       if (subject?.closes) groups.close(subject);

@@ -119,6 +119,7 @@ test('a ctr run --rm reaches the OTLP receiver as one tree, and its log records 
     assert.equal(span.attributes['rpc.system'], 'grpc');
     assert.equal(span.attributes['rpc.grpc.status_code'], 0);
     assert.equal(span.attributes['containerd.namespace'], NAMESPACE);
+    assert.equal(span.attributes['ledgerd.trace_group'], `${NAMESPACE}/${CONTAINER}`);
   }
 
   // the command under Containers.Create, the append under the command; the record names the command
