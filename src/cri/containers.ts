@@ -9,7 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runnableImage } from '../client/run/image-config.js';
 import { defaultSpec, mergeEnv, parsePasswd, PROCESS_TYPE_URL, resolveUser, SPEC_TYPE_URL, withImageConfig, withTerminal, type ProcessSpec, type RuntimeSpec } from '../client/run/oci-spec.js';
-import { fifoIO } from '../client/run/task-io.js';
+import { fifoIO, reopenFifoIO, type TaskIO } from '../client/run/task-io.js';
 import { takeLease } from '../client/pull/lease.js';
 import { grpcCode, SERVICES, type Rpc } from '../client/rpc.js';
 import type { CriContainerCommands } from '../commands/cri-containers.js';
@@ -137,37 +137,68 @@ export class CriContainers {
     const pod = this.pods.get(container.podId);
     if (pod.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${pod.id} is not ready`);
     const { mounts } = await this.rpc.unary<{ mounts: Mount[] }>(SERVICES.snapshots, 'Mounts', { snapshotter: this.config.containerd.snapshotter, key: container.id });
-    const config = container.config as ContainerConfig;
-    const tty = Boolean(config.tty);
-    const log = container.logPath ? await CriLogFile.open(container.logPath) : undefined;
-    const sinks = {
-      stdout: log ? log.stream('stdout', this.config.max_container_log_line_size) : discard(),
-      stderr: log ? log.stream('stderr', this.config.max_container_log_line_size) : discard(),
-    };
-    const stdio = new ContainerIO(sinks, { stdin: Boolean(config.stdin), stdinOnce: Boolean(config.stdin_once), tty });
-    const { stdout, stderr } = stdio;
-    const io = fifoIO({ fifoRoot: join(this.stateDir, 'containers', container.id, 'io'), id: container.id, stdin: stdio.stdin, stdout, stderr, terminal: tty });
+    const tty = Boolean((container.config as ContainerConfig).tty);
+    const output = await this.openOutput(container);
+    const io = fifoIO({ fifoRoot: join(this.stateDir, 'containers', container.id, 'io'), id: container.id, stdin: output.stdio.stdin, stdout: output.stdio.stdout, stderr: output.stdio.stderr, terminal: tty });
     try {
       await this.rpc.unary(SERVICES.tasks, 'Create', { container_id: container.id, rootfs: mounts, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, terminal: tty });
       await this.rpc.unary(SERVICES.tasks, 'Start', { container_id: container.id });
     } catch (err) {
       io.close();
-      await log?.close();
+      await output.log?.close();
       await this.rpc.unary(SERVICES.tasks, 'Delete', { container_id: container.id }).catch(() => undefined);
       throw err;
     }
-    io.attach();
-    this.stdio.set(container.id, stdio);
-    // stdin_once: the first attached client's input ended, so the container's does
-    void io.stdinClosed.then(() => this.rpc.unary(SERVICES.tasks, 'CloseIO', { container_id: container.id, stdin: true }).catch(() => undefined));
-    if (log) this.logs.set(container.id, log);
+    this.follow(container.id, io, output);
     await this.containers.until(CRI_NAMESPACE, container.id, (c) => criContainerState(c) !== 'CONTAINER_CREATED');
+  }
+
+  /**
+   * After a daemon restart, the running containers' output goes on into their logs: their task's
+   * FIFOs (where the shim kept writing, up to the pipe's capacity) are read again, as containerd's
+   * CRI reloads a container's IO at start-up. Returns one line per container reattached.
+   */
+  async reattachAll(): Promise<string[]> {
+    const lines: string[] = [];
+    for (const container of this.list().filter((c) => criContainerState(c) === 'CONTAINER_RUNNING' && !this.stdio.has(c.id))) {
+      try {
+        const { process } = await this.rpc.unary<{ process: { stdin: string; stdout: string; stderr: string; terminal: boolean } }>(SERVICES.tasks, 'Get', { container_id: container.id });
+        if (!process.stdout && !process.stderr) continue;
+        const output = await this.openOutput(container);
+        this.follow(container.id, reopenFifoIO(process, { stdin: output.stdio.stdin, stdout: output.stdio.stdout, stderr: output.stdio.stderr, terminal: process.terminal }), output);
+        lines.push(`cri container ${container.id}: output reattached${container.logPath ? ` to ${container.logPath}` : ''}`);
+      } catch (err) {
+        lines.push(`cri container ${container.id}: output not reattached: ${(err as Error).message}`);
+      }
+    }
+    return lines;
+  }
+
+  /** A container's log file (if it has a log path) and the stdio that copies into it. */
+  private async openOutput(container: CriContainerView): Promise<{ log?: CriLogFile; stdio: ContainerIO }> {
+    const config = container.config as ContainerConfig;
+    const log = container.logPath ? await CriLogFile.open(container.logPath) : undefined;
+    const sinks = {
+      stdout: log ? log.stream('stdout', this.config.max_container_log_line_size) : discard(),
+      stderr: log ? log.stream('stderr', this.config.max_container_log_line_size) : discard(),
+    };
+    return { log, stdio: new ContainerIO(sinks, { stdin: Boolean(config.stdin), stdinOnce: Boolean(config.stdin_once), tty: Boolean(config.tty) }) };
+  }
+
+  /** Copies a started task's output until it ends, then closes the log. */
+  private follow(id: string, io: TaskIO, { log, stdio }: { log?: CriLogFile; stdio: ContainerIO }): void {
+    const { stdout, stderr } = stdio;
+    io.attach();
+    this.stdio.set(id, stdio);
+    // stdin_once: the first attached client's input ended, so the container's does
+    void io.stdinClosed.then(() => this.rpc.unary(SERVICES.tasks, 'CloseIO', { container_id: id, stdin: true }).catch(() => undefined));
+    if (log) this.logs.set(id, log);
     void io.done.then(async () => {
-      this.stdio.delete(container.id);
+      this.stdio.delete(id);
       // the log file closes only once both streams have put their last line into it
       await Promise.all([stdout, stderr].map((w) => new Promise<void>((resolve) => w.end(() => resolve()))));
       io.close();
-      if (this.logs.get(container.id) === log) this.logs.delete(container.id);
+      if (this.logs.get(id) === log) this.logs.delete(id);
       await log?.close();
     });
   }

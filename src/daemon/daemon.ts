@@ -15,7 +15,7 @@ import type { GarbageCollector } from '../gc/collector.js';
 import { registrations } from './registrations.js';
 import { TRACING_PLUGIN, type TracingPlugin } from './plugins/tracing.js';
 import { withShimCallSpans } from '../tracing/shim-calls.js';
-import { isReconcilable } from './reconcile.js';
+import { isReconcilable, reconcilesWhenServing } from './reconcile.js';
 import { releaseLogPagesEvery } from './log-pages.js';
 import { applyRetentionEvery } from './log-retention.js';
 import type { Logger } from './logger.js';
@@ -102,6 +102,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     serving = true;
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     logger.info(`ledgerd serving on ${config.grpc.address} (log head ${log.head}, started in ${ms.toFixed(0)} ms)`);
+    for (const plugin of host.instances(PluginType.Grpc).filter(reconcilesWhenServing)) {
+      void plugin.whenServing().then(
+        (lines) => lines.forEach((line) => logger.info(`reconciled: ${line}`)),
+        (err: Error) => logger.warn(`reconciling once serving: ${err.message}`),
+      );
+    }
     void checkIntegrity(log);
     void retention.run();
   } catch (err) {

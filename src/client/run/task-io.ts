@@ -2,7 +2,7 @@
 // directory, opened before the task is created, copied to and from this process.
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, constants as fs } from 'node:fs';
 import { Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { mkfifo } from '../../util/fifo.js';
 
 export interface TaskIO {
@@ -52,18 +52,29 @@ export function fifoIO(options: TaskIOOptions): TaskIO {
   mkdirSync(options.fifoRoot, { recursive: true, mode: 0o700 });
   const dir = mkdtempSync(join(options.fifoRoot, `${process.pid}-`));
   const path = (name: string) => join(dir, `${options.id}-${name}`);
-  const stdin = options.stdin ? path('stdin') : '';
-  const stdout = path('stdout');
-  const stderr = options.terminal ? '' : path('stderr');
-  for (const fifo of [stdin, stdout, stderr].filter(Boolean)) mkfifo(fifo, 0o600);
+  const paths = { stdin: options.stdin ? path('stdin') : '', stdout: path('stdout'), stderr: options.terminal ? '' : path('stderr') };
+  for (const fifo of Object.values(paths).filter(Boolean)) mkfifo(fifo, 0o600);
+  return fifoStreams(dir, paths, options, true);
+}
 
+/**
+ * The FIFOs of a running task that an earlier process made (a restarted daemon's CRI container):
+ * the shim holds its ends already, so their output is read at attach() with no holders first.
+ * close() removes their directory.
+ */
+export function reopenFifoIO(paths: { stdin: string; stdout: string; stderr: string }, options: Omit<TaskIOOptions, 'fifoRoot' | 'id'>): TaskIO {
+  return fifoStreams(dirname(paths.stdout || paths.stderr), { ...paths, stdin: options.stdin ? paths.stdin : '' }, options, false);
+}
+
+function fifoStreams(dir: string, paths: { stdin: string; stdout: string; stderr: string }, options: Omit<TaskIOOptions, 'fifoRoot' | 'id'>, hold: boolean): TaskIO {
+  const { stdin, stdout, stderr } = paths;
   const socketOn = (fifo: string, flags: number, direction: 'read' | 'write') =>
     new Socket({ fd: openSync(fifo, flags | fs.O_NONBLOCK), readable: direction === 'read', writable: direction === 'write' });
   const outputs = [
     { fifo: stdout, sink: options.stdout },
     { fifo: stderr, sink: options.stderr },
   ].filter((o) => o.fifo);
-  const holders = [...outputs.map((o) => o.fifo), stdin].filter(Boolean).map((fifo) => openSync(fifo, fs.O_RDWR | fs.O_NONBLOCK));
+  const holders = hold ? [...outputs.map((o) => o.fifo), stdin].filter(Boolean).map((fifo) => openSync(fifo, fs.O_RDWR | fs.O_NONBLOCK)) : [];
   const sockets: Socket[] = [];
   let attached!: () => void;
   const shimHoldsItsEnds = new Promise<void>((resolve) => (attached = resolve));

@@ -46,6 +46,7 @@ export const criPlugins = (): AreaPlugins => ({
             { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods, containers, streaming, join(ctx.daemonRoot, `io.containerd.snapshotter.v1.${config.containerd.snapshotter}`)) },
             { name: CRI_IMAGE_SERVICE, implementation: criImageService(images) },
           ],
+          whenServing: () => containers.reattachAll(),
           close: async () => {
             await streaming.stop();
             daemon.close();
