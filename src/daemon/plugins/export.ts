@@ -59,6 +59,9 @@ export const DEFAULT_NATS_EXPORT_CONFIG: NatsExportConfig = {
   retry_interval: '1s',
 };
 
+/** A server URL as Introspection may show it: without a user and password written into it. */
+const withoutCredentials = (url: string) => url.replace(/\/\/[^/@]*@/, '//');
+
 const setting = (key: string) => `plugins."io.ledgerd.export.v1.nats".${key}`;
 
 function durationMs(config: NatsExportConfig, key: 'duplicate_window' | 'ack_timeout' | 'position_interval' | 'retry_interval'): number {
@@ -124,7 +127,7 @@ export const exportPlugins = (hooks: DaemonHooks): AreaPlugins => ({
             warn: hooks.warn,
           },
         );
-        Object.assign(ctx.meta.exports, { node, stream: config.stream, subjects: nodeSubjects(prefix, node), servers: config.servers.join(',') });
+        Object.assign(ctx.meta.exports, { node, stream: config.stream, subjects: nodeSubjects(prefix, node), servers: config.servers.map(withoutCredentials).join(',') });
         // the live figures are read when Introspection asks
         for (const key of Object.keys(statusExports(exporter.status()))) {
           Object.defineProperty(ctx.meta.exports, key, { enumerable: true, get: () => statusExports(exporter.status())[key] });
