@@ -9,8 +9,9 @@ import { images, pull } from './ledgerctl/images.js';
 import { debug } from './ledgerctl/debug.js';
 import { diff, state } from './ledgerctl/time-travel.js';
 import { exportCommand } from './ledgerctl/export.js';
+import { audit } from './ledgerctl/audit.js';
 
-const COMMANDS: Record<string, Command> = { version, log, events, state, diff, gc, why, export: exportCommand, pull, images, run, exec, ps, kill, rm, logs, debug };
+const COMMANDS: Record<string, Command> = { version, log, events, state, diff, gc, why, export: exportCommand, audit, pull, images, run, exec, ps, kill, rm, logs, debug };
 
 const USAGE = `usage: ledgerctl [-a ADDRESS] [-n NAMESPACE] COMMAND [ARGS...]
 

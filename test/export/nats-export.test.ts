@@ -154,6 +154,17 @@ test('records arrive in order with their ids, subjects and JSON; position record
   assert.equal(find(samples, 'ledgerd_export_connected', { exporter: 'nats' })[0]?.value, 1);
   assert.equal(find(samples, 'ledgerd_export_published_total', { exporter: 'nats' })[0]?.value, 202);
   assert.equal((await nats.messages('LEDGERD')).length, 202, 'position records were exported');
+  // the fleet's view: ledgerctl audit reads the stream, filtered by subject and text
+  const audit = (...args: string[]) => run(process.execPath, [LEDGERCTL, 'audit', '--nats', nats.url, ...args]).then((r) => r.stdout);
+  const me = `uid=${process.getuid!()},pid=\\d+`;
+  assert.match(
+    await audit('--namespace', 'k8s.io'),
+    new RegExp(`^NODE +SEQ +TIME +NAMESPACE +TYPE +STREAM +WHO +\\n${NODE.replace('.', '\\.')} +1 +\\S+ +k8s\\.io +NamespaceCreated +namespace +${me} +\\n${NODE.replace('.', '\\.')} +\\d+ +\\S+ +k8s\\.io +NamespaceUpdated +namespace +${me} +\\n$`),
+  );
+  const marks = (await audit('--node', NODE, '--type', 'EnvelopePublished', '--json')).trim().split('\n');
+  assert.equal(marks.length, 200);
+  assert.equal(await audit('--namespace', 'nowhere'), 'NODE SEQ TIME NAMESPACE TYPE STREAM WHO \n');
+  assert.match(await audit('--match', '"team":"ops"'), /NamespaceUpdated/);
 });
 
 test('nats-server killed and restarted mid-stream: nothing lost, nothing twice', async (t) => {
