@@ -79,20 +79,33 @@ export function exclusively<T>(ctx: CommandContext, sweep: () => Promise<T>): Pr
  * the append conflicts: wait until its events are folded in and decide again. With tracing on,
  * all of it is one `decide-and-append` span.
  */
-export function decideAndAppend<R>(ctx: CommandContext, decide: () => Decision<R>): Promise<R> {
-  return traced('decide-and-append', {}, (span) => decideAndAppendAttempts(ctx, decide, span));
+export function decideAndAppend<R>(ctx: CommandContext, decide: () => Decision<R>, options: DecideOptions = {}): Promise<R> {
+  return traced('decide-and-append', {}, (span) => decideAndAppendAttempts(ctx, decide, options, span));
 }
 
-async function decideAndAppendAttempts<R>(ctx: CommandContext, decide: () => Decision<R>, span?: OpenSpan): Promise<R> {
+export interface DecideOptions {
+  /**
+   * The decision reads nothing but the streams it lists in `expected`. Its first attempt then
+   * decides without waiting for the appends in flight to settle: one to those streams makes its
+   * append conflict at once (the group commit counts appends not yet durable, and the log's
+   * stream index is ahead of a read model that has not folded a record yet), and the next attempt
+   * settles first. Appends to other streams cannot change the decision. Under 4 parallel
+   * `ctr run --rm`, settling cost each append 4-5 ms on average (load 18-20).
+   */
+  readonly readsOnlyExpected?: boolean;
+}
+
+async function decideAndAppendAttempts<R>(ctx: CommandContext, decide: () => Decision<R>, options: DecideOptions, span?: OpenSpan): Promise<R> {
+  let attempt = 0;
   const once = async () => {
-    await ctx.projections.settle();
+    if (attempt > 1 || !options.readsOnlyExpected) await ctx.projections.settle();
     const decision = decide();
     span?.setAttributes({ 'ledgerd.event_types': decision.events.map((e) => e.type) });
     // reserved in this turn: once the lock is let go, the next decision sees these events
     const appended = decision.events.length === 0 ? undefined : appendEvents(ctx.log, decision.events, decision.expected);
     return { decision, appended };
   };
-  for (let attempt = 1; ; attempt++) {
+  for (attempt = 1; ; attempt++) {
     span?.setAttributes({ 'ledgerd.attempts': attempt });
     const { decision, appended } = collecting.getStore() ? await once() : await gateOf(ctx.log).runShared(once);
     if (!appended) return decision.result;

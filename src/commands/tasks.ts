@@ -338,13 +338,20 @@ export class TaskCommands {
     return pending;
   }
 
-  /** Decides against the task as the log has it and appends with the version it saw. */
+  /**
+   * Decides against the task as the log has it and appends with the version it saw. The decision
+   * reads the task's own stream only: it need not wait for other tasks' appends to settle.
+   */
   private record(namespace: string, id: string, command: TaskCommand, meta: Readonly<Record<string, unknown>>): Promise<void> {
-    return decideAndAppend(this.ctx, () => ({
-      events: decideTask(command, taskOf(this.view.state, namespace, id), { namespace, containerId: id }, meta),
-      expected: [expectedVersion(this.ctx, this.view.state, namespace, taskStream(id))],
-      result: undefined,
-    }));
+    return decideAndAppend(
+      this.ctx,
+      () => ({
+        events: decideTask(command, taskOf(this.view.state, namespace, id), { namespace, containerId: id }, meta),
+        expected: [expectedVersion(this.ctx, this.view.state, namespace, taskStream(id))],
+        result: undefined,
+      }),
+      { readsOnlyExpected: true },
+    );
   }
 
   /** containerd's getTask: the container first, then its task in the runtime (one being created is not there yet). */
