@@ -22,6 +22,10 @@ export interface CriConfig {
   x509_key_pair_streaming: { tls_cert_file: string; tls_key_file: string };
   tolerate_missing_hugetlb_controller: boolean;
   disable_hugetlb_controller: boolean;
+  /** The seccomp profile of a container or pod whose security context names none ('' = none). */
+  unset_seccomp_profile: string;
+  /** Keep the default spec's masked and read-only /proc paths, whatever the security context asks. */
+  disable_proc_mount: boolean;
   containerd: {
     snapshotter: string;
     default_runtime_name: string;
@@ -45,6 +49,8 @@ export const defaultCriConfig = (): CriConfig => ({
   x509_key_pair_streaming: { tls_cert_file: '', tls_key_file: '' },
   tolerate_missing_hugetlb_controller: true,
   disable_hugetlb_controller: true,
+  unset_seccomp_profile: '',
+  disable_proc_mount: false,
   containerd: { snapshotter: 'overlayfs', default_runtime_name: 'runc', runtimes: {} },
   cni: { bin_dir: '/opt/cni/bin', conf_dir: '/etc/cni/net.d', max_conf_num: 1 },
   registry: { config_path: '' },

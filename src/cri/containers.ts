@@ -25,6 +25,8 @@ import { CriLogFile } from './log-writer.js';
 import { cgroupStats, type CgroupStats } from './stats.js';
 import { applyContainerResources, criResources, resourceRules, withResources, type OciResources } from './resources.js';
 import { withDevices } from './devices.js';
+import { withContainerMounts } from './mounts.js';
+import { applyContainerSecurity, securitySettings } from './security.js';
 import { ANNOTATIONS, namespaceModes } from './sandbox-spec.js';
 import type { CriPods } from './pods.js';
 import { KIND_LABEL } from './pods.js';
@@ -368,31 +370,19 @@ export class CriContainers {
     const additional = [...(userName ? groupsOf(groups, userName) : []), ...(security.supplemental_groups ?? []).map(Number)].filter((g) => g !== spec.process.user.gid);
     if (additional.length > 0) spec.process.user.additionalGids = [...new Set(additional)];
     spec.process.noNewPrivileges = Boolean(security.no_new_privs);
-    applyCapabilities(spec, security.capabilities ?? undefined);
-    const linuxSpec = spec.linux as { maskedPaths?: string[]; readonlyPaths?: string[] };
-    if (security.masked_paths?.length) linuxSpec.maskedPaths = [...security.masked_paths];
-    if (security.readonly_paths?.length) linuxSpec.readonlyPaths = [...security.readonly_paths];
-    if (security.privileged) {
-      if (!podConfig.linux?.security_context?.privileged) throw invalidArgument('config.linux.security_context.privileged: no privileged container allowed in a sandbox that is not privileged');
-      const all = allCapabilities();
-      spec.process.capabilities = { bounding: all, permitted: all, effective: all };
-      delete linuxSpec.maskedPaths;
-      delete linuxSpec.readonlyPaths;
-      for (const m of spec.mounts) if (m.destination === '/sys') m.options = m.options.filter((o) => o !== 'ro');
-    }
     if (config.tty) withTerminal(spec);
     if (security.readonly_rootfs) spec.root.readonly = true;
     const sandboxDir = this.pods.sandboxDir(pod.id);
-    for (const file of ['hostname', 'hosts', 'resolv.conf']) {
-      spec.mounts.push({ destination: `/etc/${file}`, type: 'bind', source: join(sandboxDir, file), options: ['rbind', 'rprivate', 'rw'] });
-    }
     const devShm = this.pods.devShm(pod);
-    if (existsSync(devShm)) spec.mounts = [...spec.mounts.filter((m) => m.destination !== '/dev/shm'), { destination: '/dev/shm', type: 'bind', source: devShm, options: ['rbind', 'rprivate', 'rw'] }];
-    for (const mount of config.mounts ?? []) {
-      if (!mount.container_path || !mount.host_path) throw invalidArgument('config.mounts: each needs container_path and host_path');
-      const propagation = mount.propagation === 'PROPAGATION_BIDIRECTIONAL' ? 'rshared' : mount.propagation === 'PROPAGATION_HOST_TO_CONTAINER' ? 'rslave' : 'rprivate';
-      spec.mounts.push({ destination: mount.container_path, type: 'bind', source: mount.host_path, options: ['rbind', propagation, mount.readonly ? 'ro' : 'rw'] });
+    const podFiles = [
+      ...['hostname', 'hosts', 'resolv.conf'].map((file) => ({ container_path: `/etc/${file}`, host_path: join(sandboxDir, file), readonly: Boolean(security.readonly_rootfs) })),
+      ...(existsSync(devShm) ? [{ container_path: '/dev/shm', host_path: devShm }] : []),
+    ];
+    await withContainerMounts(spec, config.mounts ?? [], podFiles);
+    if (security.privileged && !podConfig.linux?.security_context?.privileged) {
+      throw invalidArgument('config.linux.security_context.privileged: no privileged container allowed in a sandbox that is not privileged');
     }
+    await applyContainerSecurity(spec, security, securitySettings(this.config), 'config.linux.security_context');
     const linux = spec.linux as { namespaces: { type: string; path?: string }[]; cgroupsPath?: string };
     const modes = namespaceModes(podConfig);
     // the container's own pid mode: POD (the enum's zero) shares the pause process's namespace
@@ -404,6 +394,8 @@ export class CriContainers {
       if (ns.type === 'pid') return pidMode === 'NODE' ? [] : pidMode === 'POD' ? [{ type: 'pid', path: `/proc/${pod.pid}/ns/pid` }] : [ns];
       return [ns];
     });
+    // a cgroup namespace hides the host's hierarchy, on cgroup v2 only and not from privileged containers (as containerd)
+    if (!security.privileged && existsSync('/sys/fs/cgroup/cgroup.controllers')) linux.namespaces.push({ type: 'cgroup' });
     if (podConfig.linux?.cgroup_parent) linux.cgroupsPath = `${podConfig.linux.cgroup_parent.replace(/\/$/, '')}/${id}`;
     applyContainerResources(spec, config.linux?.resources, this.config);
     await withDevices(spec, config.devices ?? []);
@@ -427,33 +419,4 @@ function groupsOf(groupFile: string, user: string): number[] {
     .map((line) => line.split(':'))
     .filter(([, , gid, members]) => /^\d+$/.test(gid ?? '') && (members ?? '').split(',').includes(user))
     .map(([, , gid]) => Number(gid));
-}
-
-/** Every capability runc knows (the kernel's list as of 5.x), for "ALL" and privileged containers. */
-const CAPABILITIES = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
-  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
-  'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
-  'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
-  'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
-].map((c) => `CAP_${c}`);
-
-const allCapabilities = () => [...CAPABILITIES];
-
-const capName = (name: string) => (name.toUpperCase().startsWith('CAP_') ? name.toUpperCase() : `CAP_${name.toUpperCase()}`);
-
-/** CRI capabilities: drop (ALL empties the set) then add (ALL fills it), as containerd applies them. */
-function applyCapabilities(spec: RuntimeSpec, caps: { add_capabilities?: string[]; drop_capabilities?: string[] } | undefined): void {
-  if (!caps) return;
-  let set = new Set(spec.process.capabilities?.bounding ?? []);
-  for (const drop of caps.drop_capabilities ?? []) {
-    if (drop.toUpperCase() === 'ALL') set = new Set();
-    else set.delete(capName(drop));
-  }
-  for (const add of caps.add_capabilities ?? []) {
-    if (add.toUpperCase() === 'ALL') CAPABILITIES.forEach((c) => set.add(c));
-    else set.add(capName(add));
-  }
-  const list = [...set];
-  spec.process.capabilities = { bounding: list, permitted: list, effective: list };
 }

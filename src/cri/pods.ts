@@ -18,6 +18,7 @@ import type { PodView } from '../projections/index.js';
 import { Code } from '../util/grpc-codes.js';
 import { mount, unmount } from '../util/mount/index.js';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '../util/errdefs.js';
+import { applySandboxSecurity, securitySettings } from './security.js';
 import { loadNetworks, type NetworkConfList } from './cni/config.js';
 import { addressesOn, cniAdd, cniDel, LOOPBACK_NETWORK, type CniInvocation } from './cni/exec.js';
 import { CRI_NAMESPACE, type CriConfig } from './config.js';
@@ -121,6 +122,7 @@ export class CriPods {
       }
 
       const spec = sandboxSpec({ id, config, image: image.config, netnsPath, shm, restrictOomScoreAdj: this.config.restrict_oom_score_adj, podAnnotations: runtime.podAnnotations });
+      await applySandboxSecurity(spec, config.linux?.security_context ?? {}, securitySettings(this.config), 'config.linux.security_context');
       const snapshotter = this.config.containerd.snapshotter;
       // under a lease until the container record holds the snapshot, so no collection takes it first
       const lease = await takeLease(this.rpc, 3600_000);

@@ -26,7 +26,7 @@ export interface PodSandboxConfig {
   linux?: {
     cgroup_parent?: string;
     sysctls?: Record<string, string>;
-    security_context?: { namespace_options?: { network?: string; pid?: string; ipc?: string }; privileged?: boolean };
+    security_context?: { namespace_options?: { network?: string; pid?: string; ipc?: string }; privileged?: boolean; seccomp?: SecurityProfile | null; seccomp_profile_path?: string };
   };
 }
 
@@ -61,6 +61,28 @@ export interface CriDevice {
   permissions?: string;
 }
 
+/** How a container or pod is confined by seccomp or apparmor; profile_type RuntimeDefault, Unconfined or Localhost. */
+export interface SecurityProfile {
+  profile_type?: string;
+  localhost_ref?: string;
+}
+
+export interface LinuxContainerSecurityContext {
+  run_as_user?: { value?: number } | null;
+  run_as_group?: { value?: number } | null;
+  run_as_username?: string;
+  readonly_rootfs?: boolean;
+  privileged?: boolean;
+  no_new_privs?: boolean;
+  capabilities?: { add_capabilities?: string[]; drop_capabilities?: string[] } | null;
+  supplemental_groups?: number[];
+  masked_paths?: string[];
+  readonly_paths?: string[];
+  namespace_options?: { pid?: string };
+  seccomp?: SecurityProfile | null;
+  seccomp_profile_path?: string;
+}
+
 export interface ContainerConfig {
   metadata?: { name?: string; attempt?: number };
   image?: { image?: string };
@@ -78,18 +100,6 @@ export interface ContainerConfig {
   devices?: CriDevice[];
   linux?: {
     resources?: LinuxContainerResources | null;
-    security_context?: {
-      run_as_user?: { value?: number } | null;
-      run_as_group?: { value?: number } | null;
-      run_as_username?: string;
-      readonly_rootfs?: boolean;
-      privileged?: boolean;
-      no_new_privs?: boolean;
-      capabilities?: { add_capabilities?: string[]; drop_capabilities?: string[] } | null;
-      supplemental_groups?: number[];
-      masked_paths?: string[];
-      readonly_paths?: string[];
-      namespace_options?: { pid?: string };
-    };
+    security_context?: LinuxContainerSecurityContext;
   };
 }

@@ -6,7 +6,9 @@ export {
   withTempMount,
   isMountPoint,
   mountPointsUnder,
+  mountHolding,
   compactLowerdir,
   MountError,
   type Mount,
+  type MountInfo,
 } from './mount.js';

@@ -114,12 +114,41 @@ function mountPoints(): Set<string> {
   return new Set(mountPointsInOrder());
 }
 
-/** Mount points in mount order; mountinfo escapes space, tab, newline and backslash as octal. */
+/** Mount points in mount order. */
 function mountPointsInOrder(): string[] {
+  return mountTable().map((m) => m.mountPoint);
+}
+
+/** A line of /proc/self/mountinfo: where, and its optional fields (shared:N, master:N, ...). */
+export interface MountInfo {
+  readonly mountPoint: string;
+  readonly optional: readonly string[];
+}
+
+/** This mount namespace's mounts in mount order; mountinfo escapes space, tab, newline and backslash as octal. */
+function mountTable(): MountInfo[] {
+  const unescape = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((line) => line.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))));
+    .map((line) => {
+      const fields = line.split(' ');
+      return { mountPoint: unescape(fields[4]!), optional: fields.slice(6, fields.indexOf('-', 6)) };
+    });
+}
+
+/**
+ * The mount that `path` (symlinks resolved) lies on: the deepest mount point above it, and of
+ * several mounted there the last, which hides the others.
+ */
+export function mountHolding(path: string): MountInfo {
+  const inside = (mountPoint: string) => mountPoint === '/' || path === mountPoint || path.startsWith(`${mountPoint}/`);
+  let found: MountInfo | undefined;
+  for (const m of mountTable()) {
+    if (inside(m.mountPoint) && (!found || m.mountPoint.length >= found.mountPoint.length)) found = m;
+  }
+  if (!found) throw new Error(`no mount holds ${path}`);
+  return found;
 }
 
 /** containerd's compactLowerdirOption: lowerdirs relative to the parent of their common prefix. */
