@@ -1,52 +1,29 @@
 // Containers of a pod under the CRI's security and mount settings, against a real daemon and runc
 // in a network namespace of the test's own (crisec-<pid>): seccomp profiles, privileged
 // containers and capabilities, host-path mounts with propagation, and a log file reopened after
-// rotation. One host-network pod (no CNI needed), privileged so it may hold privileged containers.
+// rotation. Host-network pods, one privileged so it may hold privileged containers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { startTestDaemon } from '../helpers/daemon.js';
-import { buildImage, busyboxEntries, skipWithoutRegistry } from '../helpers/registry.js';
-import { criClient, registryInNetns, testNetns, writeCriConfig } from '../helpers/cri.js';
+import { criTestbed, podConfig as podConfigOf, skipCri } from '../helpers/cri-testbed.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 
-const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces, runc)' : skipWithoutRegistry;
+const APPLETS = ['grep', 'cat', 'hostname', 'chmod', 'mkdir', 'mount', 'unshare'];
 
-const APPLETS = ['sleep', 'grep', 'hostname', 'chmod', 'touch', 'mkdir', 'mount', 'unshare', 'sed'];
+test('containers in a pod: seccomp, privileged, capabilities, mount propagation, log reopening', { skip: skipCri, timeout: 120_000 }, async (t) => {
+  const bed = await criTestbed(t, { tag: 'sec', tools: APPLETS });
+  const { cri, daemon } = bed;
+  const hostNetwork = { namespace_options: { network: 'NODE' } };
+  const podConfig = podConfigOf(bed, 'secure', { linux: { security_context: { privileged: true, ...hostNetwork } } });
+  const plainPod = podConfigOf(bed, 'plain', { linux: { security_context: hostNetwork } });
+  await cri.images('PullImage', { image: { image: 'busybox:1.0' } });
+  await bed.withPod(podConfig, (podId) => bed.withPod(plainPod, (unprivilegedPod) => checkContainers(podId, unprivilegedPod)));
 
-test('containers in a pod: seccomp, privileged, capabilities, mount propagation, log reopening', { skip, timeout: 120_000 }, async (t) => {
-  const inNetns = testNetns(t, 'crisec');
-  const tools = [...busyboxEntries(), ...APPLETS.map((a) => ({ name: `bin/${a}`, type: 'symlink' as const, linkname: 'busybox' }))];
-  const registry = await registryInNetns(t, inNetns, [
-    { repository: 'pause', tag: '3.6', image: await buildImage([tools], { cmd: ['/bin/sleep', 'infinity'] }) },
-    { repository: 'library/busybox', tag: '1.0', image: await buildImage([tools]) },
-  ]);
-  const dir = tempDir(t);
-  const { config } = writeCriConfig(dir, registry.host);
-  const daemon = await startTestDaemon(t, { dir: join(dir, 'daemon'), args: ['-c', config], wrap: inNetns });
-  const cri = criClient(t, daemon.address);
-
-  const podConfig = {
-    metadata: { name: 'secure', uid: 'uid-sec', namespace: 'default', attempt: 0 },
-    log_directory: join(dir, 'pod-logs'),
-    linux: { security_context: { privileged: true, namespace_options: { network: 'NODE' } } },
-  };
-  const plainPod = { ...podConfig, metadata: { ...podConfig.metadata, name: 'plain', uid: 'uid-plain' }, linux: { security_context: { namespace_options: { network: 'NODE' } } } };
-  const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config: podConfig });
-  const { pod_sandbox_id: unprivilegedPod } = await cri.runtime('RunPodSandbox', { config: plainPod });
-  try {
-    await cri.images('PullImage', { image: { image: 'busybox:1.0' } });
-    await checkContainers();
-  } finally {
-    // whatever failed, the pod's processes and mounts go before the test's directories
-    for (const id of [podId, unprivilegedPod]) await cri.runtime('RemovePodSandbox', { pod_sandbox_id: id }).catch(() => undefined);
-  }
-
-  async function checkContainers() {
+  async function checkContainers(podId: string, unprivilegedPod: string) {
 
   let attempt = 0;
   const create = async (config: Record<string, unknown>) => {

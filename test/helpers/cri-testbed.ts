@@ -63,11 +63,13 @@ export interface TestbedOptions {
   /** Appended to the CRI plugin's section of config.toml. */
   readonly extraConfig?: string;
   readonly tag?: string;
+  /** busybox applets the busybox image links besides sh, ls, cat, echo, true and sleep. */
+  readonly tools?: readonly string[];
 }
 
 export async function criTestbed(t: TestContext, options: TestbedOptions = {}): Promise<CriTestbed> {
   const inNetns = testNetns(t, `cri${options.tag ?? ''}`);
-  const registry = await criRegistry(t, inNetns);
+  const registry = await criRegistry(t, inNetns, options.tools);
   const dir = tempDir(t);
   const dirs = writeCriConfig(dir, registry.host, undefined, options.extraConfig);
   writeBridgeNetwork(dirs.cniConf);
