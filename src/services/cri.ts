@@ -13,7 +13,10 @@ import { namespaceModes } from '../cri/sandbox-spec.js';
 import type { PodSandboxConfig } from '../cri/types.js';
 import { requestMeta } from './request.js';
 import { failedPrecondition } from '../util/errdefs.js';
-import { unary, type Implementation } from './handlers.js';
+import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
+import type { EventLog } from '../log/index.js';
+import type { ProjectionSet } from '../projections/index.js';
+import { containerEvents, type ContainerEvent, type ContainerEventSources } from '../cri/container-events.js';
 
 export const CRI_RUNTIME_SERVICE = 'runtime.v1.RuntimeService';
 export const CRI_IMAGE_SERVICE = 'runtime.v1.ImageService';
@@ -110,13 +113,44 @@ function statsToProto(c: CriContainerView, stats: ContainerStats, mountpoint: st
   };
 }
 
-export function criRuntimeService(config: CriConfig, pods: CriPods, containers: CriContainers, streaming: StreamingServer, snapshotRoot: string): Implementation {
+/** The log and read models GetContainerEvents follows. */
+export interface CriEventSources {
+  readonly log: EventLog;
+  readonly projections: ProjectionSet;
+}
+
+/** A ContainerEventResponse. */
+function containerEventToProto(event: ContainerEvent) {
+  return {
+    container_id: event.containerId,
+    container_event_type: event.type,
+    created_at: event.createdAt.toString(),
+    pod_sandbox_status: event.pod ? podStatus(event.pod) : null,
+    containers_statuses: event.containers.map(containerStatus),
+  };
+}
+
+export function criRuntimeService(config: CriConfig, pods: CriPods, containers: CriContainers, streaming: StreamingServer, snapshotRoot: string, sources: CriEventSources): Implementation {
   const running = (id: string) => {
     const c = containers.get(id);
     if (criContainerState(c) !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running`);
     return c;
   };
+  const eventSources: ContainerEventSources = {
+    ...sources,
+    pod: (id) => pods.find(id),
+    container: (id) => containers.find(id),
+    containersOf: (podId) => containers.list().filter((c) => c.podId === podId),
+  };
   return {
+    GetContainerEvents: serverStream(async (call) => {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      call.on('close', () => abort.abort());
+      for await (const event of containerEvents(eventSources, sources.log.head + 1, abort.signal)) {
+        await writeWithBackpressure(call, containerEventToProto(event));
+      }
+    }),
     ContainerStats: unary(async (call) => {
       const c = containers.get(String(call.request.container_id ?? ''));
       return { stats: statsToProto(c, await containers.stats(c), snapshotRoot) };

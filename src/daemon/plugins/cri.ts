@@ -3,6 +3,7 @@ import { CRI_NAMESPACE, defaultCriConfig, type CriConfig } from '../../cri/confi
 import { CriImages } from '../../cri/images.js';
 import { CRI_API_VERSION } from '../../cri/runtime-info.js';
 import { PluginType } from '../../plugin/index.js';
+import type { EventLog } from '../../log/index.js';
 import { criImageService, criRuntimeService, CRI_IMAGE_SERVICE, CRI_RUNTIME_SERVICE } from '../../services/cri.js';
 import { PodCommands } from '../../commands/pods.js';
 import { CriPods } from '../../cri/pods.js';
@@ -43,7 +44,7 @@ export const criPlugins = (): AreaPlugins => ({
         await streaming.start();
         return {
           services: [
-            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods, containers, streaming, join(ctx.daemonRoot, `io.containerd.snapshotter.v1.${config.containerd.snapshotter}`)) },
+            { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods, containers, streaming, join(ctx.daemonRoot, `io.containerd.snapshotter.v1.${config.containerd.snapshotter}`), { log: ctx.get<EventLog>(PluginType.Log), projections: projectionsOf(ctx) }) },
             { name: CRI_IMAGE_SERVICE, implementation: criImageService(images) },
           ],
           whenServing: () => containers.reattachAll(),
