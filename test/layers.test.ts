@@ -127,3 +127,20 @@ test('only the commands append to the log', () => {
   );
   assert.ok(ALL.some(({ path, text }) => under(path, 'commands') && /\blog\??\.append\(/.test(text)), 'the commands append through ctx.log.append');
 });
+
+test('the OpenTelemetry SDK loads only when tracing is configured: only the modules the tracing plugin import()s import it', () => {
+  // these are reached only through `await import(...)` in daemon/plugins/tracing.ts
+  const loaders = ['tracing/sdk-tracer', 'tracing/otlp-exporter', 'tracing/grpc-server'];
+  /** Value imports (not `import type`, not `import(...)`): what loading a module loads too. */
+  const valueImports = (path: string, text: string) =>
+    [...text.matchAll(/^\s*import\s+(?!type\b)[^;]*?\bfrom\s*'([^']+)'/gms)].map(({ 1: spec }) =>
+      spec!.startsWith('.') ? relative(SRC, resolve(SRC, dirname(path), spec!)).split(sep).join('/').replace(/\.js$/, '') : spec!,
+    );
+  const offenders = ALL.filter(({ path }) => !loaders.includes(path.replace(/\.ts$/, ''))).flatMap(({ path, text }) =>
+    valueImports(path, text)
+      .filter((to) => to.startsWith('@opentelemetry/') || loaders.includes(to))
+      .map((to) => `src/${path} imports ${to}`),
+  );
+  assert.deepEqual(offenders, []);
+  assert.ok(ALL.some(({ path, text }) => path === 'daemon/plugins/tracing.ts' && text.includes("await import('../../tracing/sdk-tracer.js')")), 'the tracing plugin imports the SDK on demand');
+});
