@@ -16,13 +16,13 @@ import { registrations } from './registrations.js';
 import { TRACING_PLUGIN, type TracingPlugin } from './plugins/tracing.js';
 import { withShimCallSpans } from '../tracing/shim-calls.js';
 import { isReconcilable, reconcilesWhenServing } from './reconcile.js';
-import { releaseLogPagesEvery } from './log-pages.js';
+import { releaseMemoryEvery } from './memory-release.js';
 import { applyRetentionEvery } from './log-retention.js';
 import type { Logger } from './logger.js';
 import { isLogExporter } from '../export/exporter.js';
 
-/** How often the daemon gives the log's mapped pages back to the page cache (see log-pages.ts). */
-const LOG_PAGES_RELEASE_MS = 10_000;
+/** How often the daemon gives back memory it no longer uses (see memory-release.ts). */
+const MEMORY_RELEASE_MS = 10_000;
 /** How often the log's retention policy (if any) is applied. */
 const LOG_RETENTION_MS = 60_000;
 
@@ -59,7 +59,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   );
   let grpcServer: GrpcServer | undefined;
   let metricsServer: HttpServer | undefined;
-  let logPages: ReturnType<typeof releaseLogPagesEvery> | undefined;
+  let memoryRelease: ReturnType<typeof releaseMemoryEvery> | undefined;
   let retention: ReturnType<typeof applyRetentionEvery> | undefined;
   let debugServer: HttpServer | undefined;
   try {
@@ -72,8 +72,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     for (const report of projections.start()) {
       logger.info(`projection ${report.name}: checkpoint at ${report.checkpointSeq}, replayed ${report.replayed} events`);
     }
-    logPages = releaseLogPagesEvery(log, LOG_PAGES_RELEASE_MS, (m) => logger.warn(m));
-    logPages.release();
+    memoryRelease = releaseMemoryEvery(log, MEMORY_RELEASE_MS, (m) => logger.warn(m));
     retention = applyRetentionEvery(log, projections, LOG_RETENTION_MS, logger);
     metrics.watch(log, projections);
     const taskLister = host.instances(PluginType.Service).find(listsTasks);
@@ -108,6 +107,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
         (err: Error) => logger.warn(`reconciling once serving: ${err.message}`),
       );
     }
+    memoryRelease.release(); // what the replay and start-up touched and left
     void checkIntegrity(log);
     void retention.run();
   } catch (err) {
@@ -117,7 +117,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
 
   /** Everything start-up opened, closed in reverse: on a failed start and at stop. */
   async function release(): Promise<void> {
-    logPages?.stop();
+    memoryRelease?.stop();
     await retention?.stop();
     if (grpcServer) await stopGrpc(grpcServer);
     metricsServer?.close();
@@ -132,7 +132,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
    */
   async function checkIntegrity(log: EventLog): Promise<void> {
     const report = await verifyLogInBackground(log, verifying.signal).catch((err: Error) => ({ ok: false, problems: [err.message], records: 0 }));
-    logPages?.release();
+    memoryRelease?.release();
     if (!report) return;
     if (report.ok) {
       logger.info(`event log verified: ${report.records} records`);
