@@ -68,12 +68,7 @@ async function digestOf(chunks: AsyncIterable<Buffer>): Promise<string> {
 const blobMismatch = (digest: string, actual: string) => failedPrecondition(`layer ${digest}: its bytes hash to ${actual}`);
 
 export class DiffCommands {
-  /** `content` is looked up per call: the differ loads before the services it uses (as containerd's). */
-  constructor(private readonly contentService: () => ContentCommands) {}
-
-  private get content(): ContentCommands {
-    return this.contentService();
-  }
+  constructor(private readonly content: ContentCommands) {}
 
   /**
    * Applies the blob `layer` names onto `mounts` and returns the uncompressed layer's descriptor

@@ -8,12 +8,16 @@ import { commandContext, grpc, leaseExists, projectionsOf, type AreaPlugins } fr
 export const contentPlugins = (): AreaPlugins => ({
   backends: [
     {
-      // the blob store: <root>/io.containerd.content.v1.content/{blobs,ingest}
+      // the blob store, <root>/io.containerd.content.v1.content/{blobs,ingest}, behind the commands
+      // that record in the log what happens to it (containerd's metadata content store): the
+      // differ and the content service are given these at construction
       type: PluginType.Content,
       id: 'content',
-      init(ctx) {
+      requires: [PluginType.Log, PluginType.Projection],
+      async init(ctx) {
         ctx.meta.exports.root = ctx.root;
-        return ContentStore.open(ctx.root);
+        const store = await ContentStore.open(ctx.root);
+        return new ContentCommands(commandContext(ctx), projectionsOf(ctx).add(contentProjection), store, { leaseCheck: leaseExists(ctx) });
       },
     },
   ],
@@ -21,11 +25,8 @@ export const contentPlugins = (): AreaPlugins => ({
     {
       type: PluginType.Service,
       id: 'content-service',
-      requires: [PluginType.Content, PluginType.Log, PluginType.Projection],
-      init: (ctx) =>
-        new ContentCommands(commandContext(ctx), projectionsOf(ctx).add(contentProjection), ctx.get<ContentStore>(PluginType.Content), {
-          leaseCheck: leaseExists(ctx),
-        }),
+      requires: [PluginType.Content],
+      init: (ctx) => ctx.get<ContentCommands>(PluginType.Content),
     },
   ],
   grpc: [

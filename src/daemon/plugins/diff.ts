@@ -11,9 +11,10 @@ export const diffPlugins = (): AreaPlugins => ({
     {
       type: PluginType.Differ,
       id: 'walking',
+      requires: [PluginType.Content],
       init(ctx) {
         ctx.meta.platforms.push(defaultPlatform());
-        return new DiffCommands(() => ctx.getById<ContentCommands>(PluginType.Service, 'content-service'));
+        return new DiffCommands(ctx.get<ContentCommands>(PluginType.Content));
       },
     },
   ],
