@@ -64,6 +64,25 @@ export function statusText(outcome: CommandOutcome): string | undefined {
 }
 
 /**
+ * Terminal sizes as a session hands them on: a listener added late (the process starts after the
+ * client's first size arrived) gets the latest size at once.
+ */
+export class ResizeEvents {
+  private latest?: TerminalSize;
+  private readonly listeners: ((size: TerminalSize) => void)[] = [];
+
+  emit = (size: TerminalSize): void => {
+    this.latest = size;
+    for (const listener of this.listeners) listener(size);
+  };
+
+  listen = (listener: (size: TerminalSize) => void): void => {
+    this.listeners.push(listener);
+    if (this.latest) listener(this.latest);
+  };
+}
+
+/**
  * Terminal sizes from a resize channel: JSON objects `{"Width":w,"Height":h}` one after another
  * (Go's json.Encoder puts a newline after each; a websocket message holds one).
  */

@@ -5,7 +5,7 @@
 // (with the exit code), the older ones the failure's message as text.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { statusJson, statusText, terminalSizes, type CommandOutcome, type CommandSession, type StreamOptions, type TerminalSize } from './command-session.js';
+import { statusJson, statusText, terminalSizes, type CommandOutcome, type CommandSession, type StreamOptions, ResizeEvents } from './command-session.js';
 import type { SpdyStream } from './spdy/session.js';
 import { upgradeToSpdy } from './spdy/upgrade.js';
 
@@ -59,9 +59,9 @@ export async function openSpdyCommand(req: IncomingMessage, socket: Duplex, head
   const error = streams.get('error')!;
   // v1 (1.0 kubelets): the server closes its side of stdin at once
   if (protocol === 'channel.k8s.io') streams.get('stdin')?.end();
-  const resizeListeners: ((size: TerminalSize) => void)[] = [];
+  const sizes = new ResizeEvents();
   const resize = streams.get('resize');
-  if (resize) resize.on('data', terminalSizes((size) => resizeListeners.forEach((l) => l(size))));
+  if (resize) resize.on('data', terminalSizes(sizes.emit));
   for (const stream of streams.values()) stream.on('error', () => undefined);
 
   return {
@@ -69,7 +69,7 @@ export async function openSpdyCommand(req: IncomingMessage, socket: Duplex, head
     stdin: streams.get('stdin'),
     stdout: streams.get('stdout'),
     stderr: streams.get('stderr'),
-    onResize: (listener) => void resizeListeners.push(listener),
+    onResize: sizes.listen,
     closed: session.closed,
     async finish(outcome: CommandOutcome) {
       const report = protocol === 'v4.channel.k8s.io' ? statusJson(outcome) : statusText(outcome);

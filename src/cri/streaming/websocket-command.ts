@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, Writable, type Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { statusJson, statusText, terminalSizes, type CommandOutcome, type CommandSession, type StreamOptions, type TerminalSize } from './command-session.js';
+import { statusJson, statusText, terminalSizes, type CommandOutcome, type CommandSession, type StreamOptions, ResizeEvents } from './command-session.js';
 import { refuse } from './spdy/upgrade.js';
 
 const PROTOCOLS: Readonly<Record<string, { binary: boolean; v4: boolean }>> = {
@@ -42,8 +42,8 @@ export async function openWebSocketCommand(req: IncomingMessage, socket: Duplex,
   const outputChannel = (channel: number) => new Writable({ write: (chunk: Buffer, _e, done) => send(channel, chunk, () => done()) });
 
   const stdin = options.stdin ? new PassThrough() : undefined;
-  const resizeListeners: ((size: TerminalSize) => void)[] = [];
-  const resize = terminalSizes((size) => resizeListeners.forEach((l) => l(size)));
+  const sizes = new ResizeEvents();
+  const resize = terminalSizes(sizes.emit);
   ws.on('message', (message: Buffer | string) => {
     const raw = Buffer.isBuffer(message) ? message : Buffer.from(message);
     if (raw.length === 0) return;
@@ -67,7 +67,7 @@ export async function openWebSocketCommand(req: IncomingMessage, socket: Duplex,
     stdin,
     stdout,
     stderr,
-    onResize: (listener) => void resizeListeners.push(listener),
+    onResize: sizes.listen,
     closed,
     async finish(outcome: CommandOutcome) {
       await Promise.all([stdout, stderr].map((w) => w && new Promise<void>((resolve) => w.end(() => resolve()))));
