@@ -6,6 +6,8 @@ export interface CriRuntimeConfig {
   runtime_type: string;
   pod_annotations: string[];
   options: Record<string, unknown>;
+  /** Privileged containers of this runtime get no host devices. */
+  privileged_without_host_devices: boolean;
 }
 
 export interface CriConfig {

@@ -24,7 +24,7 @@ import { ContainerIO } from './container-io.js';
 import { CriLogFile } from './log-writer.js';
 import { cgroupStats, type CgroupStats } from './stats.js';
 import { applyContainerResources, criResources, resourceRules, withResources, type OciResources } from './resources.js';
-import { withDevices } from './devices.js';
+import { withDevices, withHostDevices } from './devices.js';
 import { withContainerMounts } from './mounts.js';
 import { applyContainerSecurity, securitySettings } from './security.js';
 import { ANNOTATIONS, namespaceModes } from './sandbox-spec.js';
@@ -399,6 +399,7 @@ export class CriContainers {
     if (podConfig.linux?.cgroup_parent) linux.cgroupsPath = `${podConfig.linux.cgroup_parent.replace(/\/$/, '')}/${id}`;
     applyContainerResources(spec, config.linux?.resources, this.config);
     await withDevices(spec, config.devices ?? []);
+    if (security.privileged && !this.pods.runtimeOf(pod).privilegedWithoutHostDevices) await withHostDevices(spec);
     spec.annotations = {
       ...(config.annotations ?? {}),
       [ANNOTATIONS.containerType]: 'container',

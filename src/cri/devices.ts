@@ -81,3 +81,29 @@ export async function withDevices(spec: { linux: Record<string, unknown> }, devi
   linux.resources ??= {};
   linux.resources.devices = [...(linux.resources.devices ?? []), ...found.rules];
 }
+
+/** /dev directories without devices for a container (containerd's getDevices passes them by). */
+const NOT_DEVICE_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+
+/** Every device node under the host's `dir` but the console, symlinks not followed (oci.HostDevices). */
+export async function hostDevices(dir = '/dev'): Promise<LinuxDevice[]> {
+  const found: LinuxDevice[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory() && !NOT_DEVICE_DIRS.has(entry.name)) found.push(...(await hostDevices(path)));
+    if (entry.name === 'console' || !(entry.isCharacterDevice() || entry.isBlockDevice())) continue;
+    // a node removed since the listing is passed by
+    const device = await deviceAt(path, path).catch(() => undefined);
+    if (device) found.push(device);
+  }
+  return found;
+}
+
+/** A privileged container's devices (WithHostDevices, WithAllDevicesAllowed): all the host's, every access allowed. */
+export async function withHostDevices(spec: { linux: Record<string, unknown> }): Promise<void> {
+  const linux = spec.linux as { devices?: LinuxDevice[]; resources?: { devices?: unknown[] } };
+  const taken = new Set((linux.devices ?? []).map((d) => d.path));
+  linux.devices = [...(linux.devices ?? []), ...(await hostDevices()).filter((d) => !taken.has(d.path))];
+  linux.resources ??= {};
+  linux.resources.devices = [{ allow: true, access: 'rwm' }];
+}

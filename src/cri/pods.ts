@@ -50,6 +50,13 @@ export interface PodContainers {
   removeAll(podId: string, meta: RequestMeta): Promise<void>;
 }
 
+/** What a pod's runtime handler names: the shim type and the settings of [containerd.runtimes.<name>]. */
+export interface PodRuntime {
+  readonly type: string;
+  readonly podAnnotations: string[];
+  readonly privilegedWithoutHostDevices: boolean;
+}
+
 export class CriPods {
   containers?: PodContainers;
 
@@ -254,15 +261,19 @@ export class CriPods {
   }
 
   /** The runtime a pod's sandbox (and so each of its containers) runs with. */
-  runtimeOf(pod: PodView): { type: string; podAnnotations: string[] } {
+  runtimeOf(pod: PodView): PodRuntime {
     return this.runtimeFor(pod.runtimeHandler);
   }
 
-  private runtimeFor(handler: string): { type: string; podAnnotations: string[] } {
+  private runtimeFor(handler: string): PodRuntime {
     const name = handler || this.config.containerd.default_runtime_name;
     const runtime = this.config.containerd.runtimes[name];
     if (!runtime && handler) throw notFound(`no runtime for "${handler}" is configured`);
-    return { type: runtime?.runtime_type || 'io.containerd.runc.v2', podAnnotations: runtime?.pod_annotations ?? [] };
+    return {
+      type: runtime?.runtime_type || 'io.containerd.runc.v2',
+      podAnnotations: runtime?.pod_annotations ?? [],
+      privilegedWithoutHostDevices: Boolean(runtime?.privileged_without_host_devices),
+    };
   }
 
   /** The image's record name, pulling it first when it is not there. */

@@ -5,12 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { criTestbed, podConfig as podConfigOf, skipCri } from '../helpers/cri-testbed.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
+
+/** The device nodes runc makes in every container. */
+const CONTAINER_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'console', 'ptmx'];
 
 const APPLETS = ['grep', 'cat', 'hostname', 'chmod', 'mkdir', 'mount', 'unshare'];
 
@@ -91,7 +94,7 @@ test('containers in a pod: seccomp, privileged, capabilities, mount propagation,
     await rejects(create({ linux: { security_context: { seccomp: { profile_type: 'Unconfined', localhost_ref: blockChmod } } } }), status.INVALID_ARGUMENT, /localhost_ref/);
   });
 
-  await t.test('privileged: every capability the daemon has, no seccomp even when asked, sysfs and cgroupfs writable, nothing masked', async () => {
+  await t.test('privileged: every capability the daemon has, the host devices, no seccomp even when asked, sysfs and cgroupfs writable, nothing masked', async () => {
     const id = await run({ linux: { security_context: { privileged: true, seccomp_profile_path: `localhost/${blockHostname}` } } });
     // the daemon runs with the test's capabilities
     const daemonCaps = /^CapEff:\s*(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1];
@@ -106,6 +109,12 @@ test('containers in a pod: seccomp, privileged, capabilities, mount propagation,
     const spec = await specOf(id);
     assert.deepEqual(spec.mounts.filter((m) => ['sysfs', 'cgroup'].includes(m.type)).map((m) => [m.destination, m.options.includes('rw') && !m.options.includes('ro')]), [['/sys', true], ['/sys/fs/cgroup', true]]);
     assert.equal(spec.linux.seccomp, undefined);
+    // the host's devices, beyond the few every container has
+    const hostDevice = readdirSync('/dev', { withFileTypes: true }).find((e) => (e.isCharacterDevice() || e.isBlockDevice()) && !CONTAINER_DEVICES.includes(e.name))!.name;
+    assert.equal((await exec(id, 'ls', `/dev/${hostDevice}`)).code, 0, `/dev/${hostDevice} is in the privileged container`);
+    assert.deepEqual((spec.linux.resources as { devices: unknown[] }).devices, [{ allow: true, access: 'rwm' }]);
+    const plain = await run({});
+    assert.notEqual((await exec(plain, 'ls', `/dev/${hostDevice}`)).code, 0, `/dev/${hostDevice} is not in an unprivileged one`);
 
     await rejects(
       cri.runtime('CreateContainer', { pod_sandbox_id: unprivilegedPod, config: { metadata: { name: 'p' }, image: { image: 'busybox:1.0' }, command: ['sleep', '1'], linux: { security_context: { privileged: true } } }, sandbox_config: plainPod }),
