@@ -167,13 +167,13 @@ export class Client {
     const bytes = randomBytes(rng.int(1, 64 * 1024));
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const key = `${this.c.prefix}${digest}`;
-    model.set('content', key, 'unknown');
+    // until its label is acknowledged nothing refers to it: committed or not, and collected or not, are both right
+    model.set('content', key, 'collectable');
     const ingested = await this.call('ingest', ['content', 'ingest', '--expected-size', String(bytes.length), '--expected-digest', digest, this.newId('ref')], bytes);
     if (ingested.outcome !== 'acknowledged') {
       if (ingested.outcome === 'failed') this.fail(`content ingest ${digest}`, ingested.result);
       return;
     }
-    model.set('content', key, 'collectable');
     const labelled = await this.call('label', ['content', 'label', digest, GC_ROOT]);
     if (labelled.outcome === 'acknowledged') model.set('content', key, 'present');
     // an unlabelled blob may be collected first: that is no finding
@@ -183,13 +183,12 @@ export class Client {
   /** An active snapshot, labelled a gc root once prepared (collectable in between). */
   private async snapshot(key: string): Promise<void> {
     const { model } = this.c;
-    model.set('snapshot', key, 'unknown');
+    model.set('snapshot', key, 'collectable'); // as a blob before its label
     const prepared = await this.call('prepare', ['snapshots', 'prepare', key]);
     if (prepared.outcome !== 'acknowledged') {
       if (prepared.outcome === 'failed') this.fail(`snapshots prepare ${key}`, prepared.result);
       return;
     }
-    model.set('snapshot', key, 'collectable');
     const labelled = await this.call('label', ['snapshots', 'label', key, GC_ROOT]);
     if (labelled.outcome === 'acknowledged') model.set('snapshot', key, 'present');
     else if (labelled.outcome === 'failed' && !/not found/.test(labelled.result.out)) this.fail(`snapshots label ${key}`, labelled.result);
