@@ -22,7 +22,7 @@ import { CRI_NAMESPACE, type CriConfig } from './config.js';
 import type { CriImages } from './images.js';
 import { ContainerIO } from './container-io.js';
 import { CriLogFile } from './log-writer.js';
-import { cgroupStats, type CgroupStats } from './stats.js';
+import { cgroupStats, cgroupStatsAt, networkStats, sumStats, type CgroupStats, type InterfaceStats } from './stats.js';
 import { applyContainerResources, criResources, resourceRules, withResources, type OciResources } from './resources.js';
 import { withDevices, withHostDevices } from './devices.js';
 import { withContainerMounts } from './mounts.js';
@@ -55,6 +55,13 @@ const LINUX_RESOURCES_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spe
 
 /** The CRI's view of the resources a spec holds. */
 const effectiveResources = (spec: RuntimeSpec) => criResources((spec.linux as { resources?: OciResources }).resources, spec.process.oomScoreAdj) as Record<string, unknown>;
+
+export interface PodStats {
+  readonly timestamp: bigint;
+  readonly cgroup?: CgroupStats;
+  readonly network: readonly InterfaceStats[];
+  readonly containers: readonly { readonly container: CriContainerView; readonly stats: ContainerStats }[];
+}
 
 export class CriContainers {
   /** The stdio of the containers this daemon started, while their output lasts (for Attach). */
@@ -265,6 +272,21 @@ export class CriContainers {
       .unary<{ size: number; inodes: number }>(SERVICES.snapshots, 'Usage', { snapshotter: this.config.containerd.snapshotter, key: container.id })
       .catch(() => undefined);
     return { timestamp, cgroup, writableLayer: usage };
+  }
+
+  /**
+   * PodSandboxStats (containerd 1.7's sandbox_stats_linux.go): the pod's cgroup (its cgroup parent,
+   * where kubelet puts one; else the pause and container cgroups summed), the network use of its
+   * namespace, and each container's stats.
+   */
+  async podStats(pod: PodView): Promise<PodStats> {
+    const timestamp = BigInt(Date.now()) * 1_000_000n;
+    const members = this.list().filter((c) => c.podId === pod.id);
+    const containers = await Promise.all(members.map(async (container) => ({ container, stats: await this.stats(container) })));
+    if (pod.state !== 'SANDBOX_READY' || !pod.pid) return { timestamp, network: [], containers };
+    const parent = (pod.config as PodSandboxConfig).linux?.cgroup_parent;
+    const cgroup = parent ? await cgroupStatsAt(parent, pod.pid) : sumStats([await cgroupStats(pod.pid), ...containers.map((c) => c.stats.cgroup)]);
+    return { timestamp, cgroup, network: pod.netnsPath ? await networkStats(pod.pid) : [], containers };
   }
 
   /** Every container of a pod stopped at once (StopPodSandbox). */

@@ -6,7 +6,8 @@ import type { CriImage, CriImages } from '../cri/images.js';
 import { runtimeStatus, runtimeVersion } from '../cri/runtime-info.js';
 import type { CriPods } from '../cri/pods.js';
 import { criContainerState, type CriContainerView, type PodView } from '../projections/index.js';
-import type { ContainerStats, CriContainers } from '../cri/containers.js';
+import type { ContainerStats, CriContainers, PodStats } from '../cri/containers.js';
+import type { CgroupStats, InterfaceStats } from '../cri/stats.js';
 import type { StreamingServer } from '../cri/streaming/server.js';
 import type { ContainerConfig } from '../cri/types.js';
 import { namespaceModes } from '../cri/sandbox-spec.js';
@@ -101,15 +102,47 @@ function containerStatus(c: CriContainerView) {
   };
 }
 
+const uint64 = (n: number | undefined) => (n === undefined ? null : { value: n });
+
+function cpuAndMemory(cgroup: CgroupStats | undefined, timestamp: string) {
+  return {
+    cpu: { timestamp, usage_core_nano_seconds: uint64(cgroup?.cpuNanos), usage_nano_cores: null },
+    memory: {
+      timestamp,
+      working_set_bytes: uint64(cgroup?.workingSet),
+      available_bytes: uint64(cgroup?.availableBytes),
+      usage_bytes: uint64(cgroup?.memoryUsage),
+      rss_bytes: uint64(cgroup?.rss),
+      page_faults: uint64(cgroup?.pageFaults),
+      major_page_faults: uint64(cgroup?.majorPageFaults),
+    },
+  };
+}
+
 function statsToProto(c: CriContainerView, stats: ContainerStats, mountpoint: string) {
   const config = c.config as ContainerConfig;
   const timestamp = stats.timestamp.toString();
-  const value = (n: number | undefined) => (n === undefined ? null : { value: n });
   return {
     attributes: { id: c.id, metadata: c.metadata, labels: config.labels ?? {}, annotations: config.annotations ?? {} },
-    cpu: { timestamp, usage_core_nano_seconds: value(stats.cgroup?.cpuNanos), usage_nano_cores: null },
-    memory: { timestamp, working_set_bytes: value(stats.cgroup?.workingSet), usage_bytes: value(stats.cgroup?.memoryUsage), rss_bytes: value(stats.cgroup?.rss) },
-    writable_layer: { timestamp, fs_id: { mountpoint }, used_bytes: value(stats.writableLayer?.size), inodes_used: value(stats.writableLayer?.inodes) },
+    ...cpuAndMemory(stats.cgroup, timestamp),
+    writable_layer: { timestamp, fs_id: { mountpoint }, used_bytes: uint64(stats.writableLayer?.size), inodes_used: uint64(stats.writableLayer?.inodes) },
+  };
+}
+
+function podStatsToProto(pod: PodView, stats: PodStats, mountpoint: string) {
+  const config = pod.config as PodSandboxConfig;
+  const timestamp = stats.timestamp.toString();
+  const iface = (i: InterfaceStats) => ({ name: i.name, rx_bytes: uint64(i.rxBytes), rx_errors: uint64(i.rxErrors), tx_bytes: uint64(i.txBytes), tx_errors: uint64(i.txErrors) });
+  const interfaces = stats.network.filter((i) => i.name !== 'lo');
+  const byDefault = interfaces.find((i) => i.name === 'eth0');
+  return {
+    attributes: { id: pod.id, metadata: pod.metadata, labels: config.labels ?? {}, annotations: config.annotations ?? {} },
+    linux: {
+      ...cpuAndMemory(stats.cgroup, timestamp),
+      network: stats.network.length > 0 ? { timestamp, default_interface: byDefault ? iface(byDefault) : null, interfaces: interfaces.map(iface) } : null,
+      process: { timestamp, process_count: uint64(stats.cgroup?.processes) },
+      containers: stats.containers.map(({ container, stats: s }) => statsToProto(container, s, mountpoint)),
+    },
   };
 }
 
@@ -154,6 +187,19 @@ export function criRuntimeService(config: CriConfig, pods: CriPods, containers: 
     ContainerStats: unary(async (call) => {
       const c = containers.get(String(call.request.container_id ?? ''));
       return { stats: statsToProto(c, await containers.stats(c), snapshotRoot) };
+    }),
+    PodSandboxStats: unary(async (call) => {
+      const pod = pods.get(String(call.request.pod_sandbox_id ?? ''));
+      return { stats: podStatsToProto(pod, await containers.podStats(pod), snapshotRoot) };
+    }),
+    ListPodSandboxStats: unary(async (call) => {
+      const filter = call.request.filter ?? {};
+      const chosen = pods
+        .list()
+        .filter((pod) => pod.state === 'SANDBOX_READY')
+        .filter((pod) => !filter.id || pod.id.startsWith(String(filter.id)))
+        .filter((pod) => labelsMatch((pod.config as PodSandboxConfig).labels ?? {}, filter.label_selector));
+      return { stats: await Promise.all(chosen.map(async (pod) => podStatsToProto(pod, await containers.podStats(pod), snapshotRoot))) };
     }),
     ListContainerStats: unary(async (call) => {
       const filter = call.request.filter ?? {};

@@ -3,7 +3,7 @@
 // daemon restart. cgroup figures are read from the kernel's files (v1 or v2).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statfsSync } from 'node:fs';
+import { readdirSync, readFileSync, rmdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { criTestbed, podConfig, skipCri } from '../helpers/cri-testbed.js';
@@ -18,9 +18,23 @@ function cgroupFile(pid: number, controller: string, v1: string, v2: string): nu
   return Number(raw.trim().split(' ')[0]);
 }
 
+/** Removes a cgroup the pods' cgroup parent made, in every hierarchy (v1) or the unified one. */
+function removeCgroup(path: string): void {
+  for (const root of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c))]) {
+    try {
+      rmdirSync(join(root, path));
+    } catch {
+      // not in this hierarchy
+    }
+  }
+}
+
 test('resources at create and through UpdateContainerResources, before and after a daemon restart', { skip: skipCri, timeout: 120_000 }, async (t) => {
   const bed = await criTestbed(t, { tag: 'res' });
-  const config = podConfig(bed, 'limits');
+  // a cgroup parent of the pod's own, as kubelet gives one: the pod's stats come from it
+  const parent = `/crires-pod-${process.pid}`;
+  t.after(() => removeCgroup(parent));
+  const config = podConfig(bed, 'limits', { linux: { cgroup_parent: parent } });
   await bed.withPod(config, async (pod) => {
     await bed.cri.images('PullImage', { image: { image: 'busybox:1.0' } });
     const create = (name: string, extra: Record<string, unknown>) =>
@@ -69,6 +83,18 @@ test('resources at create and through UpdateContainerResources, before and after
       assert.match(err.details, /config\.devices\[0\]\.host_path: \/etc\/hostname is not a device node/);
       return true;
     });
+
+    // the pod's stats: its cgroup, its network namespace's interfaces, its processes, its containers
+    const { stats: podStats } = await bed.cri.runtime('PodSandboxStats', { pod_sandbox_id: pod });
+    assert.equal(podStats.attributes.id, pod);
+    assert.ok(Number(podStats.linux.cpu.usage_core_nano_seconds.value) > 0);
+    assert.ok(Number(podStats.linux.memory.working_set_bytes.value) > 0);
+    assert.equal(podStats.linux.network.default_interface.name, 'eth0');
+    assert.ok(Number(podStats.linux.network.default_interface.tx_bytes.value) > 0, 'the pod sent its router solicitations or ARP at least');
+    assert.ok(Number(podStats.linux.process.process_count.value) >= 3, 'pause and two sleeps');
+    assert.deepEqual(podStats.linux.containers.map((c: { attributes: { id: string } }) => c.attributes.id).sort(), [cid, later].sort());
+    assert.equal(Number(podStats.linux.containers.find((c: { attributes: { id: string } }) => c.attributes.id === cid).memory.available_bytes.value) > 0, true, 'a limited container has memory left');
+    assert.deepEqual((await bed.cri.runtime('ListPodSandboxStats', { filter: { id: pod.slice(0, 10) } })).stats.map((s: { attributes: { id: string } }) => s.attributes.id), [pod]);
 
     // a restarted daemon knows the resources in effect from the log, and the spec holds them
     await bed.restart();
