@@ -188,6 +188,22 @@ test('nats-server killed and restarted mid-stream: nothing lost, nothing twice',
   assert.ok(Number((await exportStatus(daemon)).failures) > 0);
 });
 
+test('a nats-server that stops answering (SIGSTOP) holds up no append; once it answers again the stream holds each seq once', async (t) => {
+  const nats = await startNatsServer(t);
+  const { daemon } = await exportingDaemon(t, nats.url, 'max_in_flight = 16');
+  await publish(daemon, 100);
+  await caughtUp(daemon);
+  nats.signal('SIGSTOP');
+  // a stalled server fills the window of 16 and times out its acks; the writers never wait for it
+  const writing = publish(daemon, 150, 8);
+  await eventually('the exporter to give up on the stalled connection', async () => ((await exportStatus(daemon)).state !== 'exporting' ? true : undefined));
+  await writing;
+  assert.ok(Number((await exportStatus(daemon)).lag_records) >= 120, 'the export is behind while the server is stopped');
+  nats.signal('SIGCONT');
+  await caughtUp(daemon);
+  assertExactlyOnceInOrder(await nats.messages('LEDGERD'), await exportedSeqs(daemon));
+});
+
 test('the daemon SIGKILLed mid-export and restarted: the stream holds each seq once, past its duplicate window', async (t) => {
   const nats = await startNatsServer(t);
   // a 1 s duplicate window and a position the log records only once an hour: after the restart

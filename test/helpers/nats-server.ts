@@ -14,6 +14,8 @@ export interface TestNatsServer {
   kill(): Promise<void>;
   /** Start again on the same port and store. */
   start(): Promise<void>;
+  /** SIGSTOP or SIGCONT: a server that holds its connections and answers nothing. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void;
   /** Every message of a stream, in stream order. */
   messages(stream: string): Promise<StoredMsg[]>;
 }
@@ -51,6 +53,7 @@ export async function startNatsServer(t: TestContext, options: { port?: number; 
     }
   };
   t.after(async () => {
+    child?.kill('SIGCONT');
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await kill();
   });
@@ -66,6 +69,7 @@ export async function startNatsServer(t: TestContext, options: { port?: number; 
     },
     kill,
     start,
+    signal: (signal) => void child?.kill(signal),
     async messages(stream) {
       const nc = await connect({ servers: `nats://127.0.0.1:${port}` });
       clients.push(nc);
