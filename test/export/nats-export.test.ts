@@ -79,7 +79,7 @@ async function exportStatus(daemon: TestDaemon): Promise<Status> {
 }
 
 /** Waits until the exporter has everything up to the log's head acknowledged. */
-async function caughtUp(daemon: TestDaemon, timeoutMs = 30_000): Promise<number> {
+async function caughtUp(daemon: TestDaemon, timeoutMs = 60_000): Promise<number> {
   return eventually(
     'the export to catch up with the log',
     async () => {
@@ -141,8 +141,9 @@ test('records arrive in order with their ids, subjects and JSON; position record
   assert.equal(mark.subject, 'ledgerd.node-1%2Etest.load.EnvelopePublished');
   assert.equal(Buffer.from(mark.json<{ payload: { value: string } }>().payload.value, 'base64').toString().length > 0, true);
 
-  // the position is recorded in the log, and recording it exports nothing more
-  await eventually('a recorded position', async () => Number((await exportStatus(daemon)).recorded_seq) === seqs.at(-1) || undefined);
+  // the position is recorded in the log (past the last exported record: a position record before
+  // it may be passed over too), and recording it exports nothing more
+  await eventually('a recorded position', async () => Number((await exportStatus(daemon)).recorded_seq) >= seqs.at(-1)! || undefined);
   const status = await exportStatus(daemon);
   assert.equal(status.state, 'exporting');
   assert.deepEqual([status.published, status.duplicates, status.failures], ['202', '0', '0']);
@@ -209,7 +210,7 @@ test('the daemon SIGKILLed mid-export and restarted: the stream holds each seq o
   // a 1 s duplicate window and a position the log records only once an hour: after the restart
   // only the stream's own last message can tell where to resume
   const { daemon, dir } = await exportingDaemon(t, nats.url, 'duplicate_window = "1s"\nposition_interval = "1h"\nmax_in_flight = 8');
-  const writing = publish(daemon, 1500, 8).catch(() => undefined);
+  const writing = publish(daemon, 800, 8).catch(() => undefined);
   await eventually('the export under way', async () => Number((await exportStatus(daemon)).acked_seq) > 200 || undefined);
   await daemon.kill();
   await writing;
