@@ -4,7 +4,7 @@ import { alreadyExists, invalidArgument, isKind, notFound, StatusError } from '.
 import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { validateLabels, withoutEmptyValues } from '../util/labels.js';
-import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, OWN_STREAM, type CommandContext, type RequestMeta } from './context.js';
 
 /** A container as a request carries it: any field may be missing. */
 export interface ContainerInput {
@@ -81,7 +81,7 @@ export class ContainerCommands {
         expected: [expectedVersion(this.ctx, this.view.state, namespace, containerStream(container.id))],
         result: undefined,
       };
-    });
+    }, OWN_STREAM);
     return this.find(namespace, container.id)!;
   }
 
@@ -126,7 +126,7 @@ export class ContainerCommands {
         expected: [expectedVersion(this.ctx, this.view.state, namespace, containerStream(id))],
         result: undefined,
       };
-    });
+    }, OWN_STREAM);
     return this.find(namespace, id)!;
   }
 
@@ -140,7 +140,7 @@ export class ContainerCommands {
         expected: [expectedVersion(this.ctx, this.view.state, namespace, containerStream(id))],
         result: undefined,
       };
-    });
+    }, OWN_STREAM);
   }
 
   /** NotFound as containerd's store: `container "<id>" in namespace "<ns>": not found`. */

@@ -95,6 +95,9 @@ export interface DecideOptions {
   readonly readsOnlyExpected?: boolean;
 }
 
+/** For a decision that reads its own stream only (see DecideOptions). */
+export const OWN_STREAM: DecideOptions = { readsOnlyExpected: true };
+
 async function decideAndAppendAttempts<R>(ctx: CommandContext, decide: () => Decision<R>, options: DecideOptions, span?: OpenSpan): Promise<R> {
   let attempt = 0;
   const once = async () => {

@@ -3,7 +3,7 @@ import { leaseStream, newEvent, type LeaseResource } from '../events/index.js';
 import { leaseOf, leasesIn, resourceKey, type LeasesState, type LeaseView, type ProjectionRunner } from '../projections/index.js';
 import { alreadyExists, invalidArgument, notFound, notImplemented } from '../util/errdefs.js';
 import { validateDigest } from '../util/digest.js';
-import { decideAndAppend, expectedVersion, reasonOf, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, OWN_STREAM, reasonOf, type CommandContext, type RequestMeta } from './context.js';
 import { NO_COLLECTOR, type GcTrigger } from './gc-trigger.js';
 
 /** containerd's generated lease id: nanoseconds of the current second, then 3 random bytes (leases/id.go). */
@@ -50,7 +50,7 @@ export class LeaseCommands {
         expected: [expectedVersion(this.ctx, this.view.state, namespace, leaseStream(leaseId))],
         result: undefined,
       };
-    }).then(() => this.get(namespace, leaseId)!);
+    }, OWN_STREAM).then(() => this.get(namespace, leaseId)!);
   }
 
   async delete(namespace: string, id: string, sync: boolean, meta: RequestMeta): Promise<void> {
@@ -61,7 +61,7 @@ export class LeaseCommands {
         expected: [expectedVersion(this.ctx, this.view.state, namespace, leaseStream(id))],
         result: undefined,
       };
-    });
+    }, OWN_STREAM);
     if (sync) await this.gc.scheduleAndWait();
   }
 

@@ -6,7 +6,7 @@ import { Code } from '../util/grpc-codes.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { KeyedMutex } from '../util/mutex.js';
 import { traced } from '../util/tracing.js';
-import { decideAndAppend, expectedVersion, type CommandContext, type RequestMeta } from './context.js';
+import { decideAndAppend, expectedVersion, OWN_STREAM, type CommandContext, type RequestMeta } from './context.js';
 import { existingContainer } from './containers.js';
 import { decideTask, type TaskCommand } from './task-decider.js';
 
@@ -350,7 +350,7 @@ export class TaskCommands {
         expected: [expectedVersion(this.ctx, this.view.state, namespace, taskStream(id))],
         result: undefined,
       }),
-      { readsOnlyExpected: true },
+      OWN_STREAM,
     );
   }
 
