@@ -11,8 +11,11 @@ const run = promisify(execFile);
 
 export const NETNS_DIR = '/var/run/netns';
 
-export async function createNetns(): Promise<string> {
-  const name = `cni-${randomUUID()}`;
+/** A fresh name for a pod's netns (to journal before it is made). */
+export const newNetnsPath = () => `${NETNS_DIR}/cni-${randomUUID()}`;
+
+export async function createNetns(path = newNetnsPath()): Promise<string> {
+  const name = basename(path);
   await run('ip', ['netns', 'add', name]).catch((err: { stderr?: string; message: string }) => {
     throw new Error(`creating network namespace ${name}: ${err.stderr?.trim() || err.message}`);
   });

@@ -4,7 +4,8 @@
 // (PodCommands). Stop and Remove undo those effects, each step tolerating what is already gone,
 // so both are idempotent. The sandbox store is the pods projection.
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runnableImage } from '../client/run/image-config.js';
 import { takeLease } from '../client/pull/lease.js';
@@ -23,7 +24,8 @@ import { loadNetworks, type NetworkConfList } from './cni/config.js';
 import { addressesOn, cniAdd, cniDel, LOOPBACK_NETWORK, type CniInvocation } from './cni/exec.js';
 import { CRI_NAMESPACE, type CriConfig } from './config.js';
 import { parseImageRef, type CriImages } from './images.js';
-import { createNetns, removeNetns } from './netns.js';
+import { createNetns, newNetnsPath, removeNetns } from './netns.js';
+import { PodSetupJournal, readPodSetup } from './pod-setup-journal.js';
 import { hostsFile, namespaceModes, resolvConf, sandboxSpec } from './sandbox-spec.js';
 import type { PodSandboxConfig } from './types.js';
 
@@ -59,6 +61,8 @@ export interface PodRuntime {
 
 export class CriPods {
   containers?: PodContainers;
+  /** Pods a RunPodSandbox is making now (the reconciler leaves them alone). */
+  private readonly starting = new Set<string>();
 
   constructor(
     private readonly rpc: Rpc,
@@ -105,6 +109,7 @@ export class CriPods {
     const runtime = this.runtimeFor(runtimeHandler);
     const id = randomBytes(32).toString('hex');
     const undo: (() => Promise<unknown>)[] = [];
+    this.starting.add(id);
     try {
       const imageName = await this.ensureImage(this.config.sandbox_image);
       const image = await runnableImage(this.rpc, imageName);
@@ -112,6 +117,8 @@ export class CriPods {
       const dir = this.sandboxDir(id);
       await mkdir(dir, { recursive: true });
       undo.push(() => rm(dir, { recursive: true, force: true }));
+      const journal = new PodSetupJournal(dir, plain(config));
+      await journal.begin();
       await writeFile(join(dir, 'hostname'), `${config.hostname ?? ''}\n`);
       await writeFile(join(dir, 'hosts'), hostsFile());
       await writeFile(join(dir, 'resolv.conf'), resolvConf(config));
@@ -121,9 +128,11 @@ export class CriPods {
       let ips: string[] = [];
       let cniResults: { network: string; ifname: string; result: unknown }[] = [];
       if (namespaceModes(config).network !== 'NODE') {
-        netnsPath = await createNetns();
+        netnsPath = newNetnsPath();
+        await journal.netns(netnsPath);
+        await createNetns(netnsPath);
         undo.push(() => removeNetns(netnsPath));
-        const attached = await this.attachNetworks(id, metadata, config, netnsPath, undo);
+        const attached = await this.attachNetworks(id, metadata, config, netnsPath, undo, journal);
         ips = attached.ips;
         cniResults = attached.results;
       }
@@ -156,11 +165,49 @@ export class CriPods {
 
       const metadataRecord = { name: metadata.name, uid: metadata.uid, namespace: metadata.namespace, attempt: metadata.attempt };
       await this.pods.created(CRI_NAMESPACE, { id, metadata: metadataRecord, config: plain(config), runtimeHandler, netnsPath, ips, cniResults, pid }, meta);
+      await journal.done();
       return id;
     } catch (err) {
       for (const step of undo.reverse()) await step().catch(() => undefined);
       throw err;
+    } finally {
+      this.starting.delete(id);
     }
+  }
+
+  /**
+   * At start-up, the RunPodSandbox calls a crash cut off: a pod directory with no pod record in
+   * the log. What they made is undone from the setup journal (CNI DEL of each attachment begun,
+   * the netns) and by the pod's id (pause task, container, snapshot, /dev/shm, directories), as
+   * the daemon's reconciler does for tasks. Returns one line per pod undone.
+   */
+  async reconcileUnfinished(): Promise<string[]> {
+    const lines: string[] = [];
+    for (const id of await readdir(join(this.dirs.root, 'sandboxes')).catch(() => [] as string[])) {
+      if (this.starting.has(id) || this.pods.get(CRI_NAMESPACE, id)) continue;
+      const setup = await readPodSetup(this.sandboxDir(id));
+      const problems: string[] = [];
+      const attempt = (what: string, step: () => Promise<unknown>) => step().catch((err: Error) => problems.push(`${what}: ${err.message}`));
+      await attempt('pause task', () => this.killTask(id).then(() => this.rpc.unary(SERVICES.tasks, 'Delete', { container_id: id }).catch(ignoreNotFound)));
+      await attempt('container', () => this.rpc.unary(SERVICES.containers, 'Delete', { id }).catch(ignoreNotFound));
+      await attempt('snapshot', () => this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter: this.config.containerd.snapshotter, key: id }).catch(ignoreNotFound));
+      if (setup?.netnsPath) {
+        const netns = existsSync(setup.netnsPath) ? setup.netnsPath : '';
+        const byName = new Map((await this.networks().catch(() => [LOOPBACK_NETWORK])).map((n) => [n.name, n]));
+        for (const { network, ifname } of [...setup.networks].reverse()) {
+          const conf = byName.get(network);
+          if (conf) await attempt(`CNI DEL ${network}`, () => cniDel(conf, this.invocation(id, checkMetadata(setup.config), netns, ifname, setup.config), undefined));
+          else problems.push(`CNI DEL ${network}: its config is gone`);
+        }
+        await attempt('netns', () => removeNetns(setup.netnsPath!));
+      }
+      await attempt('shm', () => unmount(join(this.volatileDir(id), 'shm'), { lazy: true }));
+      await rm(this.volatileDir(id), { recursive: true, force: true });
+      await rm(this.sandboxDir(id), { recursive: true, force: true });
+      const made = setup?.netnsPath ? `netns ${setup.netnsPath}, ${setup.networks.length} CNI attachment(s)` : 'no netns';
+      lines.push(`pod sandbox ${id}: a RunPodSandbox cut off by a crash, undone (${made})${problems.length ? `; left: ${problems.join('; ')}` : ''}`);
+    }
+    return lines;
   }
 
   /** Kills the pause process, detaches the networks and removes the netns. Idempotent. */
@@ -235,13 +282,14 @@ export class CriPods {
     };
   }
 
-  private async attachNetworks(id: string, metadata: ReturnType<typeof checkMetadata>, config: PodSandboxConfig, netns: string, undo: (() => Promise<unknown>)[]) {
+  private async attachNetworks(id: string, metadata: ReturnType<typeof checkMetadata>, config: PodSandboxConfig, netns: string, undo: (() => Promise<unknown>)[], journal: PodSetupJournal) {
     const results: { network: string; ifname: string; result: unknown }[] = [];
     const networks = await this.networks();
     for (const [index, network] of networks.entries()) {
       const ifname = index === 0 ? 'lo' : `eth${index - 1}`;
       const call = this.invocation(id, metadata, netns, ifname, config);
       undo.push(() => cniDel(network, call, undefined));
+      await journal.network(network.name, ifname);
       const result = await cniAdd(network, call);
       undo[undo.length - 1] = () => cniDel(network, call, result);
       results.push({ network: network.name, ifname, result });

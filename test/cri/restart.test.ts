@@ -1,10 +1,12 @@
 // What a daemon restart must not break for the CRI: a running container's output goes on into
-// its log file, with no line lost while the daemon was away.
+// its log file, with no line lost while the daemon was away; and what a crash leaves half-made
+// is undone at the next start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { criTestbed, podConfig, skipCri } from '../helpers/cri-testbed.js';
+import { CNI_BIN, criTestbed, podConfig, skipCri, writeBridgeNetwork } from '../helpers/cri-testbed.js';
+import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 
 test('a running container keeps writing its log across a daemon restart, no line lost', { skip: skipCri, timeout: 120_000 }, async (t) => {
@@ -27,5 +29,39 @@ test('a running container keeps writing its log across a daemon restart, no line
     assert.deepEqual(after, after.map((_, i) => i), 'every tick once, in order');
     const errs = [...readFileSync(logFile, 'utf8').matchAll(/ stderr F err (\d+)\n/g)].map((m) => Number(m[1]));
     assert.deepEqual(errs.slice(0, after.length - 1), after.slice(0, -1), 'stderr too');
+  });
+});
+
+test('a RunPodSandbox cut off by a crash is undone at the next start: no netns, CNI address, pause container or directory left', { skip: skipCri, timeout: 120_000 }, async (t) => {
+  // a CNI plugin that hangs, last in the network: RunPodSandbox has made the netns and attached
+  // the bridge (an address taken from host-local) when the daemon is killed
+  const plugins = tempDir(t);
+  const hangPid = join(plugins, 'hang.pid');
+  writeFileSync(join(plugins, 'crires-hang'), `#!/bin/sh\necho $$ > ${hangPid}\nexec sleep 60\n`, { mode: 0o755 });
+  t.after(() => existsSync(hangPid) && process.kill(Number(readFileSync(hangPid, 'utf8')), 'SIGKILL'));
+  const bed = await criTestbed(t, { tag: 'cut', cniBinDirs: [plugins, CNI_BIN] });
+  writeBridgeNetwork(bed.dirs.cniConf, [{ type: 'crires-hang' }]);
+  const running = bed.cri.runtime('RunPodSandbox', { config: podConfig(bed, 'cut') }).catch((err: Error) => err);
+  await until('the hanging plugin runs', () => existsSync(hangPid), 30_000);
+  const sandboxes = join(bed.daemon.root, 'io.containerd.grpc.v1.cri', 'sandboxes');
+  const [id] = readdirSync(sandboxes);
+  assert.ok(id);
+  const setup = JSON.parse(readFileSync(join(sandboxes, id, 'setup.json'), 'utf8'));
+  assert.ok(existsSync(setup.netnsPath), 'the netns was made');
+  const allocations = '/var/lib/cni/networks/crinet';
+  const addressOf = () => readdirSync(allocations).filter((f) => readFileSync(join(allocations, f), 'utf8').includes(id));
+  assert.equal(addressOf().length, 1, 'the bridge took an address for the pod');
+
+  writeBridgeNetwork(bed.dirs.cniConf);
+  await bed.restart({ crash: true });
+  assert.ok((await running) instanceof Error);
+  await until('the cut-off pod undone', () => !existsSync(join(sandboxes, id)), 30_000);
+  assert.ok(!existsSync(setup.netnsPath), 'the netns is gone');
+  assert.deepEqual(addressOf(), [], 'the address went back to host-local');
+  assert.deepEqual((await bed.cri.runtime('ListPodSandbox', {})).items, []);
+  assert.match(bed.daemon.output(), new RegExp(`reconciled: pod sandbox ${id}: a RunPodSandbox cut off by a crash, undone \\(netns ${setup.netnsPath}, 2 CNI attachment`));
+  // and pods run as before
+  await bed.withPod(podConfig(bed, 'after'), async (pod) => {
+    assert.equal((await bed.cri.runtime('PodSandboxStatus', { pod_sandbox_id: pod })).status.state, 'SANDBOX_READY');
   });
 });

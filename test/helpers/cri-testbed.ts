@@ -31,8 +31,8 @@ export async function criRegistry(t: TestContext, inNetns: readonly string[], to
   ]);
 }
 
-/** A bridge network crinet (cribr0, 10.88.0.0/16) with portmap, as the CRI test kit's. */
-export function writeBridgeNetwork(cniConf: string): void {
+/** A bridge network crinet (cribr0, 10.88.0.0/16) with portmap, as the CRI test kit's; `more` plugins after those. */
+export function writeBridgeNetwork(cniConf: string, more: readonly Record<string, unknown>[] = []): void {
   writeFileSync(
     join(cniConf, '10-crinet.conflist'),
     JSON.stringify({
@@ -41,6 +41,7 @@ export function writeBridgeNetwork(cniConf: string): void {
       plugins: [
         { type: 'bridge', bridge: 'cribr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], routes: [{ dst: '0.0.0.0/0' }] } },
         { type: 'portmap', capabilities: { portMappings: true } },
+        ...more,
       ],
     }),
   );
@@ -65,13 +66,15 @@ export interface TestbedOptions {
   readonly tag?: string;
   /** busybox applets the busybox image links besides sh, ls, cat, echo, true and sleep. */
   readonly tools?: readonly string[];
+  /** Where CNI plugins are looked up (default: Debian's /usr/lib/cni). */
+  readonly cniBinDirs?: readonly string[];
 }
 
 export async function criTestbed(t: TestContext, options: TestbedOptions = {}): Promise<CriTestbed> {
   const inNetns = testNetns(t, `cri${options.tag ?? ''}`);
   const registry = await criRegistry(t, inNetns, options.tools);
   const dir = tempDir(t);
-  const dirs = writeCriConfig(dir, registry.host, undefined, options.extraConfig);
+  const dirs = writeCriConfig(dir, registry.host, undefined, options.extraConfig, options.cniBinDirs);
   writeBridgeNetwork(dirs.cniConf);
   const daemon = await startTestDaemon(t, { dir: join(dir, 'daemon'), args: ['-c', dirs.config], wrap: inNetns });
   const bed: CriTestbed = {

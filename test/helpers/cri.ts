@@ -35,7 +35,7 @@ export interface CriDirs {
  * A config.toml under `dir` as the CRI test kit writes it: every registry in `mirrors` goes to
  * the plain-http `registry` (host:port) through hosts.toml files; CNI confs in dir/cni-conf.
  */
-export function writeCriConfig(dir: string, registry: string, mirrors: readonly string[] = ['docker.io', 'registry.k8s.io'], extra = ''): CriDirs {
+export function writeCriConfig(dir: string, registry: string, mirrors: readonly string[] = ['docker.io', 'registry.k8s.io'], extra = '', cniBinDirs: readonly string[] = ['/usr/lib/cni']): CriDirs {
   const hostsDir = join(dir, 'certs.d');
   for (const host of mirrors) {
     mkdirSync(join(hostsDir, host), { recursive: true });
@@ -52,7 +52,7 @@ export function writeCriConfig(dir: string, registry: string, mirrors: readonly 
   restrict_oom_score_adj = true
 ${extra}
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+    bin_dir = "${cniBinDirs.join(':')}"
     conf_dir = "${cniConf}"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "${hostsDir}"
