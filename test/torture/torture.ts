@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import type { TestContext } from 'node:test';
 import { LEDGERCTL, LEDGERD, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { buildImage, busyboxEntries, startTestRegistry } from '../helpers/registry.js';
-import { bundlesIn, descendantsOf, descriptorsUnder, idleShims, killShimsOf, mountsUnder, ownShimConfig, shimsOf, workingDirectoryOf } from '../helpers/crash-checks.js';
+import { bundlesIn, descendantsOf, descriptorsUnder, idleShims, isAlive, killShimsOf, mountsUnder, ownShimConfig, shimsOf, unixSocketsOf, workingDirectoryOf } from '../helpers/crash-checks.js';
 import { Client } from './clients.js';
 import { abandonCalls, column, ctr } from './ctr.js';
 import { Model, type Kind } from './model.js';
@@ -68,9 +68,13 @@ export async function torture(options: TortureOptions): Promise<RoundReport[]> {
       const outputs = [daemon.output()];
       const counts = await crashRound(daemon, model, image, rng, round, options, findings);
       outputs[0] = daemon.output();
+      const shimsAtKill = shimsOf(daemon.address).map((pid) => ({ pid, sockets: [...unixSocketsOf(pid)] }));
       findings.push(...(await checkDown(daemon)));
+      // a shim may end while its daemon is down only if it served no container: said with any finding
+      const endedWhileDown = shimsAtKill.filter(({ pid }) => !isAlive(pid)).map(({ pid, sockets }) => `${pid} (${sockets.join(' ') || 'no socket'})`);
       daemon = await daemon.restart();
       findings.push(...(await checkUp(daemon, model, image)));
+      if (findings.length > 0 && endedWhileDown.length > 0) findings.push(`(shims that ended while the daemon was down: ${endedWhileDown.join(', ')})`);
       await clearTasks(daemon, model, findings);
       const stopped = await daemon.stop();
       outputs.push(daemon.output());
