@@ -8,7 +8,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type Duplex, type TransformCallback } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { execa } from 'execa';
 import { streamHandling } from './media-types.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -92,14 +91,16 @@ export async function decompressLayer(input: Readable, mediaType: string): Promi
   const compression = handling === 'none' ? 'none' : detectCompression(Buffer.concat(head));
   const stages: [Readable, ...Duplex[]] = [replay];
   if (compression === 'gzip') stages.push(zlib.createGunzip({ chunkSize: CHUNK }));
-  if (compression === 'zstd') stages.push(zstdDecompressor());
+  if (compression === 'zstd') stages.push(await zstdDecompressor());
   return { stages, compression, compressed };
 }
 
-function zstdDecompressor(): Duplex {
+async function zstdDecompressor(): Promise<Duplex> {
   const native = (zlib as unknown as { createZstdDecompress?: (o?: object) => Duplex }).createZstdDecompress;
   if (native) return native({ chunkSize: CHUNK });
   // The binary's exit status and stderr surface as the duplex's error (a missing binary: ENOENT).
+  // execa (a hundred modules) loads on the first zstd layer, not with every daemon.
+  const { execa } = await import('execa');
   return execa('zstd', ['-d', '-c', '-q'], { buffer: { stdout: false, stderr: true }, stripFinalNewline: false }).duplex();
 }
 

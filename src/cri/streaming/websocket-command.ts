@@ -5,7 +5,7 @@
 // variants carry a JSON metav1.Status on the error channel, the others the failure as text.
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, Writable, type Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { statusJson, statusText, terminalSizes, type CommandOutcome, type CommandSession, type StreamOptions, ResizeEvents } from './command-session.js';
 import { refuse } from './spdy/upgrade.js';
 
@@ -21,7 +21,12 @@ const Channel = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4 } as const
 export const isWebSocketUpgrade = (req: IncomingMessage): boolean =>
   (req.headers.upgrade ?? '').toLowerCase() === 'websocket' && /(^|,)\s*upgrade\s*(,|$)/i.test(req.headers.connection ?? '');
 
-const server = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (offered) => [...offered].find((p) => p in PROTOCOLS) ?? false });
+/** ws is loaded with the first websocket exec or attach: a daemon that serves none never needs it. */
+let server: WebSocketServer | undefined;
+async function webSocketServer(): Promise<WebSocketServer> {
+  const { WebSocketServer } = await import('ws');
+  return (server ??= new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (offered) => [...offered].find((p) => p in PROTOCOLS) ?? false }));
+}
 
 export async function openWebSocketCommand(req: IncomingMessage, socket: Duplex, head: Buffer, options: StreamOptions, idleTimeoutMs: number): Promise<CommandSession | undefined> {
   const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
@@ -29,7 +34,8 @@ export async function openWebSocketCommand(req: IncomingMessage, socket: Duplex,
     refuse(socket, 400, 'Bad Request', `requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${Object.keys(PROTOCOLS).join(' ')}]`);
     return undefined;
   }
-  const ws = await new Promise<WebSocket>((resolve) => server.handleUpgrade(req, socket, head, resolve));
+  const upgrader = await webSocketServer();
+  const ws = await new Promise<WebSocket>((resolve) => upgrader.handleUpgrade(req, socket, head, resolve));
   const { binary, v4 } = PROTOCOLS[ws.protocol] ?? { binary: true, v4: false };
   if (idleTimeoutMs > 0) (socket as Duplex & { setTimeout(ms: number, cb: () => void): void }).setTimeout(idleTimeoutMs, () => ws.terminate());
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
