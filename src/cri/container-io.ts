@@ -88,6 +88,8 @@ export class ContainerIO {
     void gone.then(detachAll);
     const input = client.stdin;
     const stdin = this.stdin;
+    // input for a container without stdin goes nowhere
+    if (input && !stdin) input.resume();
     if (input && stdin && !stdin.writableEnded) {
       await new Promise<void>((resolve) => {
         const onData = (data: Buffer) => {

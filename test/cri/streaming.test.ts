@@ -103,8 +103,8 @@ test('streaming: exec (SPDY v4 and v2, stdin, a terminal with resize, websocket)
     await cri.runtime('StartContainer', { container_id: id });
     return id as string;
   };
-  // an echo server on 7777 inside the pod's network
-  const cid = await container('app', 'nc -ll -p 7777 -e cat & exec sleep 1000');
+  // inside the pod's network: an echo server on 7777, and one on 7778 that answers and closes first
+  const cid = await container('app', 'nc -ll -p 7777 -e cat & nc -ll -p 7778 -e echo pong & exec sleep 1000');
   const execUrl = async (request: object) => (await cri.runtime('Exec', { container_id: cid, ...request })).url as string;
 
   // exit status and both outputs, v4: the status is JSON with the code
@@ -165,12 +165,14 @@ test('streaming: exec (SPDY v4 and v2, stdin, a terminal with resize, websocket)
   const { client } = await SpdyClient.connect(forwardUrl, ['portforward.k8s.io'], dial);
   assert.ok(client);
   const payload = randomBytes(1 << 20);
-  const forwarded = async (port: number, requestId: string, data: Buffer) => {
+  const forwarded = async (port: number, requestId: string, data?: Buffer) => {
     const error = client.openStream({ streamtype: 'error', port: String(port), requestid: requestId });
     const stream = client.openStream({ streamtype: 'data', port: String(port), requestid: requestId });
     await Promise.all([error.replied, stream.replied]);
-    stream.write(data);
-    stream.end();
+    if (data) {
+      stream.write(data);
+      stream.end();
+    }
     return { data: await stream.received, error: (await error.received).toString() };
   };
   for (let i = 0; ; i++) {
@@ -184,8 +186,10 @@ test('streaming: exec (SPDY v4 and v2, stdin, a terminal with resize, websocket)
     assert.match(result.error, /ECONNREFUSED/);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const refused = await forwarded(7778, 'nobody', Buffer.from('x'));
-  assert.match(refused.error, /^error forwarding port 7778 to pod [0-9a-f]{64}, uid : .*ECONNREFUSED/);
+  // the pod's side closing while the client's is still open is a normal end, and the connection goes on
+  for (const attempt of [1, 2]) assert.deepEqual(await forwarded(7778, `pong-${attempt}`), { data: Buffer.from('pong\n'), error: '' });
+  const refused = await forwarded(7779, 'nobody', Buffer.from('x'));
+  assert.match(refused.error, /^error forwarding port 7779 to pod [0-9a-f]{64}, uid : .*ECONNREFUSED/);
   client.close();
 
   // a URL is good once; an unknown protocol is refused with the server's list

@@ -3,9 +3,9 @@
 // FIFOs (or a terminal, resized through ResizePty), an attach joins the container's own stdio,
 // and a port forward connects to localhost in the pod's network namespace.
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Writable, type Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fifoIO } from '../../client/run/task-io.js';
 import { PROCESS_TYPE_URL, type ProcessSpec } from '../../client/run/oci-spec.js';
 import { SERVICES, type Rpc } from '../../client/rpc.js';
@@ -78,7 +78,7 @@ export class CriStreamRuntime {
     const container = this.containers.find(containerId);
     if (!container || criContainerState(container) !== 'CONTAINER_RUNNING') return { error: `container ${containerId} is not running` };
     const stdio = this.containers.attachable(container.id);
-    if (!stdio) return { error: `container ${container.id} was started before this daemon did: its stdio cannot be attached` };
+    if (!stdio) return { error: `container ${container.id}: this daemon does not hold its stdio (its output could not be reattached after a restart)` };
     session.onResize(({ width, height }) => void this.rpc.unary(SERVICES.tasks, 'ResizePty', { container_id: container.id, exec_id: '', width, height }).catch(() => undefined));
     await stdio.attach(session, session.closed);
     return { exitCode: 0, description: '' };
@@ -90,7 +90,26 @@ export class CriStreamRuntime {
     if (!pod || pod.state !== 'SANDBOX_READY') throw new Error(`pod sandbox ${podId} is not ready`);
     const hostNetwork = namespaceModes(pod.config as PodSandboxConfig).network === 'NODE';
     const target = await dialLocalhost(hostNetwork ? '' : pod.netnsPath, port);
-    // each direction ends with a half-close, so a request can be answered after its sender is done
-    await Promise.all([pipeline(data, target), pipeline(target, data)]).finally(() => target.destroy());
+    await relay(data, target);
   }
+}
+
+/**
+ * Copies both ways, each direction ending with a half-close so that a request can still be
+ * answered after its sender is done; over once the pod's side has closed (it closes its half
+ * when the other has, being no half-open socket), or the client's stream is gone. An error on
+ * the pod's side is the forward's error.
+ */
+function relay(client: Duplex, target: Socket): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    client.pipe(target);
+    target.pipe(client);
+    target.once('error', reject);
+    target.once('close', () => resolve());
+    client.once('close', () => target.destroy());
+  }).finally(() => {
+    client.unpipe(target);
+    target.unpipe(client);
+    target.destroy();
+  });
 }

@@ -44,6 +44,8 @@ export async function openSpdyCommand(req: IncomingMessage, socket: Duplex, head
     const onStream = (stream: SpdyStream) => {
       const type = stream.headers.streamtype as StreamType;
       stream.accept();
+      // what the client sends on a stream nobody reads is dropped, so that it cannot hold up the connection
+      if (type === 'error' || !STREAM_TYPES.includes(type)) stream.resume();
       if (!STREAM_TYPES.includes(type)) return; // kubelet logs it and goes on
       streams.set(type, stream);
       if (wanted.every((t) => streams.has(t))) done(true);

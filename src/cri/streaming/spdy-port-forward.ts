@@ -32,6 +32,7 @@ export function servePortForwardSpdy(req: IncomingMessage, socket: Duplex, head:
     if (!Number.isInteger(port) || port < 1 || port > 65535 || (type !== 'error' && type !== 'data')) return stream.reset(RstStatus.ProtocolError);
     stream.accept();
     stream.on('error', () => undefined);
+    if (type === 'error') stream.resume(); // nothing reads what a client would send there
     // clients before request ids: an error stream and its data stream have consecutive odd ids
     const requestId = stream.headers.requestid || String(type === 'error' ? stream.id : stream.id - 2);
     let pair = pairs.get(requestId);

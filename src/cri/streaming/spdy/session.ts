@@ -65,14 +65,21 @@ export class SpdyStream extends Duplex {
     this.session.resumeReading();
   }
 
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.localClosed = true;
+    this.remoteClosed = true;
+    this.session.forget(this.id);
+    done(err);
+  }
+
   /** Data from the peer; false when the reader is behind. */
   received(data: Buffer): boolean {
-    if (this.remoteClosed) return true;
+    if (this.remoteClosed || this.destroyed) return true;
     return this.push(data);
   }
 
   remoteEnded(): void {
-    if (this.remoteClosed) return;
+    if (this.remoteClosed || this.destroyed) return;
     this.remoteClosed = true;
     this.push(null);
     if (this.localClosed) this.session.forget(this.id);
