@@ -6,8 +6,8 @@ import { invalidArgument } from '../util/errdefs.js';
 import { validateIdentifier } from '../util/identifiers.js';
 import { validateTopic } from '../util/topics.js';
 import { nowNs } from '../log/index.js';
-import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
-import { cachedEnvelope, envelopeAdaptor, type Envelope } from './envelopes.js';
+import { serverStream, unary, type Implementation } from './handlers.js';
+import { envelopeFanout, type EnvelopeWrap } from './envelope-fanout.js';
 import { fromTimestamp, timestampProblem } from '../api/proto.js';
 import { FROM_SEQ_HEADER, header, requestMeta, requireNamespace } from './request.js';
 import { SERVICES } from '../api/services.js';
@@ -23,30 +23,26 @@ export interface SubscriberGauge {
 /**
  * Streams the log as containerd envelopes from `from` on, filtered, with backpressure: a slow
  * client is fed at its own pace straight from the log, never from a buffer in the daemon.
+ * `wrap` must be made once, not per call (see EnvelopeWrap).
  */
 export async function streamEnvelopes(
   log: EventLog,
   call: ServerWritableStream<unknown, unknown>,
   from: number,
   filters: string[],
-  wrap: (seq: number, envelope: Envelope) => unknown,
+  wrap: EnvelopeWrap,
   subscribers?: SubscriberGauge,
 ): Promise<void> {
   const filter = parseFilters(filters);
-  const abort = new AbortController();
-  call.on('cancelled', () => abort.abort());
-  call.on('close', () => abort.abort());
   subscribers?.inc();
   try {
-    for await (const record of log.follow(from, abort.signal)) {
-      const translated = cachedEnvelope(log, record);
-      if (!translated || !filter.match(envelopeAdaptor(translated))) continue;
-      await writeWithBackpressure(call, wrap(record.seq, translated.envelope));
-    }
+    await envelopeFanout(log).subscribe(call, from, filter, wrap);
   } finally {
     subscribers?.dec();
   }
 }
+
+const bareEnvelope: EnvelopeWrap = (_seq, envelope) => envelope;
 
 /** `ledgerd-from-seq: N` resumes a subscription at N; without it a subscription starts now. */
 function subscribeFrom(log: EventLog, value: string | undefined): number {
@@ -81,7 +77,7 @@ export function eventsService(log: EventLog, subscribers?: SubscriberGauge): Imp
         call,
         subscribeFrom(log, header(call.metadata, FROM_SEQ_HEADER)),
         call.request.filters ?? [],
-        (_seq, envelope) => envelope,
+        bareEnvelope,
         subscribers,
       ),
     ),

@@ -123,8 +123,13 @@ export function messageReader<T>(call: ServerDuplexStream<T, any>): () => Promis
  * ends at once then, so the handler goes on to its finally (closing files, releasing locks).
  */
 export async function writeWithBackpressure(call: ServerWritableStream<any, any> | ServerDuplexStream<any, any>, message: unknown): Promise<void> {
-  if (call.write(message) || call.cancelled || call.destroyed || call.writableEnded) return;
-  await new Promise<void>((resolve) => {
+  if (!call.write(message)) await drained(call);
+}
+
+/** Waits until a stream whose write returned false drains, or ends in any way (at once if it has). */
+export function drained(call: ServerWritableStream<any, any> | ServerDuplexStream<any, any>): Promise<void> {
+  if (call.cancelled || call.destroyed || call.writableEnded) return Promise.resolve();
+  return new Promise<void>((resolve) => {
     const events = ['drain', 'cancelled', 'close', 'error', 'finish'] as const;
     const done = () => {
       for (const event of events) call.off(event, done);

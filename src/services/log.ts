@@ -4,6 +4,7 @@ import { topicOf } from '../events/index.js';
 import { parseFilters, type Adaptor } from '../filters/index.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
 import { streamEnvelopes, type SubscriberGauge } from './events.js';
+import type { EnvelopeWrap } from './envelope-fanout.js';
 import { timestamp } from '../api/proto.js';
 import { toJson } from '../util/json.js';
 import { SERVICES } from '../api/services.js';
@@ -53,6 +54,8 @@ export function toLogRecordMessage(record: LogRecord) {
   };
 }
 
+const envelopeWithSeq: EnvelopeWrap = (seq, envelope) => ({ seq, envelope });
+
 /** ledgerd's own service: the log's history, its head, its verification, resumable envelopes. */
 export function logService(log: EventLog, subscribers?: SubscriberGauge): Implementation {
   return {
@@ -73,7 +76,7 @@ export function logService(log: EventLog, subscribers?: SubscriberGauge): Implem
     Verify: unary(() => verifyLogInBackground(log)),
     Subscribe: serverStream((call) => {
       const from = Number(call.request.from_seq ?? 0) || log.head + 1;
-      return streamEnvelopes(log, call, from, call.request.filters ?? [], (seq, envelope) => ({ seq, envelope }), subscribers);
+      return streamEnvelopes(log, call, from, call.request.filters ?? [], envelopeWithSeq, subscribers);
     }),
     ...timeTravelHandlers(log),
   };
