@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { startTestDaemon } from '../helpers/daemon.js';
@@ -83,4 +83,27 @@ test('CRI images: pull through a hosts.toml mirror, status by tag, id, digest an
     return true;
   });
   await assert.rejects(cri.images('PullImage', { image: { image: 'busybox:9.9' } }), (err: { code: number }) => err.code === status.NOT_FOUND || err.code === status.UNKNOWN);
+});
+
+test('CRI pull through hosts.toml falls back: a mirror that is down, then one without the image, then the upstream server', { skip: skipWithoutRegistry }, async (t) => {
+  const upstream = await startTestRegistry(t);
+  const image = await buildImage([busyboxEntries()]);
+  await upstream.pushImage('library/tool', '1.0', image);
+  const empty = await startTestRegistry(t);
+  const dir = tempDir(t);
+  const { config, hostsDir } = writeCriConfig(dir, upstream.host, []);
+  mkdirSync(join(hostsDir, 'mirrored.test'), { recursive: true });
+  writeFileSync(
+    join(hostsDir, 'mirrored.test', 'hosts.toml'),
+    `server = "http://${upstream.host}"\n\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull", "resolve"]\n\n[host."http://${empty.host}"]\n  capabilities = ["pull", "resolve"]\n`,
+  );
+  const daemon = await startTestDaemon(t, { args: ['-c', config] });
+  const cri = criClient(t, daemon.address);
+  const { image_ref } = await cri.images('PullImage', { image: { image: 'mirrored.test/library/tool:1.0' } });
+  assert.equal(image_ref, image.config.desc.digest);
+  // nowhere to be found: the first host's failure is the answer
+  await assert.rejects(cri.images('PullImage', { image: { image: 'mirrored.test/library/absent:1.0' } }), (err: { details: string }) => {
+    assert.match(err.details, /127\.0\.0\.1:1/);
+    return true;
+  });
 });

@@ -6,7 +6,7 @@ import type { Descriptor, Platform } from '../image/descriptor.js';
 import { children, configPlatform, parseConfig, parseIndex, parseManifest, selectManifests, type ImageConfig, type Manifest } from '../image/manifest.js';
 import { childGcLabels, isIndexType, isManifestType } from '../image/media-types.js';
 import { allPlatforms, anyOf, formatPlatform, hostPlatform, onlyPlatform, type PlatformMatcher } from '../image/platforms.js';
-import { formatReference, hostsFromDir, IncompleteDownloadError, parseReference, pullHost, Registry, type CredentialsFor } from '../registry/index.js';
+import { formatReference, hostsFromDir, IncompleteDownloadError, parseReference, pullHosts, Registry, type CredentialsFor, type RegistryEndpoint } from '../registry/index.js';
 import { SERVICES, type Rpc } from '../rpc.js';
 import type { PullListener } from './events.js';
 import { BlobFetcher } from './fetch.js';
@@ -63,17 +63,16 @@ export async function pull(rpc: Rpc, reference: string, options: PullOptions = {
   const unpack = options.unpack ?? true;
   const snapshotter = unpack ? await namespaceSnapshotter(rpc, options.snapshotter) : (options.snapshotter ?? '');
 
-  const endpoint = options.hostsDir ? pullHost(hostsFromDir(options.hostsDir, ref.domain)) : undefined;
-  if (options.hostsDir && !endpoint) throw new Error(`${options.hostsDir}: no host for ${ref.domain} may pull and resolve`);
-  const registry = new Registry(ref, { plainHttp: options.plainHttp, credentials: options.credentials, endpoint });
+  const endpoints = options.hostsDir ? pullHosts(hostsFromDir(options.hostsDir, ref.domain)) : [undefined];
+  if (endpoints.length === 0) throw new Error(`${options.hostsDir}: no host for ${ref.domain} may pull and resolve`);
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  listener({ type: 'resolving', name });
+  const { registry, root } = await resolveOnFirst(ref, endpoints, { plainHttp: options.plainHttp, credentials: options.credentials }, signal);
   const lease = await takeLease(rpc);
   let keepLease = false;
   let fetcher: BlobFetcher | undefined;
   try {
-    listener({ type: 'resolving', name });
-    const root = await registry.resolve(signal);
     listener({ type: 'resolved', name, desc: root });
 
     fetcher = new BlobFetcher(lease.rpc, registry, options.maxConcurrentDownloads ?? 3, listener, signal);
@@ -113,6 +112,27 @@ export async function pull(rpc: Rpc, reference: string, options: PullOptions = {
     if (!keepLease) await lease.release().catch(() => undefined);
     await registry.close().catch(() => undefined);
   }
+}
+
+/**
+ * The first host (a hosts.toml's mirrors in order, then its server) that resolves the reference,
+ * as containerd's resolver tries them: a host that cannot be reached, refuses, answers an error or
+ * does not have the image passes to the next (an abort stops there). The pull then fetches from
+ * the host that resolved. All failing, the first host's error is thrown.
+ */
+async function resolveOnFirst(ref: ReturnType<typeof parseReference>, endpoints: readonly (RegistryEndpoint | undefined)[], options: { plainHttp?: boolean; credentials?: CredentialsFor }, signal: AbortSignal) {
+  let firstError: unknown;
+  for (const endpoint of endpoints) {
+    const registry = new Registry(ref, { ...options, endpoint });
+    try {
+      return { registry, root: await registry.resolve(signal) };
+    } catch (err) {
+      await registry.close().catch(() => undefined);
+      if (signal.aborted) throw err;
+      firstError ??= err;
+    }
+  }
+  throw firstError;
 }
 
 /**

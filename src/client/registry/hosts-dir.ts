@@ -38,9 +38,9 @@ export function hostsFromDir(dir: string, domain: string): RegistryHost[] {
   return [...hosts, server];
 }
 
-/** The first host that may resolve tags and pull blobs. */
-export function pullHost(hosts: readonly RegistryHost[]): RegistryEndpoint | undefined {
-  return hosts.find((h) => h.capabilities.includes('pull') && h.capabilities.includes('resolve'));
+/** The hosts that may resolve tags and pull blobs, in the order a pull tries them. */
+export function pullHosts(hosts: readonly RegistryHost[]): RegistryHost[] {
+  return hosts.filter((h) => h.capabilities.includes('pull') && h.capabilities.includes('resolve'));
 }
 
 

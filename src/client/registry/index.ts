@@ -4,4 +4,4 @@ export { Registry, NotFoundError, MAX_MANIFEST_SIZE, type RegistryOptions } from
 export { downloadBlob, isTransient, IncompleteDownloadError, type DownloadOptions } from './download.js';
 export { RegistryError, DigestMismatchError } from './errors.js';
 export { AuthorizationDenied, parseChallenges, type Credentials, type CredentialsFor } from './auth.js';
-export { hostsFromDir, pullHost, type RegistryHost, type HostCapability } from './hosts-dir.js';
+export { hostsFromDir, pullHosts, type RegistryHost, type HostCapability } from './hosts-dir.js';
