@@ -123,6 +123,7 @@ export async function applyContainerSecurity(spec: RuntimeSpec, security: LinuxC
     linux.maskedPaths = [...(security.masked_paths ?? [])];
     linux.readonlyPaths = [...(security.readonly_paths ?? [])];
   }
+  refuseApparmor(security, field);
   withCapabilities(spec, security.capabilities, `${field}.capabilities`);
   if (security.privileged) withPrivileged(spec);
   await withSeccomp(spec, seccompProfileOf(security, settings.unsetSeccompProfile, field), Boolean(security.privileged), field);
@@ -136,6 +137,34 @@ export async function applySandboxSecurity(spec: RuntimeSpec, podSecurity: PodSe
 
 const PROFILE_PREFIX = 'localhost/';
 
+/** "runtime/default", "docker/default", "unconfined" or "localhost/<name>" as a SecurityProfile (containerd's generateSecurityProfile). */
+function namedProfile(name: string, field: string): SecurityProfile {
+  if (name === 'runtime/default' || name === 'docker/default') return { profile_type: 'RuntimeDefault' };
+  if (name === 'unconfined') return { profile_type: 'Unconfined' };
+  if (!name.startsWith(PROFILE_PREFIX)) throw invalidArgument(`${field}: invalid profile "${name}": want runtime/default, docker/default, unconfined or localhost/<profile>`);
+  return { profile_type: 'Localhost', localhost_ref: name.slice(PROFILE_PREFIX.length) };
+}
+
+/**
+ * ledgerd applies no apparmor profile, so a container that asks for one (other than unconfined)
+ * is refused rather than run unconfined. Where apparmor is off this is containerd's answer too
+ * ("apparmor is not supported"); where it is on, containerd would load and apply the profile.
+ */
+function refuseApparmor(security: LinuxContainerSecurityContext, field: string): void {
+  const profile = security.apparmor ?? (security.apparmor_profile ? namedProfile(security.apparmor_profile, `${field}.apparmor_profile`) : undefined);
+  if (!profile || profile.profile_type === 'Unconfined') return;
+  const why = apparmorEnabled() ? 'ledgerd does not apply apparmor profiles' : 'apparmor is not enabled on this host';
+  throw invalidArgument(`${field}.apparmor: ${profile.profile_type ?? 'RuntimeDefault'} profile asked for, but ${why}; use unconfined or no profile`);
+}
+
+function apparmorEnabled(): boolean {
+  try {
+    return readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').startsWith('Y');
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The seccomp profile a security context asks for (containerd's generateSeccompSecurityProfile):
  * the `seccomp` field when set, else `seccomp_profile_path` ("runtime/default", "docker/default",
@@ -144,13 +173,7 @@ const PROFILE_PREFIX = 'localhost/';
 export function seccompProfileOf(context: Pick<LinuxContainerSecurityContext, 'seccomp' | 'seccomp_profile_path'>, unsetProfile: string, field: string): SecurityProfile | undefined {
   if (context.seccomp) return context.seccomp;
   const path = context.seccomp_profile_path || unsetProfile;
-  if (!path) return undefined;
-  if (path === 'runtime/default' || path === 'docker/default') return { profile_type: 'RuntimeDefault' };
-  if (path === 'unconfined') return { profile_type: 'Unconfined' };
-  if (!path.startsWith(PROFILE_PREFIX)) {
-    throw invalidArgument(`${field}.seccomp_profile_path: invalid profile "${path}": want runtime/default, docker/default, unconfined or localhost/<path of a profile>`);
-  }
-  return { profile_type: 'Localhost', localhost_ref: path.slice(PROFILE_PREFIX.length) };
+  return path ? namedProfile(path, `${field}.seccomp_profile_path`) : undefined;
 }
 
 let seccompInKernel: boolean | undefined;

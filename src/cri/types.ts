@@ -81,6 +81,8 @@ export interface LinuxContainerSecurityContext {
   namespace_options?: { pid?: string };
   seccomp?: SecurityProfile | null;
   seccomp_profile_path?: string;
+  apparmor?: SecurityProfile | null;
+  apparmor_profile?: string;
 }
 
 export interface ContainerConfig {

@@ -64,7 +64,7 @@ test('containers in a pod: seccomp, privileged, capabilities, mount propagation,
   const blockHostname = join(profiles, 'block-hostname.json');
   writeFileSync(blockHostname, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sethostname'], action: 'SCMP_ACT_ERRNO' }] }));
 
-  await t.test('seccomp: runtime/default filters, a localhost profile blocks what it names, unconfined and no profile filter nothing', async () => {
+  await t.test('seccomp: runtime/default filters, a localhost profile blocks what it names, unconfined and no profile filter nothing; apparmor only unconfined', async () => {
     const byDefault = await run({ linux: { security_context: { seccomp: { profile_type: 'RuntimeDefault' } } } });
     assert.equal(await statusField(byDefault, 'Seccomp'), '2');
     const unshare = await exec(byDefault, 'unshare', '-U', 'true');
@@ -92,6 +92,11 @@ test('containers in a pod: seccomp, privileged, capabilities, mount propagation,
     await rejects(create({ linux: { security_context: { seccomp_profile_path: blockChmod } } }), status.INVALID_ARGUMENT, /seccomp_profile_path: invalid profile/);
     await rejects(create({ linux: { security_context: { seccomp_profile_path: `localhost/${join(profiles, 'missing.json')}` } } }), status.INVALID_ARGUMENT, field);
     await rejects(create({ linux: { security_context: { seccomp: { profile_type: 'Unconfined', localhost_ref: blockChmod } } } }), status.INVALID_ARGUMENT, /localhost_ref/);
+    // no apparmor profile is applied, so none may be asked for; unconfined is what every container gets
+    await rejects(create({ linux: { security_context: { apparmor_profile: 'runtime/default' } } }), status.INVALID_ARGUMENT, /apparmor: RuntimeDefault profile asked for/);
+    await rejects(create({ linux: { security_context: { apparmor: { profile_type: 'Localhost', localhost_ref: 'mine' } } } }), status.INVALID_ARGUMENT, /apparmor: Localhost profile/);
+    await rejects(create({ linux: { security_context: { apparmor_profile: 'mine' } } }), status.INVALID_ARGUMENT, /apparmor_profile: invalid profile "mine"/);
+    await create({ linux: { security_context: { apparmor: { profile_type: 'Unconfined' } } } });
   });
 
   await t.test('privileged: every capability the daemon has, the host devices, no seccomp even when asked, sysfs and cgroupfs writable, nothing masked', async () => {
