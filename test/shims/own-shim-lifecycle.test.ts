@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -247,6 +248,39 @@ describe('containerd-shim-ledger-v1 lifecycle', { skip: skipWithoutRunc }, () =>
     await shim.call('Delete', api.ProcessRequest, { id }, api.DeleteResponse);
     await shim.call('Shutdown', api.ShutdownRequest, { id });
     await shim.close();
+  });
+
+  test('an ending shim removes its socket before delivering its last events: a new shim for the same id never joins it', async () => {
+    const id = 'ending';
+    // an events socket that takes the shim's connection and never answers: its last events wait
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => {
+      held.add(socket);
+      socket.on('close', () => held.delete(socket));
+    });
+    const silentPath = join(dir, 'silent.sock');
+    await new Promise<void>((resolve) => silent.listen(silentPath, resolve));
+    try {
+      const bundle = bundleFor(id, ['true']);
+      const started = await startShim({ namespace: NS, id, bundle, daemonAddress, ttrpcAddress: silentPath });
+      const shim = await ShimClient.connect(started.socket, NS);
+      const shimPid = (await shim.call<{ shim_pid: number }>('Connect', api.IdRequest, { id }, api.ConnectResponse)).shim_pid;
+      shimPids.add(shimPid);
+      await shim.call('Create', api.CreateTaskRequest, { id, bundle, rootfs: rootfsMount() }, api.CreateTaskResponse);
+      const waited = shim.call('Wait', api.ProcessRequest, { id }, api.WaitResponse);
+      await shim.call('Start', api.ProcessRequest, { id }, api.StartResponse);
+      await waited;
+      await shim.call('Delete', api.ProcessRequest, { id }, api.DeleteResponse);
+      await waitUntil(() => held.size > 0, 'the shim to connect to the events socket');
+      await shim.call('Shutdown', api.ShutdownRequest, { id });
+      await shim.close();
+      await waitUntil(() => !existsSync(started.socket), 'the socket to go');
+      assert.ok(held.size > 0 && alive(shimPid), 'its socket went while the shim still tries to deliver its events');
+      await waitUntil(() => !alive(shimPid), 'the shim to exit', 10_000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
   });
 
   test('OOM: a container over its memory limit is reported with /tasks/oom, then exits 137', async () => {

@@ -95,9 +95,12 @@ export async function serveSession(
     stopping = true;
     log.info('shutting down');
     service.close();
+    // first: a shim for the same id (the same socket path) may be started while this one still
+    // delivers its last events, and must not find this one and join it (a daemon's reconciler
+    // discarding an unacknowledged task, then a client reusing its id, met the ending shim)
+    if (socketAddress) rmSync(fromAddress(socketAddress), { force: true });
     await publisher.flush(2000);
     publisher.close();
-    if (socketAddress) rmSync(fromAddress(socketAddress), { force: true });
     // closing waits for the peers' connections to go
     const clean = await Promise.race([server.close().then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS, false))]);
     closeLog();
