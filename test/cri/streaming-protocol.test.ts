@@ -70,9 +70,9 @@ test('frames: split anywhere across reads, control and data told apart, oversize
 });
 
 /** A server that upgrades every request to SPDY with `protocols` and hands each session's streams to `onStream`. */
-async function spdyServer(t: import('node:test').TestContext, protocols: string[], onStream: (s: SpdyStream) => void): Promise<string> {
+async function spdyServer(t: import('node:test').TestContext, protocols: string[], onStream: (s: SpdyStream) => void, idleTimeoutMs = 0): Promise<string> {
   const server: Server = createServer((_req, res) => res.writeHead(400).end());
-  server.on('upgrade', (req, socket, head) => upgradeToSpdy(req, socket, head, protocols, 0)?.session.on('stream', onStream));
+  server.on('upgrade', (req, socket, head) => upgradeToSpdy(req, socket, head, protocols, idleTimeoutMs)?.session.on('stream', onStream));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => (server.closeAllConnections(), server.close()));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
@@ -107,6 +107,16 @@ test('a SPDY session: negotiation, streams accepted or reset, data both ways wit
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   assert.ok(client!.seen.includes(FrameType.RstStream));
+});
+
+test('a SPDY connection without traffic for stream_idle_timeout is closed with GOAWAY', async (t) => {
+  const url = await spdyServer(t, ['portforward.k8s.io'], (stream) => stream.accept(), 300);
+  const { client } = await SpdyClient.connect(url, ['portforward.k8s.io']);
+  const started = Date.now();
+  client!.openStream({ streamtype: 'data' });
+  await client!.closed;
+  assert.ok(Date.now() - started >= 250, 'not before the timeout');
+  assert.ok(client!.seen.includes(FrameType.GoAway));
 });
 
 test('remotecommand status: v4 JSON (success, exit code, internal error) and the older text form', () => {

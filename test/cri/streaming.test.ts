@@ -147,6 +147,14 @@ test('streaming: exec (SPDY v4 and v2, stdin, a terminal with resize, websocket)
   const channel = (n: number) => Buffer.concat(messages.filter((m) => m[0] === n).map((m) => m.subarray(1))).toString();
   assert.equal(channel(1), 'hi\n');
   assert.deepEqual(JSON.parse(channel(3)).details.causes, [{ reason: 'ExitCode', message: '2' }]);
+  // base64.channel.k8s.io: text messages, the channel a digit, the data base64; success says nothing
+  const b64Url = new URL((await execUrl({ cmd: ['sh', '-c', 'echo $((2+3))'], stdout: true })).replace(/^http/, 'ws'));
+  const b64Socket = await dial(b64Url.hostname, Number(b64Url.port));
+  const b64 = new WebSocket(b64Url, ['base64.channel.k8s.io'], { createConnection: () => b64Socket });
+  const texts: string[] = [];
+  b64.on('message', (m: Buffer, binary: boolean) => texts.push(`${binary ? 'binary' : 'text'}:${m.toString()}`));
+  await new Promise((resolve) => b64.once('close', resolve));
+  assert.deepEqual(texts, ['text:1', `text:1${Buffer.from('5\n').toString('base64')}`]);
 
   // attach: the container's own stdin and stdout; with stdin_once our end of input is the container's
   const attached = await container('reader', 'read line; echo "got $line"', { stdin: true, stdin_once: true });
