@@ -34,7 +34,10 @@ async function natsServer(): Promise<{ url: string; stop(): void }> {
     });
     server.once('exit', () => reject(new Error(output)));
   });
-  return { url: `nats://127.0.0.1:${port}`, stop: () => server.kill() };
+  // also when this process ends early (a closed stdout pipe ends it before its finally)
+  const stop = () => server.kill();
+  process.once('exit', stop);
+  return { url: `nats://127.0.0.1:${port}`, stop };
 }
 
 function exporterOf(log: EventLog, url: string, stream: string): NatsExporter {
