@@ -102,15 +102,19 @@ export function messageReader<T>(call: ServerDuplexStream<T, any>): () => Promis
   // not [Symbol.asyncIterator]: at the client's half-close that destroys the call before its status is sent
   const messages = (call as unknown as import('node:stream').Readable).iterator({ destroyOnReturn: false }) as AsyncIterator<T>;
   // grpc-js does not end the readable side when the client cancels or its deadline passes: without
-  // this a handler waiting for the next message would wait for ever, holding what it holds (a ref's lock)
-  const cancelled = new Promise<never>((_, reject) => {
-    const gone = () => reject(new StatusError(Code.Canceled, 'the client cancelled the call'));
-    if (call.cancelled) gone();
-    else call.once('cancelled', gone);
-  });
-  cancelled.catch(() => undefined);
+  // this a handler waiting for the next message would wait for ever, holding what it holds (a ref's lock).
+  // Not a Promise.race against one promise of the cancel: every race adds a reaction to it that
+  // holds that race's result, so a Content.Write kept every chunk it received until its end.
   return async () => {
-    const next = await Promise.race([messages.next(), cancelled]);
+    const next = await new Promise<IteratorResult<T>>((resolve, reject) => {
+      const gone = () => reject(new StatusError(Code.Canceled, 'the client cancelled the call'));
+      if (call.cancelled) return gone();
+      call.once('cancelled', gone);
+      messages.next().then(
+        (result) => (call.off('cancelled', gone), resolve(result)),
+        (err: unknown) => (call.off('cancelled', gone), reject(err)),
+      );
+    });
     if (next.done) return undefined;
     checkDecoded(next.value);
     return next.value;
