@@ -26,6 +26,7 @@ import { cgroupStats, cgroupStatsAt, networkStats, sumStats, type CgroupStats, t
 import { applyContainerResources, criResources, resourceRules, withResources, type OciResources } from './resources.js';
 import { withDevices, withHostDevices } from './devices.js';
 import { withContainerMounts } from './mounts.js';
+import { cgroupsPath } from './runtime-options.js';
 import { applyContainerSecurity, securitySettings } from './security.js';
 import { ANNOTATIONS, namespaceModes } from './sandbox-spec.js';
 import type { CriPods } from './pods.js';
@@ -121,7 +122,7 @@ export class CriContainers {
           id,
           image: runnable.name,
           labels: { ...(config.labels ?? {}), [KIND_LABEL]: 'container' },
-          runtime: { name: this.pods.runtimeOf(pod).type },
+          runtime: { name: this.pods.runtimeOf(pod).type, options: this.pods.runtimeOf(pod).options },
           spec: { type_url: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
           snapshotter,
           snapshot_key: id,
@@ -418,7 +419,7 @@ export class CriContainers {
     });
     // a cgroup namespace hides the host's hierarchy, on cgroup v2 only and not from privileged containers (as containerd)
     if (!security.privileged && existsSync('/sys/fs/cgroup/cgroup.controllers')) linux.namespaces.push({ type: 'cgroup' });
-    if (podConfig.linux?.cgroup_parent) linux.cgroupsPath = `${podConfig.linux.cgroup_parent.replace(/\/$/, '')}/${id}`;
+    if (podConfig.linux?.cgroup_parent) linux.cgroupsPath = cgroupsPath(podConfig.linux.cgroup_parent, id);
     applyContainerResources(spec, config.linux?.resources, this.config);
     await withDevices(spec, config.devices ?? []);
     if (security.privileged && !this.pods.runtimeOf(pod).privilegedWithoutHostDevices) await withHostDevices(spec);

@@ -26,6 +26,7 @@ import { CRI_NAMESPACE, type CriConfig } from './config.js';
 import { parseImageRef, type CriImages } from './images.js';
 import { createNetns, newNetnsPath, removeNetns } from './netns.js';
 import { PodSetupJournal, readPodSetup } from './pod-setup-journal.js';
+import { runtimeOptions } from './runtime-options.js';
 import { hostsFile, namespaceModes, resolvConf, sandboxSpec } from './sandbox-spec.js';
 import type { PodSandboxConfig } from './types.js';
 
@@ -57,6 +58,8 @@ export interface PodRuntime {
   readonly type: string;
   readonly podAnnotations: string[];
   readonly privilegedWithoutHostDevices: boolean;
+  /** The runtime's options as the shim's task options (runc: SystemdCgroup, BinaryName, Root, ...). */
+  readonly options?: { type_url: string; value: Buffer };
 }
 
 export class CriPods {
@@ -150,7 +153,7 @@ export class CriPods {
           id,
           image: image.name,
           labels: { ...(config.labels ?? {}), [KIND_LABEL]: 'sandbox' },
-          runtime: { name: runtime.type },
+          runtime: { name: runtime.type, options: runtime.options },
           spec: { type_url: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
           snapshotter,
           snapshot_key: id,
@@ -317,8 +320,10 @@ export class CriPods {
     const name = handler || this.config.containerd.default_runtime_name;
     const runtime = this.config.containerd.runtimes[name];
     if (!runtime && handler) throw notFound(`no runtime for "${handler}" is configured`);
+    const type = runtime?.runtime_type || 'io.containerd.runc.v2';
     return {
-      type: runtime?.runtime_type || 'io.containerd.runc.v2',
+      type,
+      options: runtimeOptions(type, runtime?.options),
       podAnnotations: runtime?.pod_annotations ?? [],
       privilegedWithoutHostDevices: Boolean(runtime?.privileged_without_host_devices),
     };

@@ -5,6 +5,7 @@ import { hostname as hostHostname } from 'node:os';
 import { defaultSpec, withImageConfig, type ImageRunConfig, type RuntimeSpec } from '../client/run/oci-spec.js';
 import { CRI_NAMESPACE } from './config.js';
 import { oomScoreAdj } from './resources.js';
+import { cgroupsPath } from './runtime-options.js';
 import type { PodSandboxConfig } from './types.js';
 
 /** containerd's defaultSandboxOOMAdj: the pause process is among the last the kernel kills. */
@@ -54,7 +55,7 @@ export function sandboxSpec(input: SandboxSpecInput): RuntimeSpec {
     .filter((ns) => !(ns.type === 'ipc' && modes.ipc === 'NODE'))
     .map((ns) => (ns.type === 'network' ? { type: 'network', path: input.netnsPath } : ns));
   const parent = config.linux?.cgroup_parent;
-  if (parent) linux.cgroupsPath = `${parent.replace(/\/$/, '')}/${id}`;
+  if (parent) linux.cgroupsPath = cgroupsPath(parent, id);
   const sysctls = config.linux?.sysctls ?? {};
   if (Object.keys(sysctls).length > 0) linux.sysctl = { ...sysctls };
   spec.process.oomScoreAdj = oomScoreAdj(SANDBOX_OOM_SCORE_ADJ, input.restrictOomScoreAdj);

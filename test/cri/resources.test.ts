@@ -3,10 +3,11 @@
 // daemon restart. cgroup figures are read from the kernel's files (v1 or v2).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmdirSync, statfsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { criTestbed, podConfig, skipCri } from '../helpers/cri-testbed.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 
@@ -30,7 +31,9 @@ function removeCgroup(path: string): void {
 }
 
 test('resources at create and through UpdateContainerResources, before and after a daemon restart', { skip: skipCri, timeout: 120_000 }, async (t) => {
-  const bed = await criTestbed(t, { tag: 'res' });
+  // the runtime's options reach its tasks: runc keeps its state under this Root
+  const runcRoot = tempDir(t);
+  const bed = await criTestbed(t, { tag: 'res', extraConfig: `  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n    Root = "${runcRoot}"` });
   // a cgroup parent of the pod's own, as kubelet gives one: the pod's stats come from it
   const parent = `/crires-pod-${process.pid}`;
   t.after(() => removeCgroup(parent));
@@ -54,6 +57,7 @@ test('resources at create and through UpdateContainerResources, before and after
       const r = await bed.cri.runtime('ExecSync', { container_id: id, cmd: ['sh', '-c', script], timeout: 10 });
       return { out: Buffer.from(r.stdout).toString() + Buffer.from(r.stderr).toString(), code: r.exit_code as number };
     };
+    assert.ok(existsSync(join(runcRoot, 'k8s.io', pod)) && existsSync(join(runcRoot, 'k8s.io', cid)), 'runc ran the pod and its container with the runtime\'s Root');
     assert.deepEqual(await exec(cid, 'test -c /dev/xnull && echo x > /dev/xnull && echo written'), { out: 'written\n', code: 0 }, 'the device is there and writable');
 
     // the pod's /dev/shm: one 64 MiB tmpfs its containers share, seen from the host

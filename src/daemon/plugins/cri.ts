@@ -7,6 +7,7 @@ import type { EventLog } from '../../log/index.js';
 import { criImageService, criRuntimeService, CRI_IMAGE_SERVICE, CRI_RUNTIME_SERVICE } from '../../services/cri.js';
 import { PodCommands } from '../../commands/pods.js';
 import { CriPods } from '../../cri/pods.js';
+import { runtimeOptions } from '../../cri/runtime-options.js';
 import { criContainersProjection, podsProjection } from '../../projections/index.js';
 import { CriContainerCommands } from '../../commands/cri-containers.js';
 import { CriContainers } from '../../cri/containers.js';
@@ -32,6 +33,8 @@ export const criPlugins = (): AreaPlugins => ({
       config: defaultCriConfig(),
       async init(ctx) {
         const config = ctx.config as CriConfig;
+        // a runtime option its shim does not have is a config error, named at start-up
+        for (const runtime of Object.values(config.containerd.runtimes)) runtimeOptions(runtime.runtime_type || 'io.containerd.runc.v2', runtime.options);
         ctx.meta.exports.CRIVersion = CRI_API_VERSION;
         const daemon = new Connection(ctx.address, CRI_NAMESPACE);
         const images = new CriImages(daemon, config, ctx.daemonRoot);
