@@ -86,9 +86,18 @@ test('subscribers at the head, behind a full transport, filtered or resuming eac
   await until(() => full.received.length === total - 40 + 1, () => `${full.received.length} arrived`);
   assert.equal(atHead.received.length, total - 40);
 
+  // one that subscribes at the head before the fan-out has passed the newest record is not shown it
+  await log.append([namespaceEvent(total + 1)]);
+  const late = fakeCall();
+  subscriptions.push(fanout.subscribe(late as never, log.head + 1, parseFilters([]), withSeq));
+  await log.append([namespaceEvent(total + 2)]);
+  await until(() => late.received.length > 0 && full.received.length === total - 40 + 3, () => `${late.received.length} arrived late`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(late.received.map((m) => m.seq), [total + 3]);
+
   // closing the log ends every subscription, also one waiting for its transport to drain
   full.write = () => false;
-  await log.append([namespaceEvent(total + 1)]);
+  await log.append([namespaceEvent(total + 3)]);
   await log.close();
   await Promise.all(subscriptions);
 });
