@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ledgerd needs on a fresh Debian 12 machine (as root) and builds it.
-#   scripts/install.sh          runtime: runc, ctr (Debian's containerd package), Node packages; CNI plugins for CRI pods
+#   scripts/install.sh          runtime: runc, ctr (Debian's containerd package), Node packages; CNI plugins for CRI pods;
+#                               openssl (the CRI streaming server's self-signed certificate with enable_tls_streaming)
 #   scripts/install.sh --test   also what the test suite uses: registry, busybox-static, jq, curl,
 #                               systemd-analyze (package systemd), mkfs.ext4 (e2fsprogs: the disk-full fault tests),
 #                               nats-server (the NATS JetStream export tests)
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(runc containerd iproute2 ca-certificates zstd containernetworking-plugins)
+packages=(runc containerd iproute2 ca-certificates zstd containernetworking-plugins openssl)
 systemd_unit=false
 for arg in "$@"; do
   case "$arg" in

@@ -13,6 +13,11 @@ import type { SpdyStream } from '../../src/cri/streaming/spdy/session.js';
 import { statusJson, statusText, terminalSizes, type TerminalSize } from '../../src/cri/streaming/command-session.js';
 import { RequestCache } from '../../src/cri/streaming/request-cache.js';
 import { SpdyClient } from '../helpers/spdy-client.js';
+import { connect as tlsConnect } from 'node:tls';
+import { defaultCriConfig } from '../../src/cri/config.js';
+import { streamServerOptions } from '../../src/cri/streaming/config.js';
+import { CriStreamServer } from '../../src/cri/streaming/http-server.js';
+import type { CriStreamRuntime } from '../../src/cri/streaming/runtime.js';
 
 /** zlib's checksum of a preset dictionary, its id in a stream's header (RFC 1950). */
 function adler32(data: Uint8Array): number {
@@ -159,4 +164,27 @@ test('request tokens: used once, gone after a minute, 1000 at most in flight', (
   assert.throws(() => cache.insert('one too many'), /maximum number of in-flight streaming requests/);
   now += 60_001;
   assert.ok(cache.insert('after expiry'), 'expired entries make room');
+});
+
+test('enable_tls_streaming without a key pair: a self-signed certificate, https URLs, the server answers over TLS', async (t) => {
+  const options = await streamServerOptions({ ...defaultCriConfig(), stream_server_address: '127.0.0.1', enable_tls_streaming: true });
+  assert.match(options.tls!.cert.toString(), /^-----BEGIN CERTIFICATE-----/);
+  const server = new CriStreamServer(options, {} as CriStreamRuntime);
+  await server.start();
+  t.after(() => server.stop());
+  const url = await server.getExec({ containerId: 'c', cmd: ['true'], tty: false, stdin: false, stdout: true, stderr: false });
+  assert.match(url, /^https:\/\/127\.0\.0\.1:\d+\/exec\/[\w-]{8}$/);
+  await assert.rejects(server.getAttach({ containerId: 'c', tty: true, stdin: false, stdout: true, stderr: true }), /tty and stderr cannot both be true/);
+  const { port } = new URL(url);
+  const socket = tlsConnect({ host: '127.0.0.1', port: Number(port), rejectUnauthorized: false });
+  await new Promise((resolve) => socket.once('secureConnect', resolve));
+  assert.equal(socket.getPeerCertificate().subject.CN, 'ledgerd-stream');
+  socket.end('GET /exec/unknown HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  const reply = await new Promise<string>((resolve) => {
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString())).once('close', () => resolve(text));
+  });
+  assert.match(reply, /^HTTP\/1\.1 404/);
+  await assert.rejects(streamServerOptions({ ...defaultCriConfig(), stream_idle_timeout: 'soon' }), /stream_idle_timeout: invalid duration "soon"/);
+  await assert.rejects(streamServerOptions({ ...defaultCriConfig(), stream_server_port: '70000' }), /stream_server_port: "70000" is not a TCP port/);
 });

@@ -25,7 +25,7 @@ async function selfSigned(host: string): Promise<{ cert: Buffer; key: Buffer }> 
   const san = /^[\d.]+$/.test(host) || host.includes(':') ? `IP:${host}` : `DNS:${host}`;
   const { stdout } = await run(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '365', '-subj', '/O=ledgerd/CN=ledgerd-stream', '-addext', `subjectAltName=${san}`, '-keyout', '/dev/stdout', '-out', '/dev/stdout'],
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '365', '-subj', '/O=ledgerd/CN=ledgerd-stream', '-addext', `subjectAltName=${san}`, '-keyout', '-'],
     { encoding: 'utf8' },
   ).catch((err: Error) => {
     throw new Error(`enable_tls_streaming: making a self-signed certificate with openssl failed (set x509_key_pair_streaming instead): ${err.message}`);
