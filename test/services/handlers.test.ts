@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { garbageCollector } from '../../src/util/collect-garbage.js';
 import { EventEmitter } from 'node:events';
-import { writeWithBackpressure } from '../../src/services/handlers.js';
+import { messageReader, writeWithBackpressure } from '../../src/services/handlers.js';
 
 /** A server stream whose transport buffer is full: write() answers false, as grpc-js does then. */
 function fullStream(state: { cancelled?: boolean; destroyed?: boolean }) {
@@ -30,4 +32,24 @@ test('a full stream waits for drain, and a close or error while waiting ends the
     await write;
     for (const name of ['drain', 'cancelled', 'close', 'error', 'finish']) assert.equal(call.listenerCount(name), 0, `${name} listener left after ${event}`);
   }
+});
+
+test('messageReader keeps no message it has returned (a long upload does not pile up in memory)', async () => {
+  const call = new Readable({ objectMode: true, read() {} }) as Readable & { cancelled: boolean };
+  call.cancelled = false;
+  const read = messageReader(call as never);
+  const seen: WeakRef<object>[] = [];
+  for (let i = 0; i < 20; i++) {
+    call.push({ data: Buffer.alloc(1024 * 1024, i) });
+    const message = await read();
+    seen.push(new WeakRef(message as object));
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  garbageCollector(0)();
+  // all but the last one read (which the stream's iterator may still hold) are gone
+  assert.deepEqual(seen.slice(0, -1).filter((ref) => ref.deref() !== undefined).length, 0);
+  // a cancel while nobody reads still fails the next read
+  call.cancelled = true;
+  call.emit('cancelled');
+  await assert.rejects(read(), /cancelled/);
 });
