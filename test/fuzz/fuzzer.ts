@@ -12,7 +12,7 @@ import { MessageGenerator, Random } from './values.js';
 export const FUZZED_SERVICES = [...Object.values(SERVICES), 'runtime.v1.RuntimeService', 'runtime.v1.ImageService'];
 
 /** Methods that may rightly wait for ever (a stream of events, a process's exit): their deadline is not a hang. */
-const MAY_BLOCK = new Set(['Events/Subscribe', 'Log/Subscribe', 'Log/Read', 'Tasks/Wait', 'Health/Watch']);
+const MAY_BLOCK = new Set(['Events/Subscribe', 'Log/Subscribe', 'Log/Read', 'Tasks/Wait', 'Health/Watch', 'RuntimeService/GetContainerEvents']);
 /**
  * Methods whose refusal may follow a recorded effect, as containerd's do: Content.Write opens the
  * ingest before it checks an offset, and answers AlreadyExists after leasing the existing blob.
