@@ -8,6 +8,7 @@ import type { CriPods } from '../cri/pods.js';
 import { criContainerState, type CriContainerView, type PodView } from '../projections/index.js';
 import type { ContainerStats, CriContainers, PodStats } from '../cri/containers.js';
 import type { CgroupStats, InterfaceStats } from '../cri/stats.js';
+import { CpuRates } from '../cri/cpu-rate.js';
 import type { StreamingServer } from '../cri/streaming/server.js';
 import type { ContainerConfig } from '../cri/types.js';
 import { namespaceModes } from '../cri/sandbox-spec.js';
@@ -104,9 +105,17 @@ function containerStatus(c: CriContainerView) {
 
 const uint64 = (n: number | undefined) => (n === undefined ? null : { value: n });
 
-function cpuAndMemory(cgroup: CgroupStats | undefined, timestamp: string) {
+/** CPU use since the previous stats call for the same container or pod (one tracker for each kind). */
+interface CpuRateTrackers {
+  readonly containers: CpuRates;
+  readonly pods: CpuRates;
+}
+
+function cpuAndMemory(cgroup: CgroupStats | undefined, at: bigint, rate: (cpuNanos: number, timestamp: bigint) => number) {
+  const usageNanoCores = cgroup && rate(cgroup.cpuNanos, at);
+  const timestamp = at.toString();
   return {
-    cpu: { timestamp, usage_core_nano_seconds: uint64(cgroup?.cpuNanos), usage_nano_cores: null },
+    cpu: { timestamp, usage_core_nano_seconds: uint64(cgroup?.cpuNanos), usage_nano_cores: uint64(usageNanoCores) },
     memory: {
       timestamp,
       working_set_bytes: uint64(cgroup?.workingSet),
@@ -119,17 +128,17 @@ function cpuAndMemory(cgroup: CgroupStats | undefined, timestamp: string) {
   };
 }
 
-function statsToProto(c: CriContainerView, stats: ContainerStats, mountpoint: string) {
+function statsToProto(c: CriContainerView, stats: ContainerStats, mountpoint: string, rates: CpuRateTrackers) {
   const config = c.config as ContainerConfig;
   const timestamp = stats.timestamp.toString();
   return {
     attributes: { id: c.id, metadata: c.metadata, labels: config.labels ?? {}, annotations: config.annotations ?? {} },
-    ...cpuAndMemory(stats.cgroup, timestamp),
+    ...cpuAndMemory(stats.cgroup, stats.timestamp, (cpu, at) => rates.containers.rate(c.id, cpu, at)),
     writable_layer: { timestamp, fs_id: { mountpoint }, used_bytes: uint64(stats.writableLayer?.size), inodes_used: uint64(stats.writableLayer?.inodes) },
   };
 }
 
-function podStatsToProto(pod: PodView, stats: PodStats, mountpoint: string) {
+function podStatsToProto(pod: PodView, stats: PodStats, mountpoint: string, rates: CpuRateTrackers) {
   const config = pod.config as PodSandboxConfig;
   const timestamp = stats.timestamp.toString();
   const iface = (i: InterfaceStats) => ({ name: i.name, rx_bytes: uint64(i.rxBytes), rx_errors: uint64(i.rxErrors), tx_bytes: uint64(i.txBytes), tx_errors: uint64(i.txErrors) });
@@ -138,10 +147,10 @@ function podStatsToProto(pod: PodView, stats: PodStats, mountpoint: string) {
   return {
     attributes: { id: pod.id, metadata: pod.metadata, labels: config.labels ?? {}, annotations: config.annotations ?? {} },
     linux: {
-      ...cpuAndMemory(stats.cgroup, timestamp),
+      ...cpuAndMemory(stats.cgroup, stats.timestamp, (cpu, at) => rates.pods.rate(pod.id, cpu, at)),
       network: stats.network.length > 0 ? { timestamp, default_interface: byDefault ? iface(byDefault) : null, interfaces: interfaces.map(iface) } : null,
       process: { timestamp, process_count: uint64(stats.cgroup?.processes) },
-      containers: stats.containers.map(({ container, stats: s }) => statsToProto(container, s, mountpoint)),
+      containers: stats.containers.map(({ container, stats: s }) => statsToProto(container, s, mountpoint, rates)),
     },
   };
 }
@@ -169,6 +178,7 @@ export function criRuntimeService(config: CriConfig, pods: CriPods, containers: 
     if (criContainerState(c) !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${c.id} is not running`);
     return c;
   };
+  const rates: CpuRateTrackers = { containers: new CpuRates(), pods: new CpuRates() };
   const eventSources: ContainerEventSources = {
     ...sources,
     pod: (id) => pods.find(id),
@@ -186,11 +196,11 @@ export function criRuntimeService(config: CriConfig, pods: CriPods, containers: 
     }),
     ContainerStats: unary(async (call) => {
       const c = containers.get(String(call.request.container_id ?? ''));
-      return { stats: statsToProto(c, await containers.stats(c), snapshotRoot) };
+      return { stats: statsToProto(c, await containers.stats(c), snapshotRoot, rates) };
     }),
     PodSandboxStats: unary(async (call) => {
       const pod = pods.get(String(call.request.pod_sandbox_id ?? ''));
-      return { stats: podStatsToProto(pod, await containers.podStats(pod), snapshotRoot) };
+      return { stats: podStatsToProto(pod, await containers.podStats(pod), snapshotRoot, rates) };
     }),
     ListPodSandboxStats: unary(async (call) => {
       const filter = call.request.filter ?? {};
@@ -199,7 +209,8 @@ export function criRuntimeService(config: CriConfig, pods: CriPods, containers: 
         .filter((pod) => pod.state === 'SANDBOX_READY')
         .filter((pod) => !filter.id || pod.id.startsWith(String(filter.id)))
         .filter((pod) => labelsMatch((pod.config as PodSandboxConfig).labels ?? {}, filter.label_selector));
-      return { stats: await Promise.all(chosen.map(async (pod) => podStatsToProto(pod, await containers.podStats(pod), snapshotRoot))) };
+      rates.pods.retain(pods.list().map((pod) => pod.id));
+      return { stats: await Promise.all(chosen.map(async (pod) => podStatsToProto(pod, await containers.podStats(pod), snapshotRoot, rates))) };
     }),
     ListContainerStats: unary(async (call) => {
       const filter = call.request.filter ?? {};
@@ -208,7 +219,8 @@ export function criRuntimeService(config: CriConfig, pods: CriPods, containers: 
         .filter((c) => !filter.id || c.id.startsWith(String(filter.id)))
         .filter((c) => !filter.pod_sandbox_id || c.podId.startsWith(String(filter.pod_sandbox_id)))
         .filter((c) => labelsMatch((c.config as ContainerConfig).labels ?? {}, filter.label_selector));
-      return { stats: await Promise.all(chosen.map(async (c) => statsToProto(c, await containers.stats(c), snapshotRoot))) };
+      rates.containers.retain(containers.list().map((c) => c.id));
+      return { stats: await Promise.all(chosen.map(async (c) => statsToProto(c, await containers.stats(c), snapshotRoot, rates))) };
     }),
     Exec: unary(async (call) => {
       const r = call.request;

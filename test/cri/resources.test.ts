@@ -100,6 +100,25 @@ test('resources at create and through UpdateContainerResources, before and after
     assert.equal(Number(podStats.linux.containers.find((c: { attributes: { id: string } }) => c.attributes.id === cid).memory.available_bytes.value) > 0, true, 'a limited container has memory left');
     assert.deepEqual((await bed.cri.runtime('ListPodSandboxStats', { filter: { id: pod.slice(0, 10) } })).stats.map((s: { attributes: { id: string } }) => s.attributes.id), [pod]);
 
+    // usage_nano_cores: CPU use since the previous stats call, per container and per pod
+    const nanoCores = async (id: string) => Number((await bed.cri.runtime('ContainerStats', { container_id: id })).stats.cpu.usage_nano_cores.value);
+    const podNanoCores = async () => Number((await bed.cri.runtime('PodSandboxStats', { pod_sandbox_id: pod })).stats.linux.cpu.usage_nano_cores.value);
+    await nanoCores(later);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // time passing, for a rate over it
+    assert.ok((await nanoCores(later)) < 10_000_000, 'an idle container (sleep) uses under 1% of a core');
+    const loop = (await exec(later, '(while :; do :; done) >/dev/null 2>&1 & echo $!')).out.trim();
+    await podNanoCores();
+    let busiest = 0;
+    for (let i = 0; i < 50 && busiest < 100_000_000; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      busiest = Math.max(busiest, await nanoCores(later));
+    }
+    assert.ok(busiest >= 100_000_000, `a busy loop shows at least a tenth of a core (saw ${busiest} nano-cores)`);
+    assert.ok((await podNanoCores()) >= 50_000_000, 'and in its pod');
+    const listed = (await bed.cri.runtime('ListContainerStats', { filter: { id: later } })).stats[0];
+    assert.ok(Number(listed.cpu.usage_nano_cores.value) >= 50_000_000, 'ListContainerStats gives the rate too');
+    assert.equal((await exec(later, `kill ${loop}`)).code, 0);
+
     // a restarted daemon knows the resources in effect from the log, and the spec holds them
     await bed.restart();
     assert.equal(Number((await resources(cid)).memory_limit_in_bytes), 128 * MiB);
