@@ -56,6 +56,7 @@ export interface ExtractorOptions {
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
 const XATTR_PREFIX = 'SCHILY.xattr.';
+const DEFAULT_ACL = 'system.posix_acl_default';
 const MAX_TIME_NS = (1n << 63n) - 1n;
 const BATCH = 1024 * 1024;
 const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-device', 'fifo']);
@@ -78,6 +79,12 @@ export class Extractor {
   /** Host paths this layer unpacked, and their ancestors ('apply' mode, for opaque whiteouts). */
   private readonly keep = new Set<BytePath>();
   private readonly warn: (message: string) => void;
+  /**
+   * Whether new files can get their final mode from open(2) alone: only the umask then takes
+   * bits away. Not in a target that was not empty, nor once a default ACL was set (it replaces
+   * the umask for what is created below it).
+   */
+  private modeFromOpen: boolean | undefined;
   entries = 0;
 
   constructor(
@@ -115,6 +122,7 @@ export class Extractor {
   }
 
   private async apply(header: EntryHeader, typeflag: number, pax: PaxRecords | null, data: Readable): Promise<boolean> {
+    this.modeFromOpen ??= readdirSync(bytes(this.root)).length === 0;
     // PAX path/linkpath taken raw (tar-stream's copies are UTF-8-decoded); other names are latin1 = bytes.
     const name = pax?.has('path') ? pax.get('path')!.toString('latin1') : header.name;
     const linkname = pax?.has('linkpath') ? pax.get('linkpath')!.toString('latin1') : (header.linkname ?? '');
@@ -150,6 +158,7 @@ export class Extractor {
     }
 
     const meta = entryMeta(header, pax, shown);
+    const fileMode = type === 'file' ? this.createMode(meta.mode) : 0o600;
     let isSymlink = false;
     let fd: number | undefined;
     const create = (): void => {
@@ -158,7 +167,7 @@ export class Extractor {
           mkdirSync(bytes(path), { mode: meta.mode });
           break;
         case 'file':
-          fd = openSync(bytes(path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          fd = openSync(bytes(path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, fileMode);
           break;
         case 'symlink':
           symlinkSync(bytes(linkname), bytes(path));
@@ -197,7 +206,7 @@ export class Extractor {
         await writeData(fd, data);
         fchownSync(fd, meta.uid, meta.gid);
         if (pax) this.setXattrs(path, pax, shown);
-        fchmodSync(fd, meta.mode); // after chown, which clears setuid/setgid
+        if (fileMode !== meta.mode) fchmodSync(fd, meta.mode); // after chown, which clears setuid/setgid
         sys.futimensNs(fd, path, meta.atime, meta.mtime);
       } finally {
         closeSync(fd);
@@ -216,6 +225,15 @@ export class Extractor {
 
     if (this.options.whiteouts === 'apply') this.markKept(path);
     return type === 'file';
+  }
+
+  /**
+   * The mode a new regular file is created with: its final mode when nothing can take bits away
+   * and it has no setuid/setgid/sticky bit (those need the fchmod after fchown), so the fchmod is
+   * skipped; else 0600 until the fchmod.
+   */
+  private createMode(mode: number): number {
+    return this.modeFromOpen && (mode & 0o7000) === 0 && (mode & sys.umask()) === 0 ? mode : 0o600;
   }
 
   private hardlink(linkname: string, path: BytePath, shown: string): boolean {
@@ -317,6 +335,7 @@ export class Extractor {
         if (key.startsWith('trusted.')) continue;
         const value = sys.lgetxattr(source, key);
         if (value === null) continue;
+        if (key === DEFAULT_ACL) this.modeFromOpen = false;
         try {
           sys.lsetxattr(path, key, value, 1 /* XATTR_CREATE */);
         } catch (err) {
@@ -335,6 +354,7 @@ export class Extractor {
         this.warn(`ignored xattr ${display(key)} in archive entry ${JSON.stringify(shown)}: admin attributes from archive not supported`);
         continue;
       }
+      if (key === DEFAULT_ACL) this.modeFromOpen = false;
       try {
         sys.lsetxattr(path, key, value);
       } catch (err) {

@@ -116,6 +116,24 @@ export function futimensNs(fd: number, path: BytePath, atimeNs: bigint, mtimeNs:
 const timespecs = (a: bigint, m: bigint): BigInt64Array =>
   new BigInt64Array([a / 1_000_000_000n, a % 1_000_000_000n, m / 1_000_000_000n, m % 1_000_000_000n]);
 
+let mask: number | undefined;
+/** The process's umask, from /proc (process.umask() without an argument is deprecated); 0o777 if unreadable. */
+export function umask(): number {
+  if (mask === undefined) {
+    const line = /^Umask:\s*([0-7]+)$/m.exec(readFileSyncOrEmpty('/proc/self/status'));
+    mask = line ? parseInt(line[1]!, 8) : 0o777;
+  }
+  return mask;
+}
+
+function readFileSyncOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 let userns: boolean | undefined;
 /** containerd's userns.RunningInUserNS: true unless uid_map is the full identity map. */
 export function runningInUserNS(): boolean {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fromUtf8 } from '../../src/diff/byte-path.js';
-import { lgetxattr, major, makedev, minor } from '../../src/diff/syscalls.js';
+import { lgetxattr, lsetxattr, major, makedev, minor } from '../../src/diff/syscalls.js';
 import { tempDir } from '../helpers/tmp.js';
 import { applyLayer } from '../../src/diff/index.js';
 import { apply, OCI_GZIP, OCI_TAR, raw, rawTar, sha256, snapshot, T0, tarLayer } from './layers.js';
@@ -90,6 +90,35 @@ test('xattrs from PAX records, binary values intact; trusted.* ignored with a wa
   assert.equal(warnings.length, 2, warnings.join('\n'));
   assert.match(warnings[0]!, /trusted\.overlay\.opaque/);
   assert.match(warnings[1]!, /user\.x.*bin\/link/, 'user.* on a symlink is EPERM: ignored');
+});
+
+test('file modes exact whatever decides them at creation: umask, a default ACL in the layer, a target not empty', async (t) => {
+  // posix_acl_xattr v2: user::rwx group::r-x other::--- (a default ACL replaces the umask below it).
+  const acl = Buffer.alloc(4 + 3 * 8);
+  acl.writeUInt32LE(2, 0);
+  [[0x01, 7], [0x04, 5], [0x20, 0]].forEach(([tag, perm], i) => {
+    acl.writeUInt16LE(tag!, 4 + i * 8);
+    acl.writeUInt16LE(perm!, 6 + i * 8);
+    acl.writeUInt32LE(0xffffffff, 8 + i * 8);
+  });
+  const layer = rawTar([
+    { header: raw({ name: 'plain', mode: 0o666, size: 1 }), content: Buffer.from('a') },
+    { header: raw({ name: 'shared/', typeflag: '5', mode: 0o755, pax: new Map([['SCHILY.xattr.system.posix_acl_default', acl]]) }) },
+    { header: raw({ name: 'shared/f', mode: 0o644, size: 1 }), content: Buffer.from('b') },
+    { header: raw({ name: 'shared/x', mode: 0o755, size: 1 }), content: Buffer.from('c') },
+  ]);
+  const fresh = tempDir(t);
+  await apply(layer, fresh);
+  if (xattr(`${fresh}/shared`, 'system.posix_acl_default') === null) return t.skip('no POSIX ACLs on this filesystem');
+  const modes = (root: string) => ['plain', 'shared/f', 'shared/x'].map((p) => lstatSync(`${root}/${p}`).mode & 0o7777);
+  assert.deepEqual(modes(fresh), [0o666, 0o644, 0o755]);
+
+  // A target with an inherited default ACL already in it: nothing in the layer says so.
+  const used = tempDir(t);
+  mkdirSync(`${used}/shared`);
+  lsetxattr(fromUtf8(`${used}/shared`), 'system.posix_acl_default', acl);
+  await apply(rawTar([{ header: raw({ name: 'shared/g', mode: 0o644, size: 1 }), content: Buffer.from('d') }]), used);
+  assert.equal(lstatSync(`${used}/shared/g`).mode & 0o7777, 0o644);
 });
 
 test('PAX records: long names, uid/gid beyond octal, nanosecond mtimes, old and huge times', async (t) => {
