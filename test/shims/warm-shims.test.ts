@@ -3,17 +3,19 @@
  * ledgerd's own shim are served by shims booted ahead, a shim whose task is gone serves the next
  * one, a group shares one shim (and outlives the bundle of its first container), tasks of a
  * namespace are packed into one shim up to tasksPerShim, idle shims go when the runtime closes
- * while assigned ones keep their containers.
+ * while assigned ones keep their containers, and a reset connection at the reload is retried.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROCESS_TYPE_URL } from '../../src/client/run/oci-spec.js';
 import { ShimRuntime } from '../../src/shims/runtime/shim-runtime.js';
-import type { RuntimeTask } from '../../src/shims/runtime/task-runtime.js';
+import type { DeadTask, RuntimeTask } from '../../src/shims/runtime/task-runtime.js';
+import { shimSocketPath } from '../../src/shims/runtime/shim-binary.js';
 import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from '../helpers/shim-bundle.js';
 import { SHIM_BINARY } from '../helpers/own-shim.js';
 
@@ -62,13 +64,15 @@ async function setup(t: TestContext, tasksPerShim = 1) {
     await task.delete();
   };
   /** A second runtime on the same directories, as after a daemon restart. */
+  const deaths: DeadTask[] = [];
   const reopen = async () => {
     const next = await open();
     runtimes.push(next);
+    next.onDeath((dead) => deaths.push(dead));
     await next.load(() => 'io.containerd.runc.v2');
     return next;
   };
-  return { runtime, create, finish, reopen, warnings, namespace };
+  return { runtime, create, finish, reopen, warnings, deaths, namespace, options };
 }
 
 test('a task runs on a warm shim; once deleted, its shim serves the next task', { skip, timeout: 60_000 }, async (t) => {
@@ -154,5 +158,47 @@ test('closing the runtime: idle warm shims exit, an assigned one keeps its conta
   assert.ok(loaded, 'the task is loaded again');
   assert.equal((await loaded.state()).status, 'running');
   await finish(loaded);
+  await until('the shim to exit after its last task', () => !alive(shim));
+});
+
+test('after a restart, a reset of the first connection to a packed shim is retried: every task of the shim is loaded, none is taken for dead', { skip, timeout: 90_000 }, async (t) => {
+  const { runtime, create, finish, reopen, namespace, warnings, deaths, options } = await setup(t, 4);
+  const tasks = await Promise.all(
+    ['r1', 'r2', 'r3'].map(async (id) => {
+      const task = await create(id, ['sleep', '1000']);
+      await task.start();
+      return task;
+    }),
+  );
+  const shim = parentOf(tasks[0]!.pid);
+  assert.ok(tasks.every((task) => parentOf(task.pid) === shim), 'the three tasks share one warm shim');
+  await runtime.close();
+
+  // the shim's listener stands aside; in its place one that resets the first connection (as a shim
+  // busy at the reconnect did under load), then gives the path back to the shim
+  const socket = shimSocketPath(readFileSync(join(options.state, namespace, 'r1', 'address'), 'utf8'));
+  renameSync(socket, `${socket}.aside`);
+  let resets = 0;
+  const resetter = createServer((connection) => {
+    connection.once('data', () => {
+      resets++;
+      resetter.close(); // unlinks the path at once (its callback waits for this connection)
+      renameSync(`${socket}.aside`, socket);
+      connection.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => resetter.listen(socket, resolve));
+
+  const next = await reopen();
+  assert.equal(resets, 1, 'the first connection was reset');
+  assert.deepEqual(deaths, [], 'no task reported dead');
+  for (const [i, id] of ['r1', 'r2', 'r3'].entries()) {
+    const loaded = next.get(namespace, id);
+    assert.ok(loaded, `${id} is loaded again`);
+    assert.equal((await loaded.state()).status, 'running', `${id} still runs`);
+    assert.equal(loaded.pid, tasks[i]!.pid);
+  }
+  assert.ok(warnings.some((w) => /reconnecting to its shim \(attempt 1\)/.test(w)), 'the retry is told');
+  for (const id of ['r1', 'r2', 'r3']) await finish(next.get(namespace, id)!);
   await until('the shim to exit after its last task', () => !alive(shim));
 });

@@ -13,7 +13,7 @@ import { runcOptions } from '../shared/runc-options.js';
 import { namesGroup } from '../shared/socket-address.js';
 import { runShimDelete, runShimStart, shimEnv, shimSocketPath, type ShimCommand } from './shim-binary.js';
 import { DEFAULT_TIMEOUTS, ShimTask, type ShimTimeouts } from './shim-task.js';
-import { TtrpcClient, type CallObserver, type TtrpcServer } from '../wire/ttrpc/index.js';
+import { isClosedError, TtrpcClient, TtrpcClosedError, type CallObserver, type TtrpcServer } from '../wire/ttrpc/index.js';
 import { WarmShimPool } from './warm-shims.js';
 
 export interface ShimRuntimeOptions {
@@ -48,6 +48,20 @@ export interface ShimRuntimeOptions {
 }
 
 const SHIM_BINARY_PATH = 'shim-binary-path';
+/** Between two dials of a shim whose connection was reset at load (times the attempt number). */
+const RECONNECT_PAUSE_MS = 100;
+/**
+ * Errors of a dial or a first call that a live shim may cause (a reset, a full backlog, a
+ * connection closed before Connect was answered), as opposed to a refused dial (nobody listens)
+ * or no socket at all: the next dial tells which it was.
+ */
+const TRANSIENT_CONNECTION_ERRORS = new Set(['ECONNRESET', 'EAGAIN', 'EPIPE']);
+
+function isTransientConnectionError(err: unknown): boolean {
+  if (isClosedError(err)) return true;
+  const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? (err as NodeJS.ErrnoException).code;
+  return code !== undefined && TRANSIENT_CONNECTION_ERRORS.has(code);
+}
 const ADDRESS = 'address';
 
 /**
@@ -241,24 +255,40 @@ export class ShimRuntime implements TaskRuntime {
       }
     }
     const command = this.command(bundle, binary);
-    let task: ShimTask | undefined;
-    try {
-      const address = readOptional(join(bundle.path, ADDRESS));
-      if (!address) throw new Error('no shim address in the bundle');
-      task = await this.attach(bundle, runtimeName ?? binary, command, address, this.openLog(bundle), this.timeouts.load);
-      await task.connect(this.timeouts.load);
-    } catch (err) {
-      if (task) {
-        task.detach();
-        await task.client.close();
-        task.markGone(undefined);
+    const address = readOptional(join(bundle.path, ADDRESS));
+    const deadline = Date.now() + this.timeouts.load;
+    for (let attempt = 1; ; attempt++) {
+      let task: ShimTask | undefined;
+      try {
+        if (!address) throw new Error('no shim address in the bundle');
+        const remaining = Math.max(deadline - Date.now(), 1);
+        // not watched until Connect answered: a connection reset before is retried, not a death
+        task = await this.attach(bundle, runtimeName ?? binary, command, address, this.openLog(bundle), remaining, false);
+        await task.connect(remaining);
+        if (task.client.closed) throw new TtrpcClosedError();
+        this.watchForDeath(task, bundle, command);
+        this.register(task);
+        return task;
+      } catch (err) {
+        if (task) {
+          task.detach();
+          await task.client.close();
+          task.markGone(undefined);
+        }
+        // a reset connection is no proof of a dead shim (its cleanup would kill a live container):
+        // dial again while the load timeout lasts; a refused dial (nobody listens) is one
+        const pause = Math.min(RECONNECT_PAUSE_MS * attempt, deadline - Date.now());
+        if (isTransientConnectionError(err) && pause > 0) {
+          this.warn(`task ${namespace}/${id}: reconnecting to its shim (attempt ${attempt}): ${(err as Error).message}`);
+          await new Promise((resolve) => setTimeout(resolve, pause));
+          continue;
+        }
+        const exit = await this.cleanupDeadShim(bundle, command);
+        const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
+        this.reportDeath(namespace, id, exit, `shim not reachable after restart${tries}: ${(err as Error).message}`);
+        return undefined;
       }
-      const exit = await this.cleanupDeadShim(bundle, command);
-      this.reportDeath(namespace, id, exit, `shim not reachable after restart: ${(err as Error).message}`);
-      return undefined;
     }
-    this.register(task);
-    return task;
   }
 
   private command(bundle: Bundle, binary: string, debug = this.options.debug ?? false): ShimCommand {
@@ -290,7 +320,7 @@ export class ShimRuntime implements TaskRuntime {
   }
 
   /** Connects to a shim; when the connection ends on its own the shim is treated as dead. */
-  private async attach(bundle: Bundle, runtime: string, command: ShimCommand, address: string, log: Socket, timeoutMs = 100_000): Promise<ShimTask> {
+  private async attach(bundle: Bundle, runtime: string, command: ShimCommand, address: string, log: Socket, timeoutMs = 100_000, watch = true): Promise<ShimTask> {
     let client: TtrpcClient;
     try {
       client = await TtrpcClient.connect(shimSocketPath(address), { timeoutMs, observe: this.options.observeCalls });
@@ -306,7 +336,13 @@ export class ShimRuntime implements TaskRuntime {
         t.markGone(undefined);
       },
     });
-    client.onClose(() => {
+    if (watch) this.watchForDeath(task, bundle, command);
+    return task;
+  }
+
+  /** From now on the connection's end, unless on purpose, is the shim's death. */
+  private watchForDeath(task: ShimTask, bundle: Bundle, command: ShimCommand): void {
+    task.client.onClose(() => {
       if (task.detached) {
         task.markGone(undefined);
         return;
@@ -314,7 +350,6 @@ export class ShimRuntime implements TaskRuntime {
       const cleanup = this.onShimDisconnected(task, bundle, command).finally(() => this.cleanups.delete(cleanup));
       this.cleanups.add(cleanup);
     });
-    return task;
   }
 
   /**
