@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { garbageCollector } from '../../src/util/collect-garbage.js';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { garbageCollector, youngGenerationShrinker } from '../../src/util/collect-garbage.js';
 import { releaseFreedHeap } from '../../src/util/malloc-trim.js';
 
 test('a full collection runs once the given slack of Buffer memory has piled up, and frees the dead Buffers', () => {
@@ -34,4 +35,25 @@ test('malloc_trim hands the free pages of a burst of freed allocations back to t
   }
   assert.ok(released >= 64 * 1024 * 1024, `${released} bytes of the 120 MiB freed went back`);
   assert.equal(live.length, 128);
+});
+
+test('once allocation has gone quiet, the young generation a burst grew goes back', async () => {
+  const youngGeneration = () => getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')!.space_size;
+  // a burst whose allocations mostly survive a scavenge, as a start-up's do: V8 grows the young generation
+  let kept: object[] = [];
+  for (let i = 0; i < 3_000_000; i++) {
+    kept.push({ i, name: `x${i}` });
+    if (kept.length > 200_000) kept = [];
+  }
+  kept = [];
+  const grown = youngGeneration();
+  assert.ok(grown > 4 * 1024 * 1024, `the burst grew the young generation (${grown} bytes)`);
+  // V8 shrinks it at a collection made while its recent allocation rate is low: a few quiet seconds
+  for (const deadline = Date.now() + 30_000; youngGeneration() > 4 * 1024 * 1024 && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    youngGenerationShrinker()();
+  }
+  assert.ok(youngGeneration() <= 4 * 1024 * 1024, `young generation back to ${youngGeneration()} bytes from ${grown}`);
+  const shrink = youngGenerationShrinker();
+  assert.equal(shrink(), false, 'nothing to give back');
 });
