@@ -128,7 +128,7 @@ export class ContentCommands {
         expected: [expectedVersion(this.ctx, this.view.state, namespace, contentStream(digest))],
         result: undefined,
       };
-    });
+    }, { meta });
   }
 
   /** `size` bytes of a visible blob from `offset` (the caller keeps them within the blob), ≤ 1 MiB a chunk. */
@@ -297,7 +297,7 @@ export class ContentCommands {
         expected: [expectedVersion(this.ctx, this.view.state, namespace, ingestStream(ref))],
         result: undefined,
       };
-    });
+    }, { meta });
   }
 
   /** The shared policy: a blob stored for another namespace, of the declared size (if any). */

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { AppendConflictError, type AppendResult, type EventLog, type RecordMeta, type StreamExpectation } from '../log/index.js';
 import { SharedLock } from '../util/shared-lock.js';
 import { versionKey, type ProjectionSet, type StreamVersions } from '../projections/index.js';
@@ -54,7 +53,7 @@ export function streamVersionAfterDeletion(ctx: CommandContext, namespace: strin
  * mark was deleted. One per log; the collector's own deletions run inside its hold.
  */
 const gates = new WeakMap<EventLog, SharedLock>();
-const collecting = new AsyncLocalStorage<true>();
+const collectionMetas = new WeakSet<RequestMeta>();
 const gateOf = (log: EventLog): SharedLock => {
   let gate = gates.get(log);
   if (!gate) gates.set(log, (gate = new SharedLock()));
@@ -62,15 +61,25 @@ const gateOf = (log: EventLog): SharedLock => {
 };
 
 /**
- * Whether this runs inside a collection's hold. A command's own locks (a snapshot tree's mutex)
- * are not taken then: their holders may be waiting for the hold to end. The expected versions
- * still order the collector's deletions and those commands.
+ * Marks `meta` as a collection's: the commands it is given to run inside the collection's hold
+ * (only the collector, within `exclusively`). Carried by the meta object itself, not an
+ * AsyncLocalStorage: that would turn on async hooks, a cost on every await in the process.
  */
-export const insideCollection = (): boolean => collecting.getStore() === true;
+export function collectionMeta(meta: RequestMeta): RequestMeta {
+  collectionMetas.add(meta);
+  return meta;
+}
 
-/** Runs `sweep` with no other command deciding or appending meanwhile; its own commands pass. */
+/**
+ * Whether a command with this meta runs inside a collection's hold. A command's own locks (a
+ * snapshot tree's mutex) are not taken then: their holders may be waiting for the hold to end.
+ * The expected versions still order the collector's deletions and those commands.
+ */
+export const insideCollection = (meta: RequestMeta | undefined): boolean => meta !== undefined && collectionMetas.has(meta);
+
+/** Runs `sweep` with no other command deciding or appending meanwhile; its own commands (with a collectionMeta) pass. */
 export function exclusively<T>(ctx: CommandContext, sweep: () => Promise<T>): Promise<T> {
-  return gateOf(ctx.log).runExclusive(() => collecting.run(true, sweep));
+  return gateOf(ctx.log).runExclusive(sweep);
 }
 
 /**
@@ -93,6 +102,8 @@ export interface DecideOptions {
    * `ctr run --rm`, settling cost each append 4-5 ms on average (load 18-20).
    */
   readonly readsOnlyExpected?: boolean;
+  /** The request's meta: a collectionMeta decides without the shared lock its collection holds. */
+  readonly meta?: RequestMeta;
 }
 
 /** For a decision that reads its own stream only (see DecideOptions). */
@@ -110,7 +121,7 @@ async function decideAndAppendAttempts<R>(ctx: CommandContext, decide: () => Dec
   };
   for (attempt = 1; ; attempt++) {
     span?.setAttributes({ 'ledgerd.attempts': attempt });
-    const { decision, appended } = collecting.getStore() ? await once() : await gateOf(ctx.log).runShared(once);
+    const { decision, appended } = insideCollection(options.meta) ? await once() : await gateOf(ctx.log).runShared(once);
     if (!appended) return decision.result;
     try {
       const { last } = await appended;

@@ -61,7 +61,7 @@ export class LeaseCommands {
         expected: [expectedVersion(this.ctx, this.view.state, namespace, leaseStream(id))],
         result: undefined,
       };
-    }, OWN_STREAM);
+    }, { ...OWN_STREAM, meta });
     if (sync) await this.gc.scheduleAndWait();
   }
 

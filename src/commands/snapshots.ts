@@ -13,7 +13,7 @@ import type { Mount } from '../util/mount/index.js';
 import { alreadyExists, failedPrecondition, invalidArgument, LedgerError, notFound } from '../util/errdefs.js';
 import { validateLabels, withoutEmptyValues, type Labels } from '../util/labels.js';
 import { KeyedMutex } from '../util/mutex.js';
-import { decideAndAppend, expectedVersion, insideCollection, type CommandContext } from './context.js';
+import { decideAndAppend, expectedVersion, insideCollection, type CommandContext, type RequestMeta } from './context.js';
 
 /** Remote-snapshotter dedup label: the snapshot this one is meant to become (metadata/snapshot.go). */
 const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
@@ -200,17 +200,24 @@ class LedgerSnapshotter implements Snapshotter {
   }
 
   async remove(namespace: string, key: string, options: WriteOptions = {}): Promise<void> {
-    const removed = await this.exclusive(namespace, () =>
-      decideAndAppend(this.shared.ctx, () => {
-        const snapshot = this.require(namespace, key);
-        if (snapshot.children > 0) throw failedPrecondition('cannot remove snapshot with child');
-        const payload = { snapshotter: this.name, key, id: snapshot.id, ...(options.reason ? { reason: options.reason } : {}) };
-        return {
-          events: [newEvent('SnapshotRemoved', namespace, snapshotStream(this.name), payload, options.meta)],
-          expected: [expectedVersion(this.shared.ctx, this.shared.view.state, namespace, snapshotStream(this.name))],
-          result: snapshot,
-        };
-      }),
+    const removed = await this.exclusive(
+      namespace,
+      () =>
+        decideAndAppend(
+          this.shared.ctx,
+          () => {
+            const snapshot = this.require(namespace, key);
+            if (snapshot.children > 0) throw failedPrecondition('cannot remove snapshot with child');
+            const payload = { snapshotter: this.name, key, id: snapshot.id, ...(options.reason ? { reason: options.reason } : {}) };
+            return {
+              events: [newEvent('SnapshotRemoved', namespace, snapshotStream(this.name), payload, options.meta)],
+              expected: [expectedVersion(this.shared.ctx, this.shared.view.state, namespace, snapshotStream(this.name))],
+              result: snapshot,
+            };
+          },
+          { meta: options.meta },
+        ),
+      options.meta,
     );
     // after the answer (~2 ms even for an empty snapshot), as containerd leaves it to its
     // collector, which waits for it (directoriesDeleted); a directory that survives (crash,
@@ -343,8 +350,9 @@ class LedgerSnapshotter implements Snapshotter {
     return snapshot;
   }
 
-  private exclusive<T>(namespace: string, fn: () => Promise<T>): Promise<T> {
-    return insideCollection() ? fn() : this.trees.run(namespace, fn);
+  /** Under the namespace's tree mutex, unless `meta` is a collection's (which holds every command off). */
+  private exclusive<T>(namespace: string, fn: () => Promise<T>, meta?: RequestMeta): Promise<T> {
+    return insideCollection(meta) ? fn() : this.trees.run(namespace, fn);
   }
 }
 

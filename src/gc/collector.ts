@@ -1,7 +1,7 @@
 import type { Subscription } from 'rxjs';
 import type { LogRecord } from '../log/index.js';
 import { mark, nodeId, sweep, type GcInputs, type GcNode, type MarkResult, type Sweep } from './reference-graph.js';
-import { exclusively, type CommandContext, type RequestMeta } from '../commands/context.js';
+import { collectionMeta, exclusively, type CommandContext, type RequestMeta } from '../commands/context.js';
 import type { GcTrigger } from '../commands/gc-trigger.js';
 import { parseDuration } from '../util/duration.js';
 
@@ -221,7 +221,7 @@ export class GarbageCollector implements GcTrigger {
     await this.ctx.projections.settle();
     const seq = this.ctx.log.head;
     const { sweep: garbage } = this.plan();
-    const meta = (node: GcNode): RequestMeta => ({ actor: 'gc', reason: 'gc', gcSeq: seq, node: `${node.kind} ${node.namespace}/${node.key}` });
+    const meta = (node: GcNode): RequestMeta => collectionMeta({ actor: 'gc', reason: 'gc', gcSeq: seq, node: `${node.kind} ${node.namespace}/${node.key}` });
     for (const node of garbage.leases) await attempt(node, () => this.deleters.lease(node.namespace, node.key, meta(node)));
     for (const node of garbage.snapshots) {
       const at = node.key.indexOf('/');
