@@ -56,6 +56,8 @@ export interface ShimSession {
   readonly containers: number;
   /** Promises to serve container `id` too (its Create is to come within `ms`); false once the session is ending. */
   expect(id: string, ms: number): boolean;
+  /** The daemon is gone: ends now if no container is served nor being created; with Creates under way, once they settle with none. */
+  endWithoutDaemon(): void;
 }
 
 /**
@@ -83,7 +85,7 @@ export async function serveSession(
     onLastConnectionClosed: () => {
       if (!endsWithoutDaemon || service.created > 0) return;
       setTimeout(() => {
-        if (service.created === 0 && server.connectionCount === 0) void end();
+        if (server.connectionCount === 0) endWithoutDaemon();
       }, ORPHAN_GRACE_MS).unref();
     },
   });
@@ -106,7 +108,24 @@ export async function serveSession(
     closeLog();
     resolveEnded({ clean });
   };
-  const service = new TaskService(flags.namespace, reaper, publisher, () => void end(), onSizeChange);
+  // the daemon is gone: a shim that serves no container ends, but not under a Create still under
+  // way (runc may be creating the container): that is decided once the Creates settle
+  let awaitingCreates = false;
+  const endWithoutDaemon = (): void => {
+    if (service.created > 0) return;
+    if (service.creatingCount > 0) {
+      awaitingCreates = true;
+      return;
+    }
+    void end();
+  };
+  const sizeChanged = (size: number): void => {
+    onSizeChange?.(size);
+    if (!awaitingCreates || service.creatingCount > 0) return;
+    awaitingCreates = false;
+    if (!endsWithoutDaemon || server.connectionCount === 0) endWithoutDaemon();
+  };
+  const service = new TaskService(flags.namespace, reaper, publisher, () => void end(), sizeChanged);
   server.register(TASK_SERVICE, service.handlers());
   try {
     await listen(server);
@@ -126,6 +145,7 @@ export async function serveSession(
       return service.created;
     },
     expect: (id, ms) => !stopping && service.expect(id, ms),
+    endWithoutDaemon,
   };
 }
 

@@ -52,6 +52,11 @@ export class TaskService {
     return this.containers.size;
   }
 
+  /** Creates under way: each may yet give the shim a container. */
+  get creatingCount(): number {
+    return this.creating.size;
+  }
+
   /** Containers served and expected. */
   get size(): number {
     return this.containers.size + this.expected.size;

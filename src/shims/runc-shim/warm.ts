@@ -83,8 +83,10 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
   });
   process.on('disconnect', () => {
     if (!session) process.exit(0);
-    // the daemon died: Creates it promised will not come, and nobody will delete what is not created
-    if (session.containers === 0) void session.end().then(() => process.exit(0));
+    // the daemon died: Creates it promised will not come, and nobody will delete what is not
+    // created (a Create under way is awaited: it may leave a container to serve); the session's
+    // end is awaited below, where a disconnected shim exits
+    session.endWithoutDaemon();
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => void (session ? session.end().then(() => process.exit(0)) : process.exit(0)));

@@ -1,0 +1,109 @@
+/**
+ * A warm shim whose daemon dies (its IPC channel closes) while a Create is under way in it: the
+ * shim must not end under that Create, which leaves it a container to serve (finding D of issue
+ * 13: a shim must never end while it serves a container). As root with runc; the daemon's side is
+ * played by this test: it boots the shim, assigns it a task, sends the Create over ttrpc, and
+ * disconnects while a runc wrapper holds `runc create`.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encode } from '../../src/shims/wire/protocol/protowire.js';
+import * as api from '../../src/shims/wire/protocol/task.js';
+import { shimSocketPath } from '../../src/shims/runtime/shim-binary.js';
+import type { FromWarmShim } from '../../src/shims/shared/warm-messages.js';
+import { busyboxRootfs, makeBundle, ociSpec, removeNamespaceLeftovers, skipWithoutRunc, until } from '../helpers/shim-bundle.js';
+import { alive, ShimClient, SHIM_BINARY } from '../helpers/own-shim.js';
+
+const skip = process.getuid?.() !== 0 ? 'needs root' : skipWithoutRunc;
+
+test('a warm shim whose daemon dies during a Create keeps the container it creates, and ends after it', { skip, timeout: 90_000 }, async (t) => {
+  const dir = mkdtempSync('/tmp/ledgerd-warm-death-');
+  const namespace = `warm-death-${process.pid}`;
+  const rootfs = busyboxRootfs(join(dir, 'rootfs'));
+  const bundle = makeBundle(join(dir, 'state'), namespace, 'c1', ociSpec({ args: ['sleep', '1000'], cgroupsPath: `/ledgerd-test/${namespace}-c1` }));
+  // runc, held at `create` until the test says so
+  const runc = join(dir, 'slow-runc');
+  writeFileSync(
+    runc,
+    `#!/bin/sh
+for arg in "$@"; do
+  if [ "$arg" = create ]; then
+    touch ${dir}/create-started
+    while [ ! -e ${dir}/release ]; do sleep 0.05; done
+  fi
+done
+exec runc "$@"
+`,
+    { mode: 0o755 },
+  );
+
+  const shim = spawn(process.execPath, [SHIM_BINARY, 'warm'], {
+    cwd: '/',
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    env: { ...process.env, TTRPC_ADDRESS: join(dir, 'events.sock') },
+  });
+  const shimPid = shim.pid!;
+  let client: ShimClient | undefined;
+  t.after(async () => {
+    await client?.close();
+    if (alive(shimPid)) process.kill(shimPid, 'SIGKILL');
+    const { execFileSync } = await import('node:child_process');
+    try {
+      execFileSync('runc', ['--root', `/run/containerd/runc/${namespace}`, 'delete', '--force', 'c1'], { stdio: 'ignore' });
+    } catch {
+      // deleted already
+    }
+    removeNamespaceLeftovers(namespace);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const next = (type: FromWarmShim['type']) => new Promise<FromWarmShim>((resolve) => shim.on('message', (m: FromWarmShim) => m.type === type && resolve(m)));
+  const ready = next('ready');
+  await ready;
+  const assigned = next('assigned');
+  shim.send({ type: 'assign', seq: 1, namespace, id: 'c1', address: join(dir, 'ledgerd.sock'), bundle, debug: false, maxTasks: 1 });
+  const socket = shimSocketPath((await assigned as { address: string }).address);
+
+  client = await ShimClient.connect(socket, namespace);
+  const options = { type_url: 'containerd.runc.v1.Options', value: encode(api.RuncOptions, { binary_name: runc }) };
+  const create = client.call<{ pid: number }>('Create', api.CreateTaskRequest, { id: 'c1', bundle, rootfs: [{ type: 'bind', source: rootfs, target: '', options: ['rbind', 'rw'] }], options }, api.CreateTaskResponse, 60_000);
+  create.catch(() => {}); // its connection goes with the daemon
+  await until('runc create to be under way', () => existsSync(join(dir, 'create-started')), 30_000);
+
+  // the daemon dies: its IPC channel and its ttrpc connection close
+  shim.disconnect();
+  await client.close();
+  client = undefined;
+  // a shim that ends on this removes its socket at once: give it the moment to (it must not)
+  await sleep(500);
+  assert.ok(existsSync(socket) && alive(shimPid), 'the shim stays while the Create is under way');
+  writeFileSync(join(dir, 'release'), '');
+
+  // the next daemon finds the container served
+  const taskPid = await until('the container to be created', async () => {
+    const c = await ShimClient.connect(socket, namespace);
+    try {
+      const { task_pid } = await c.call<{ task_pid: number }>('Connect', api.IdRequest, { id: 'c1' }, api.ConnectResponse);
+      return task_pid || undefined;
+    } finally {
+      await c.close();
+    }
+  }, 30_000);
+  assert.ok(alive(taskPid), 'the container runs');
+  assert.ok(alive(shimPid), 'its shim serves it');
+
+  // and once it is deleted the shim, with no daemon, ends
+  client = await ShimClient.connect(socket, namespace);
+  await client.call('Kill', api.KillRequest, { id: 'c1', signal: 9, all: true });
+  await until('the container to exit', () => !alive(taskPid), 30_000);
+  await until('the exit to be collected', async () => (await client!.call<{ status: number }>('State', api.ProcessRequest, { id: 'c1' }, api.StateResponse)).status === api.Status.STOPPED, 30_000);
+  await client.call('Delete', api.ProcessRequest, { id: 'c1' }, api.DeleteResponse);
+  await client.call('Shutdown', api.ShutdownRequest, { id: 'c1' }).catch(() => {});
+  await client.close();
+  client = undefined;
+  await until('the shim to exit', () => !alive(shimPid), 30_000);
+});
