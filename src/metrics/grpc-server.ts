@@ -99,26 +99,38 @@ export class GrpcServerMetrics {
     for (const method of Object.values(definition)) this.tallyOf(method);
   }
 
+  /**
+   * The handling time is go-grpc-prometheus's: for a unary call from its request decoded to its
+   * reply handed over (Go runs the interceptor after receiving the body and before encoding and
+   * writing the reply), for a stream from its start to its status. Timed from the call's headers,
+   * a unary call also counted the wait for its body and the write of its reply, which made a
+   * trivial call look ten times slower than containerd's under the same series.
+   */
   readonly interceptor: ServerInterceptor = (method, call) => {
     const tally = this.tallyOf(method);
-    const started = this.histogram ? process.hrtime.bigint() : 0n;
+    const timed = this.histogram;
+    const unary = !method.requestStream && !method.responseStream;
+    let began = timed ? process.hrtime.bigint() : 0n;
+    let ended: bigint | undefined;
     tally.started++;
     return new ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMessage: (message, pass) => {
             tally.received++;
+            if (timed && unary) began = process.hrtime.bigint();
             pass(message);
           },
         }),
       sendMessage: (message, next) => {
         tally.sent++;
+        if (timed && unary) ended = process.hrtime.bigint();
         next(message);
       },
       sendStatus: (status, next) => {
         const code = status.code ?? 0;
         tally.handled[code >= 0 && code < ALL_CODES.length ? code : 2]!++; // anything else is Unknown
-        if (this.histogram) tally.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        if (timed) tally.observe(Number((ended ?? process.hrtime.bigint()) - began) / 1e9);
         next(status);
       },
     });
