@@ -3,11 +3,12 @@
  * shim must not end under that Create, which leaves it a container to serve (finding D of issue
  * 13: a shim must never end while it serves a container). As root with runc; the daemon's side is
  * played by this test: it boots the shim, assigns it a task, sends the Create over ttrpc, and
- * disconnects while a runc wrapper holds `runc create`.
+ * disconnects while a runc wrapper holds `runc create`. And a warm shim that dies of an uncaught
+ * error leaves its last words on its stderr, a file the daemon gives it.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -106,4 +107,19 @@ exec runc "$@"
   await client.close();
   client = undefined;
   await until('the shim to exit', () => !alive(shimPid), 30_000);
+});
+
+test('a warm shim that dies of an uncaught error says why on its stderr (the daemon gives it a file)', { skip, timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync('/tmp/ledgerd-warm-fatal-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const stderrFile = join(dir, 'stderr');
+  const stderr = openSync(stderrFile, 'a');
+  const shim = spawn(process.execPath, [SHIM_BINARY, 'warm'], { cwd: '/', detached: true, stdio: ['ignore', 'ignore', stderr, 'ipc'], env: { ...process.env, TTRPC_ADDRESS: join(dir, 'events.sock') } });
+  closeSync(stderr);
+  t.after(() => void (alive(shim.pid!) && process.kill(shim.pid!, 'SIGKILL')));
+  await new Promise<void>((resolve) => shim.on('message', (m: FromWarmShim) => m.type === 'ready' && resolve()));
+  const exited = new Promise<number | null>((resolve) => shim.once('exit', resolve));
+  shim.send(null as never); // a message its handler cannot read
+  assert.equal(await exited, 1);
+  assert.match(readFileSync(stderrFile, 'utf8'), new RegExp(`shim ${shim.pid}: fatal: TypeError: Cannot read properties of null`));
 });

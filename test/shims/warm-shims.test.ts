@@ -6,14 +6,14 @@
  * while assigned ones keep their containers, and a reset connection at the reload is retried.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROCESS_TYPE_URL } from '../../src/client/run/oci-spec.js';
-import { ShimRuntime } from '../../src/shims/runtime/shim-runtime.js';
+import { ShimRuntime, WARM_SHIMS_STDERR } from '../../src/shims/runtime/shim-runtime.js';
 import type { DeadTask, RuntimeTask } from '../../src/shims/runtime/task-runtime.js';
 import { shimSocketPath } from '../../src/shims/runtime/shim-binary.js';
 import { busyboxRootfs, endRuntimes, ociSpec, skipWithoutRunc, until } from '../helpers/shim-bundle.js';
@@ -139,6 +139,20 @@ test('tasks of a namespace are packed into one shim up to tasksPerShim; grouped 
   for (const task of [b.task, c.task, d.task, grouped.task]) await finish(task);
   await until('the packed shims to be idle again', () => warmChildren().includes(a.shim) && warmChildren().includes(c.shim));
   assert.deepEqual(warnings, []);
+});
+
+test('warm shims write their stderr to warm-shims.stderr in the daemon\'s state directory', { skip, timeout: 60_000 }, async (t) => {
+  const { options } = await setup(t);
+  const file = join(dirname(options.state), WARM_SHIMS_STDERR);
+  const stderrOf = (pid: number) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/2`);
+    } catch {
+      return undefined; // gone meanwhile
+    }
+  };
+  // earlier tests' shims may still be about: this runtime's one writes to this runtime's file
+  await until('a warm shim whose stderr is the file', () => warmChildren().some((pid) => stderrOf(pid) === file), 30_000);
 });
 
 test('closing the runtime: idle warm shims exit, an assigned one keeps its container', { skip, timeout: 60_000 }, async (t) => {

@@ -4,7 +4,7 @@
 // on SIGTERM/SIGINT), removing its socket, or when the container it was started for is not
 // created in time. The daemon's death does not concern it: it keeps its containers. `serveSession` is one such service, also run by warm shims (warm.ts), which may
 // serve another container after it ends.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeSync } from 'node:fs';
 import { TASK_SERVICE } from '../wire/protocol/task.js';
 import { requireSameUser } from '../wire/ttrpc/peer-credentials.js';
 import { TtrpcServer } from '../wire/ttrpc/server.js';
@@ -41,6 +41,12 @@ export function bootShimProcess(): Reaper {
   // the shim's stderr goes nowhere: its last words go to the daemon's log
   process.on('uncaughtException', (err) => {
     log.error(`fatal: ${err.stack ?? err.message}`);
+    // and on stderr: a warm shim's goes to a file of the daemon's (the FIFO's reader may be gone)
+    try {
+      writeSync(2, `${new Date().toISOString()} shim ${process.pid}: fatal: ${err.stack ?? err.message}\n`);
+    } catch {
+      // no stderr
+    }
     process.exit(1);
   });
   return reaper;

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { alreadyExists, failedPrecondition, unavailable } from '../../util/errdefs.js';
 import { mountPointsUnder, unmountAll } from '../../util/mount/index.js';
 import { ShimBinaryResolver } from './binary-path.js';
@@ -48,6 +48,8 @@ export interface ShimRuntimeOptions {
 }
 
 const SHIM_BINARY_PATH = 'shim-binary-path';
+/** The warm shims' stderr, beside the runtime's state directory (in the daemon's, with the shims' sockets). */
+export const WARM_SHIMS_STDERR = 'warm-shims.stderr';
 /** Between two dials of a shim whose connection was reset at load (times the attempt number). */
 const RECONNECT_PAUSE_MS = 100;
 /**
@@ -93,7 +95,7 @@ export class ShimRuntime implements TaskRuntime {
       warn: runtime.warn,
     });
     if ((options.warmShims ?? 0) > 0) {
-      runtime.warmShims = new WarmShimPool({ size: options.warmShims!, tasksPerShim: options.tasksPerShim ?? 1, env: shimEnv({ ttrpcAddress: runtime.ttrpcAddress, schedCore: options.schedCore }), warn: runtime.warn });
+      runtime.warmShims = new WarmShimPool({ size: options.warmShims!, tasksPerShim: options.tasksPerShim ?? 1, env: shimEnv({ ttrpcAddress: runtime.ttrpcAddress, schedCore: options.schedCore }), warn: runtime.warn, stderrFile: join(dirname(options.state), WARM_SHIMS_STDERR) });
     }
     return runtime;
   }

@@ -10,7 +10,7 @@
 // never packed. A shim whose last container is gone comes back to the pool and serves the next
 // task. Anything that goes wrong here only costs speed: the caller runs `start` instead.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { closeSync, openSync, realpathSync } from 'node:fs';
 import { adjustOomScore, joinShimCgroup, SERVER_NODE_FLAGS } from '../shared/shim-process.js';
 import { WARM_ACTION, type FromWarmShim, type ToWarmShim } from '../shared/warm-messages.js';
 import { OWN_SHIM_BINARY } from './binary-path.js';
@@ -24,6 +24,11 @@ export interface WarmShimOptions {
   /** The environment of shims (TTRPC_ADDRESS …), as `start` would get it. */
   readonly env: NodeJS.ProcessEnv;
   readonly warn: (message: string) => void;
+  /**
+   * Where the shims' stderr goes (appended): what node itself prints when a shim dies of an
+   * uncaught error, a heap limit or an abort, which its log FIFO loses once the daemon is gone.
+   */
+  readonly stderrFile?: string;
 }
 
 export interface WarmAssignment {
@@ -132,6 +137,8 @@ export class WarmShimPool {
   private readonly trim: NodeJS.Timeout;
   private lastBootFailure = -Infinity;
   private closed = false;
+  /** The descriptor of options.stderrFile, given to each shim as its stderr. */
+  private stderr: number | undefined;
 
   /** Whether `binary` (a resolved shim path) is ledgerd's own shim. */
   static serves(binary: string): boolean {
@@ -143,6 +150,13 @@ export class WarmShimPool {
   }
 
   constructor(private readonly options: WarmShimOptions) {
+    if (options.stderrFile) {
+      try {
+        this.stderr = openSync(options.stderrFile, 'a', 0o600);
+      } catch (err) {
+        options.warn(`warm shims' stderr: ${(err as Error).message}`);
+      }
+    }
     this.trim = setInterval(() => this.trimIdle(), IDLE_KEEP_MS / 2).unref();
     this.fill();
   }
@@ -237,6 +251,8 @@ export class WarmShimPool {
   /** Idle shims exit; assigned ones are let go (they keep their containers, as after a crash). */
   close(): void {
     this.closed = true;
+    if (this.stderr !== undefined) closeSync(this.stderr);
+    this.stderr = undefined;
     clearInterval(this.trim);
     clearTimeout(this.refill);
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
@@ -304,7 +320,7 @@ export class WarmShimPool {
         cwd: '/',
         env: this.options.env,
         detached: true,
-        stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+        stdio: ['ignore', 'ignore', this.stderr ?? 'ignore', 'ipc'],
       });
     } catch (err) {
       this.booting--;
