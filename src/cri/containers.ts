@@ -4,7 +4,7 @@
 // CRI log file; start and exit known from the task's events.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runnableImage } from '../client/run/image-config.js';
@@ -17,7 +17,7 @@ import type { RequestMeta } from '../commands/context.js';
 import { criContainerState, type CriContainerView, type PodView } from '../projections/index.js';
 import { Code } from '../util/grpc-codes.js';
 import { failedPrecondition, invalidArgument, notFound } from '../util/errdefs.js';
-import { withTempMount, type Mount } from '../util/mount/index.js';
+import { mountPointsUnder, unmount, withTempMount, type Mount } from '../util/mount/index.js';
 import { CRI_NAMESPACE, type CriConfig } from './config.js';
 import type { CriImages } from './images.js';
 import { ContainerIO } from './container-io.js';
@@ -64,11 +64,22 @@ export interface PodStats {
   readonly containers: readonly { readonly container: CriContainerView; readonly stats: ContainerStats }[];
 }
 
+/** Written into a container's directory when CreateContainer begins, removed once it is recorded. */
+const CREATE_MARKER = 'create.json';
+
+interface CreateMarker {
+  readonly podId: string;
+  readonly snapshotter: string;
+  readonly lease: string;
+}
+
 export class CriContainers {
   /** The stdio of the containers this daemon started, while their output lasts (for Attach). */
   private readonly stdio = new Map<string, ContainerIO>();
   /** The open log file of each running container this daemon copies output for. */
   private readonly logs = new Map<string, CriLogFile>();
+  /** The CreateContainer calls in progress (their directories are not a crash's leftovers). */
+  private readonly creating = new Set<string>();
   /** The update in progress per container: updates of one container run one after the other. */
   private readonly updating = new Map<string, Promise<void>>();
 
@@ -112,10 +123,16 @@ export class CriContainers {
     const runnable = await runnableImage(this.rpc, image.names.find((n) => n !== image.id) ?? image.id);
     const id = randomBytes(32).toString('hex');
     const snapshotter = this.config.containerd.snapshotter;
+    const dir = this.containerDir(id);
+    this.creating.add(id);
     // under a lease until the container record holds the snapshot, so no collection takes it first
     const lease = await takeLease(this.rpc, 3600_000);
-    const { mounts } = await lease.rpc.unary<{ mounts: Mount[] }>(SERVICES.snapshots, 'Prepare', { snapshotter, key: id, parent: runnable.chainId, labels: {} });
     try {
+      // the marker goes down before anything outside the directory is made: a crash from here on
+      // until the record is appended leaves it, and reconcileUnfinished undoes the rest by the id
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, CREATE_MARKER), JSON.stringify({ podId: pod.id, snapshotter, lease: lease.id }));
+      const { mounts } = await lease.rpc.unary<{ mounts: Mount[] }>(SERVICES.snapshots, 'Prepare', { snapshotter, key: id, parent: runnable.chainId, labels: {} });
       const spec = await this.spec(id, pod, config, runnable.config, mounts, image.id);
       await this.rpc.unary(SERVICES.containers, 'Create', {
         container: {
@@ -131,11 +148,12 @@ export class CriContainers {
       const logDir = (pod.config as PodSandboxConfig).log_directory ?? '';
       const logPath = config.log_path && logDir ? join(logDir, config.log_path) : config.log_path && isAbsolute(config.log_path) ? config.log_path : '';
       await this.containers.created(CRI_NAMESPACE, { id, podId: pod.id, metadata: { name, attempt }, config: JSON.parse(JSON.stringify(config)), imageId: image.id, imageRef, logPath, resources: effectiveResources(spec) }, meta);
+      await rm(join(dir, CREATE_MARKER), { force: true });
     } catch (err) {
-      await this.rpc.unary(SERVICES.containers, 'Delete', { id }).catch(() => undefined);
-      await this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter, key: id }).catch(() => undefined);
+      await this.undoCreate(id, snapshotter).catch(() => undefined);
       throw err;
     } finally {
+      this.creating.delete(id);
       await lease.release().catch(() => undefined);
     }
     return id;
@@ -161,6 +179,46 @@ export class CriContainers {
     }
     this.follow(container.id, io, output);
     await this.containers.until(CRI_NAMESPACE, container.id, (c) => criContainerState(c) !== 'CONTAINER_CREATED');
+  }
+
+  /** A container's files: the create marker, its FIFOs, the image's rootfs while the spec is made. */
+  private containerDir(id: string): string {
+    return join(this.stateDir, 'containers', id);
+  }
+
+  /** Removes what a CreateContainer made, whichever of it exists: containerd container, snapshot, directory. */
+  private async undoCreate(id: string, snapshotter: string): Promise<void> {
+    for (const mountPoint of mountPointsUnder(this.containerDir(id))) await unmount(mountPoint, { lazy: true });
+    await this.rpc.unary(SERVICES.containers, 'Delete', { id }).catch(ignoreNotFound);
+    await this.rpc.unary(SERVICES.snapshots, 'Remove', { snapshotter, key: id }).catch(ignoreNotFound);
+    await rm(this.containerDir(id), { recursive: true, force: true });
+  }
+
+  /**
+   * At start-up, the CreateContainer calls a crash cut off: a container directory that still has
+   * its create marker and no container record in the log. Their containerd container, snapshot,
+   * lease and directory are removed. Returns one line per container undone.
+   */
+  async reconcileUnfinished(): Promise<string[]> {
+    const lines: string[] = [];
+    for (const id of await readdir(join(this.stateDir, 'containers')).catch(() => [] as string[])) {
+      if (this.creating.has(id)) continue;
+      const marker = await readFile(join(this.containerDir(id), CREATE_MARKER), 'utf8').then((text) => JSON.parse(text) as CreateMarker, () => undefined);
+      if (!marker) continue;
+      if (this.containers.get(CRI_NAMESPACE, id)) {
+        // recorded, then cut off before the marker went
+        await rm(join(this.containerDir(id), CREATE_MARKER), { force: true });
+        continue;
+      }
+      try {
+        await this.undoCreate(id, marker.snapshotter);
+        await this.rpc.unary(SERVICES.leases, 'Delete', { id: marker.lease, sync: false }).catch(ignoreNotFound);
+        lines.push(`cri container ${id}: a CreateContainer cut off by a crash, undone (containerd container, snapshot, directory)`);
+      } catch (err) {
+        lines.push(`cri container ${id}: a CreateContainer cut off by a crash, not undone: ${(err as Error).message}`);
+      }
+    }
+    return lines;
   }
 
   /**
@@ -378,10 +436,14 @@ export class CriContainers {
     const security = config.linux?.security_context ?? {};
     if (security.run_as_group && !security.run_as_user && !security.run_as_username) throw invalidArgument('config.linux.security_context.run_as_group: user group is specified without user');
     const user = security.run_as_user ? String(security.run_as_user.value ?? 0) : security.run_as_username || image.User;
-    const { passwd, groups } = await withTempMount(rootfs, async (root) => ({
-      passwd: parsePasswd(await readFile(join(root, 'etc', 'passwd'), 'utf8').catch(() => '')),
-      groups: await readFile(join(root, 'etc', 'group'), 'utf8').catch(() => ''),
-    }));
+    const { passwd, groups } = await withTempMount(
+      rootfs,
+      async (root) => ({
+        passwd: parsePasswd(await readFile(join(root, 'etc', 'passwd'), 'utf8').catch(() => '')),
+        groups: await readFile(join(root, 'etc', 'group'), 'utf8').catch(() => ''),
+      }),
+      this.containerDir(id),
+    );
     const spec = withImageConfig(defaultSpec(CRI_NAMESPACE, id), { ...image, Entrypoint: [], Cmd: [], User: undefined }, []);
     spec.process.args = [...entrypoint, ...cmd];
     if (spec.process.args.length === 0) throw invalidArgument('config: no command: neither the config nor the image names one');

@@ -8,6 +8,7 @@ import { startTestDaemon, type TestDaemon } from './daemon.js';
 import { buildImage, busyboxEntries, skipWithoutRegistry, type TestRegistry } from './registry.js';
 import { criClient, registryInNetns, testNetns, writeCriConfig, type CriClient, type CriDirs } from './cri.js';
 import { tempDir } from './tmp.js';
+import type { Entry } from '../diff/layers.js';
 
 export const CNI_BIN = '/usr/lib/cni';
 
@@ -22,13 +23,21 @@ export const skipCri: string | false =
 /** busybox applets the test images link (busybox itself is always there). */
 const applets = (names: readonly string[]) => names.map((a) => ({ name: `bin/${a}`, type: 'symlink' as const, linkname: 'busybox' }));
 
-/** pause:3.6 and library/busybox:1.0 (with `tools` applets), served inside the namespace. */
-export async function criRegistry(t: TestContext, inNetns: readonly string[], tools: readonly string[] = ['hostname', 'grep', 'cat']): Promise<TestRegistry> {
+/** pause:3.6 and library/busybox:1.0 (with `tools` applets), and `more` images, served inside the namespace. */
+export async function criRegistry(t: TestContext, inNetns: readonly string[], tools: readonly string[] = ['hostname', 'grep', 'cat'], more: readonly ExtraImage[] = []): Promise<TestRegistry> {
   const sleeper = [...busyboxEntries(), ...applets(['sleep'])];
   return registryInNetns(t, inNetns, [
     { repository: 'pause', tag: '3.6', image: await buildImage([sleeper], { cmd: ['/bin/sleep', 'infinity'] }) },
     { repository: 'library/busybox', tag: '1.0', image: await buildImage([[...sleeper, ...applets(tools)]]) },
+    ...(await Promise.all(more.map(async ({ repository, tag, entries }) => ({ repository, tag, image: await buildImage([[...sleeper, ...entries]]) })))),
   ]);
+}
+
+/** An image of busybox with `sleep` and `entries` besides, as <repository>:<tag>. */
+export interface ExtraImage {
+  readonly repository: string;
+  readonly tag: string;
+  readonly entries: readonly Entry[];
 }
 
 /** A bridge network crinet (cribr0, 10.88.0.0/16) with portmap, as the CRI test kit's; `more` plugins after those. */
@@ -68,11 +77,13 @@ export interface TestbedOptions {
   readonly tools?: readonly string[];
   /** Where CNI plugins are looked up (default: Debian's /usr/lib/cni). */
   readonly cniBinDirs?: readonly string[];
+  /** Images the registry serves besides pause and busybox. */
+  readonly images?: readonly ExtraImage[];
 }
 
 export async function criTestbed(t: TestContext, options: TestbedOptions = {}): Promise<CriTestbed> {
   const inNetns = testNetns(t, `cri${options.tag ?? ''}`);
-  const registry = await criRegistry(t, inNetns, options.tools);
+  const registry = await criRegistry(t, inNetns, options.tools, options.images);
   const dir = tempDir(t);
   const dirs = writeCriConfig(dir, registry.host, undefined, options.extraConfig, options.cniBinDirs);
   writeBridgeNetwork(dirs.cniConf);

@@ -50,7 +50,7 @@ export const criPlugins = (): AreaPlugins => ({
             { name: CRI_RUNTIME_SERVICE, implementation: criRuntimeService(config, pods, containers, streaming, join(ctx.daemonRoot, `io.containerd.snapshotter.v1.${config.containerd.snapshotter}`), { log: ctx.get<EventLog>(PluginType.Log), projections: projectionsOf(ctx) }) },
             { name: CRI_IMAGE_SERVICE, implementation: criImageService(images) },
           ],
-          whenServing: async () => [...(await pods.reconcileUnfinished()), ...(await containers.reattachAll())],
+          whenServing: async () => [...(await pods.reconcileUnfinished()), ...(await containers.reconcileUnfinished()), ...(await containers.reattachAll())],
           close: async () => {
             await streaming.stop();
             daemon.close();
