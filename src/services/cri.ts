@@ -1,6 +1,6 @@
 // The CRI's two gRPC services (runtime.v1.RuntimeService, runtime.v1.ImageService): decode,
 // call src/cri/, encode. Methods not listed here answer UNIMPLEMENTED (grpc-js's default).
-import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { CriConfig } from '../cri/config.js';
 import type { CriImage, CriImages } from '../cri/images.js';
 import { runtimeStatus, runtimeVersion } from '../cri/runtime-info.js';
@@ -13,7 +13,8 @@ import type { StreamingServer } from '../cri/streaming/server.js';
 import type { ContainerConfig } from '../cri/types.js';
 import { namespaceModes } from '../cri/sandbox-spec.js';
 import type { PodSandboxConfig } from '../cri/types.js';
-import { requestMeta } from './request.js';
+import { FROM_SEQ_HEADER, header, requestMeta } from './request.js';
+import { subscribeFrom } from './events.js';
 import { failedPrecondition } from '../util/errdefs.js';
 import { serverStream, unary, writeWithBackpressure, type Implementation } from './handlers.js';
 import type { EventLog } from '../log/index.js';
@@ -190,7 +191,14 @@ export function criRuntimeService(config: CriConfig, pods: CriPods, containers: 
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort());
       call.on('close', () => abort.abort());
-      for await (const event of containerEvents(eventSources, sources.log.head + 1, abort.signal)) {
+      // ledgerd's own, as Events.Subscribe: the request's ledgerd-from-seq resumes at that log
+      // position; the response's initial metadata names where this stream starts, for a client to
+      // come back with (it then sees again what it saw, in order, and nothing is missed)
+      const from = subscribeFrom(sources.log, header(call.metadata, FROM_SEQ_HEADER));
+      const position = new Metadata();
+      position.set(FROM_SEQ_HEADER, String(from));
+      call.sendMetadata(position);
+      for await (const event of containerEvents(eventSources, from, abort.signal)) {
         await writeWithBackpressure(call, containerEventToProto(event));
       }
     }),

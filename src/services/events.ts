@@ -44,8 +44,8 @@ export async function streamEnvelopes(
 
 const bareEnvelope: EnvelopeWrap = (_seq, envelope) => envelope;
 
-/** `ledgerd-from-seq: N` resumes a subscription at N; without it a subscription starts now. */
-function subscribeFrom(log: EventLog, value: string | undefined): number {
+/** `ledgerd-from-seq: N` resumes a subscription at N; without it a subscription starts now (Events.Subscribe, GetContainerEvents). */
+export function subscribeFrom(log: EventLog, value: string | undefined): number {
   if (value === undefined) return log.head + 1;
   if (!/^\d+$/.test(value)) throw invalidArgument(`${FROM_SEQ_HEADER} header "${value}": must be a sequence number`);
   return Number(value);

@@ -1,8 +1,9 @@
 // GetContainerEvents (evented PLEG): a tail of the log, so every container's created, started,
 // stopped and deleted events arrive in order, each with the pod's and its containers' statuses,
-// also for a client that read nothing for a while.
+// also for a client that read nothing for a while; a stream resumes at the position another began at.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { status } from '@grpc/grpc-js';
 import { Connection } from '../../src/cli/grpc-client.js';
 import { RUNTIME } from '../helpers/cri.js';
 import { criTestbed, podConfig, skipCri } from '../helpers/cri-testbed.js';
@@ -28,6 +29,7 @@ test('GetContainerEvents: created, started, stopped, deleted for every container
     stream.on('data', (event) => events.push(event));
     stream.on('error', () => undefined);
     t.after(() => stream.cancel());
+    const from = new Promise<string>((resolve) => stream.on('metadata', (md) => resolve(String(md.get('ledgerd-from-seq')[0]))));
     const create = async (name: string) =>
       (await bed.cri.runtime('CreateContainer', { pod_sandbox_id: pod, sandbox_config: config, config: { metadata: { name }, image: { image: 'busybox:1.0' }, command: ['sleep', '1000'] } })).container_id as string;
     const of = (id: string) => events.filter((e) => e.container_id === id);
@@ -59,5 +61,21 @@ test('GetContainerEvents: created, started, stopped, deleted for every container
     for (const id of burst) assert.deepEqual(of(id).map((e) => e.container_event_type), ['CONTAINER_CREATED_EVENT', 'CONTAINER_DELETED_EVENT']);
     // the pod's pause task is no container: no event names it
     assert.ok(events.every((e) => e.container_id !== pod));
+
+    // ledgerd-from-seq: the first stream said where it started; a stream asked to start there sees it all again
+    const startedAt = await from;
+    assert.match(startedAt, /^\d+$/);
+    const again: ContainerEvent[] = [];
+    const resumed = connection.stream<ContainerEvent>(RUNTIME, 'GetContainerEvents', {}, { 'ledgerd-from-seq': startedAt });
+    resumed.on('data', (event) => again.push(event));
+    resumed.on('error', () => undefined);
+    t.after(() => resumed.cancel());
+    await until('the resumed stream replays', () => again.length >= events.length, 10_000);
+    assert.deepEqual(again.slice(0, events.length).map((e) => [e.container_id, e.container_event_type, e.created_at]), events.map((e) => [e.container_id, e.container_event_type, e.created_at]));
+    const bad = connection.stream(RUNTIME, 'GetContainerEvents', {}, { 'ledgerd-from-seq': 'soon' });
+    bad.on('data', () => undefined);
+    const refused = await new Promise<{ code: number; details: string }>((resolve) => bad.on('error', resolve));
+    assert.equal(refused.code, status.INVALID_ARGUMENT);
+    assert.match(refused.details, /ledgerd-from-seq header "soon": must be a sequence number/);
   });
 });
