@@ -57,6 +57,8 @@ const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
 const XATTR_PREFIX = 'SCHILY.xattr.';
 const DEFAULT_ACL = 'system.posix_acl_default';
+const EUID = process.geteuid?.() ?? -1;
+const EGID = process.getegid?.() ?? -1;
 const MAX_TIME_NS = (1n << 63n) - 1n;
 const BATCH = 1024 * 1024;
 const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-device', 'fifo']);
@@ -85,6 +87,11 @@ export class Extractor {
    * the umask for what is created below it).
    */
   private modeFromOpen: boolean | undefined;
+  /**
+   * Directories whose mode this apply set without setgid: a file created in one is owned by the
+   * process's euid and egid, so its fchown is skipped when those are the entry's (with modeFromOpen).
+   */
+  private readonly plainDirs = new Set<BytePath>();
   entries = 0;
 
   constructor(
@@ -122,7 +129,10 @@ export class Extractor {
   }
 
   private async apply(header: EntryHeader, typeflag: number, pax: PaxRecords | null, data: Readable): Promise<boolean> {
-    this.modeFromOpen ??= readdirSync(bytes(this.root)).length === 0;
+    if (this.modeFromOpen === undefined) {
+      this.modeFromOpen = readdirSync(bytes(this.root)).length === 0;
+      this.noteDirMode(this.root, lstatSync(bytes(this.root)).mode);
+    }
     // PAX path/linkpath taken raw (tar-stream's copies are UTF-8-decoded); other names are latin1 = bytes.
     const name = pax?.has('path') ? pax.get('path')!.toString('latin1') : header.name;
     const linkname = pax?.has('linkpath') ? pax.get('linkpath')!.toString('latin1') : (header.linkname ?? '');
@@ -204,7 +214,8 @@ export class Extractor {
       // Regular file: data, then metadata through the descriptor (no path lookups).
       try {
         await writeData(fd, data);
-        fchownSync(fd, meta.uid, meta.gid);
+        const ownedFromOpen = this.modeFromOpen && meta.uid === EUID && meta.gid === EGID && this.plainDirs.has(this.resolver.host(parent.rel));
+        if (!ownedFromOpen) fchownSync(fd, meta.uid, meta.gid);
         if (pax) this.setXattrs(path, pax, shown);
         if (fileMode !== meta.mode) fchmodSync(fd, meta.mode); // after chown, which clears setuid/setgid
         sys.futimensNs(fd, path, meta.atime, meta.mtime);
@@ -219,6 +230,7 @@ export class Extractor {
       }
       if (pax) this.setXattrs(path, pax, shown);
       if (!isSymlink) chmodSync(bytes(path), meta.mode); // after chown, which clears setuid/setgid
+      if (type === 'directory') this.noteDirMode(path, meta.mode);
       if (type === 'directory') this.dirTimes.push({ rel, atime: meta.atime, mtime: meta.mtime });
       else sys.lutimesNs(path, meta.atime, meta.mtime);
     }
@@ -234,6 +246,11 @@ export class Extractor {
    */
   private createMode(mode: number): number {
     return this.modeFromOpen && (mode & 0o7000) === 0 && (mode & sys.umask()) === 0 ? mode : 0o600;
+  }
+
+  private noteDirMode(path: BytePath, mode: number): void {
+    if (mode & 0o2000) this.plainDirs.delete(path);
+    else this.plainDirs.add(path);
   }
 
   private hardlink(linkname: string, path: BytePath, shown: string): boolean {
@@ -311,6 +328,7 @@ export class Extractor {
         continue;
       }
       chmodSync(bytes(path), 0o755);
+      this.noteDirMode(path, 0o755);
       this.resolver.noteDir(rel.join('/'));
       this.copyParentDirInfo(rel, path);
     }
@@ -330,6 +348,7 @@ export class Extractor {
       const st = lstatSync(bytes(source), { bigint: true });
       lchownSync(bytes(path), Number(st.uid), Number(st.gid));
       chmodSync(bytes(path), Number(st.mode) & 0o7777);
+      this.noteDirMode(path, Number(st.mode));
       sys.lutimesNs(path, st.atimeNs, st.mtimeNs);
       for (const key of sys.llistxattr(source)) {
         if (key.startsWith('trusted.')) continue;

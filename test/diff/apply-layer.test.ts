@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fromUtf8 } from '../../src/diff/byte-path.js';
 import { lgetxattr, lsetxattr, major, makedev, minor } from '../../src/diff/syscalls.js';
@@ -90,6 +90,28 @@ test('xattrs from PAX records, binary values intact; trusted.* ignored with a wa
   assert.equal(warnings.length, 2, warnings.join('\n'));
   assert.match(warnings[0]!, /trusted\.overlay\.opaque/);
   assert.match(warnings[1]!, /user\.x.*bin\/link/, 'user.* on a symlink is EPERM: ignored');
+});
+
+test('file owners exact in a setgid directory, in a target made setgid, and in plain ones', async (t) => {
+  const layer = rawTar([
+    { header: raw({ name: 'mail/', typeflag: '5', mode: 0o2775, gid: 8 }) },
+    { header: raw({ name: 'mail/root', size: 1 }), content: Buffer.from('a') },
+    { header: raw({ name: 'plain/f', size: 1 }), content: Buffer.from('b') },
+    { header: raw({ name: 'plain/g', size: 1, uid: 5, gid: 6 }), content: Buffer.from('c') },
+  ]);
+  const root = tempDir(t);
+  await apply(layer, root);
+  const owner = (p: string) => [lstatSync(p).uid, lstatSync(p).gid];
+  assert.equal(lstatSync(`${root}/mail`).gid, 8);
+  assert.deepEqual(owner(`${root}/mail/root`), [0, 0], 'not the setgid directory group');
+  assert.deepEqual(owner(`${root}/plain/f`), [0, 0]);
+  assert.deepEqual(owner(`${root}/plain/g`), [5, 6]);
+
+  const sgid = tempDir(t);
+  chmodSync(sgid, 0o2755);
+  chownSync(sgid, 0, 9);
+  await apply(rawTar([{ header: raw({ name: 'top', size: 1 }), content: Buffer.from('d') }]), sgid);
+  assert.deepEqual(owner(`${sgid}/top`), [0, 0], 'not the setgid target group');
 });
 
 test('file modes exact whatever decides them at creation: umask, a default ACL in the layer, a target not empty', async (t) => {
