@@ -3,7 +3,7 @@
 // is undone at the next start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { CNI_BIN, criTestbed, podConfig, skipCri, writeBridgeNetwork } from '../helpers/cri-testbed.js';
@@ -78,26 +78,39 @@ test('a CreateContainer cut off by a crash is undone at the next start: no conta
     const creating = bed.cri.runtime('CreateContainer', { pod_sandbox_id: pod, sandbox_config: config, config: { metadata: { name: 'cut' }, image: { image: 'hang:1.0' }, command: ['sleep', '1'] } }).catch((err: Error) => err);
     const containers = join(bed.daemon.state, 'io.containerd.grpc.v1.cri', 'containers');
     const id = await until('CreateContainer reading the image\'s rootfs', () => existsSync(containers) && readdirSync(containers).find((c) => readdirSync(join(containers, c)).some((f) => f.startsWith('ledgerd-mount-'))), 30_000);
-    assert.ok(existsSync(join(containers, id, 'create.json')), 'the create marker is down');
-    // the state of a crash a moment later, once the containerd container exists (nothing there to wait on)
-    const ctr = bed.daemon.connect('k8s.io');
-    await ctr.unary('containerd.services.containers.v1.Containers', 'Create', { container: { id, runtime: { name: 'io.containerd.runc.v2' }, spec: { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from('{}') }, snapshotter: 'overlayfs', snapshot_key: id } });
-    await ctr.unary('containerd.services.snapshots.v1.Snapshots', 'Stat', { snapshotter: 'overlayfs', key: id });
+    // should the test fail before the crash, the daemon's read gets its end of file rather than holding the pod's removal for ever
+    const passwd = join(containers, id, readdirSync(join(containers, id)).find((f) => f.startsWith('ledgerd-mount-'))!, 'etc', 'passwd');
+    const release = () => {
+      try {
+        closeSync(openSync(passwd, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader left: the daemon that read it is gone
+      }
+    };
+    try {
+      assert.ok(existsSync(join(containers, id, 'create.json')), 'the create marker is down');
+      // the state of a crash a moment later, once the containerd container exists (nothing there to wait on)
+      const ctr = bed.daemon.connect('k8s.io');
+      await ctr.unary('containerd.services.containers.v1.Containers', 'Create', { container: { id, runtime: { name: 'io.containerd.runc.v2' }, spec: { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: Buffer.from('{}') }, snapshotter: 'overlayfs', snapshot_key: id } });
+      await ctr.unary('containerd.services.snapshots.v1.Snapshots', 'Stat', { snapshotter: 'overlayfs', key: id });
 
-    await bed.restart({ crash: true });
-    assert.ok((await creating) instanceof Error);
-    await until('the cut-off container undone', () => !existsSync(join(containers, id)), 30_000);
-    const again = bed.daemon.connect('k8s.io');
-    const notFound = (err: { code: number }) => err.code === status.NOT_FOUND;
-    await assert.rejects(again.unary('containerd.services.containers.v1.Containers', 'Get', { id }), notFound, 'the containerd container is gone');
-    await assert.rejects(again.unary('containerd.services.snapshots.v1.Snapshots', 'Stat', { snapshotter: 'overlayfs', key: id }), notFound, 'the snapshot is gone');
-    assert.deepEqual((await bed.cri.runtime('ListContainers', {})).containers, []);
-    assert.match(bed.daemon.output(), new RegExp(`reconciled: cri container ${id}: a CreateContainer cut off by a crash, undone`));
-    // the pod lived through the crash, and containers are made in it as before
-    await bed.cri.images('PullImage', { image: { image: 'busybox:1.0' } });
-    const { container_id: cid } = await bed.cri.runtime('CreateContainer', { pod_sandbox_id: pod, sandbox_config: config, config: { metadata: { name: 'after' }, image: { image: 'busybox:1.0' }, command: ['sleep', '1000'] } });
-    assert.ok(!existsSync(join(containers, cid, 'create.json')), 'a finished create leaves no marker');
-    await bed.cri.runtime('StartContainer', { container_id: cid });
-    assert.equal((await bed.cri.runtime('ContainerStatus', { container_id: cid })).status.state, 'CONTAINER_RUNNING');
+      await bed.restart({ crash: true });
+      assert.ok((await creating) instanceof Error);
+      await until('the cut-off container undone', () => !existsSync(join(containers, id)), 30_000);
+      const again = bed.daemon.connect('k8s.io');
+      const notFound = (err: { code: number }) => err.code === status.NOT_FOUND;
+      await assert.rejects(again.unary('containerd.services.containers.v1.Containers', 'Get', { id }), notFound, 'the containerd container is gone');
+      await assert.rejects(again.unary('containerd.services.snapshots.v1.Snapshots', 'Stat', { snapshotter: 'overlayfs', key: id }), notFound, 'the snapshot is gone');
+      assert.deepEqual((await bed.cri.runtime('ListContainers', {})).containers, []);
+      assert.match(bed.daemon.output(), new RegExp(`reconciled: cri container ${id}: a CreateContainer cut off by a crash, undone`));
+      // the pod lived through the crash, and containers are made in it as before
+      await bed.cri.images('PullImage', { image: { image: 'busybox:1.0' } });
+      const { container_id: cid } = await bed.cri.runtime('CreateContainer', { pod_sandbox_id: pod, sandbox_config: config, config: { metadata: { name: 'after' }, image: { image: 'busybox:1.0' }, command: ['sleep', '1000'] } });
+      assert.ok(!existsSync(join(containers, cid, 'create.json')), 'a finished create leaves no marker');
+      await bed.cri.runtime('StartContainer', { container_id: cid });
+      assert.equal((await bed.cri.runtime('ContainerStatus', { container_id: cid })).status.state, 'CONTAINER_RUNNING');
+    } finally {
+      release();
+    }
   });
 });
