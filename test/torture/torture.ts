@@ -9,7 +9,7 @@
 //   - after a clean stop: every blob, upload and snapshot directory on disk is one the log holds.
 // Everything is drawn from one seed, so a failing round can be run again.
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -85,6 +85,12 @@ export async function torture(options: TortureOptions): Promise<RoundReport[]> {
         writeFileSync(saved, outputs.join('\n----- restart -----\n'));
         cpSync(join(daemon.root, 'log'), `${saved}.lmdb`, { recursive: true });
         findings.push(`(the daemon's output: ${saved}; its log: ${saved}.lmdb)`);
+        // what warm shims that died said as they went (node's own fatal output included)
+        const shimStderr = join(daemon.state, 'warm-shims.stderr');
+        if (existsSync(shimStderr) && statSync(shimStderr).size > 0) {
+          cpSync(shimStderr, `${saved}.warm-shims.stderr`);
+          findings.push(`(warm shims' stderr: ${saved}.warm-shims.stderr)`);
+        }
       }
       reports.push({ round, ...counts, findings });
       say(`round ${round}: ${counts.acknowledged} acknowledged, ${counts.cut} cut by the kill, ${findings.length === 0 ? 'all invariants hold' : `${findings.length} FINDINGS:\n  ${findings.join('\n  ')}`}`);
