@@ -9,15 +9,7 @@ import { startTestDaemon } from '../helpers/daemon.js';
 import { buildImage, busyboxEntries, skipWithoutRegistry } from '../helpers/registry.js';
 import { criClient, registryInNetns, testNetns, writeCriConfig } from '../helpers/cri.js';
 import { tempDir } from '../helpers/tmp.js';
-import { writeBridgeNetwork } from '../helpers/cri-testbed.js';
-
-const CNI_BIN = '/usr/lib/cni';
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root (network namespaces, runc)'
-    : !existsSync(join(CNI_BIN, 'bridge'))
-      ? 'no CNI plugins in /usr/lib/cni (apt-get install containernetworking-plugins)'
-      : skipWithoutRegistry;
+import { skipCri as skip, writeBridgeNetwork } from '../helpers/cri-testbed.js';
 
 const netnsInode = (path: string) => statSync(path).ino;
 

@@ -3,36 +3,25 @@
 // network namespace of the test's own.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { buildImage, busyboxEntries, skipWithoutRegistry, startTestRegistry } from '../helpers/registry.js';
-import { criClient, writeCriConfig, type CriClient } from '../helpers/cri.js';
+import { criClient, testNetns, writeCriConfig, type CriClient } from '../helpers/cri.js';
+import { skipCri as skip } from '../helpers/cri-testbed.js';
 import { SpdyClient, type Dial } from '../helpers/spdy-client.js';
 import { dialLocalhost } from '../../src/cri/streaming/netns-dial.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const CNI_BIN = '/usr/lib/cni';
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root (network namespaces, runc)'
-    : !existsSync(join(CNI_BIN, 'bridge'))
-      ? 'no CNI plugins in /usr/lib/cni (apt-get install containernetworking-plugins)'
-      : skipWithoutRegistry;
-
 const V4 = 'v4.channel.k8s.io';
 
-function testNetns(t: TestContext): { wrap: string[]; dial: Dial } {
-  const name = `cristream-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', name]);
-  t.after(() => execFileSync('ip', ['netns', 'delete', name]));
-  execFileSync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
-  // the daemon's streaming server listens on the namespace's loopback: the clients connect there
-  // through the daemon's own way into a namespace
-  return { wrap: ['nsenter', `--net=/run/netns/${name}`], dial: (_host, port) => dialLocalhost(`/run/netns/${name}`, port) };
+/** The test's namespace; the daemon's streaming server listens on its loopback, reached through the daemon's own way in. */
+function streamingNetns(t: TestContext): { wrap: string[]; dial: Dial } {
+  const wrap = testNetns(t, 'cristream');
+  const netnsPath = wrap[1].slice('--net='.length);
+  return { wrap, dial: (_host, port) => dialLocalhost(netnsPath, port) };
 }
 
 interface Streams {
@@ -62,7 +51,7 @@ async function spdySession(dial: Dial, url: string, wanted: { stdin?: string; st
 }
 
 test('streaming: exec (SPDY v4 and v2, stdin, a terminal with resize, websocket), attach, port forward, bad URLs', { skip, timeout: 180_000 }, async (t) => {
-  const { wrap: inNetns, dial } = testNetns(t);
+  const { wrap: inNetns, dial } = streamingNetns(t);
   const dataDir = join(tempDir(t), 'registry');
   const pushing = await startTestRegistry(t, { dataDir });
   const tools = [...busyboxEntries(), ...['sleep', 'nc', 'stty'].map((a) => ({ name: `bin/${a}`, type: 'symlink' as const, linkname: 'busybox' }))];
