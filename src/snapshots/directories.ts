@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { markTopOfHierarchies } from '../util/inode-flags.js';
 import { IdTakenError } from './backend.js';
 
 /**
@@ -8,6 +9,8 @@ import { IdTakenError } from './backend.js';
  * built under a temporary name (`new-XXXXXX`) and renamed into place, so a crash never leaves a
  * half-built `<id>`; removed by renaming to `rm-<id>` first, so a removal that is cut short
  * leaves nothing that looks like a snapshot. Whatever is left over is deleted by cleanup.
+ * Each snapshot is a hierarchy of its own, and the directory says so to the filesystem
+ * (inode-flags.ts): new snapshots' files are then not created among those of removed ones.
  */
 export class SnapshotDirectories {
   readonly dir: string;
@@ -18,6 +21,7 @@ export class SnapshotDirectories {
     mkdirSync(root, { recursive: true, mode: 0o700 });
     this.dir = join(root, 'snapshots');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    markTopOfHierarchies(this.dir);
   }
 
   path(id: number): string {

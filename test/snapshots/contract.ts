@@ -13,6 +13,7 @@ import type { SnapshotBackend, Snapshotter } from '../../src/snapshots/index.js'
 import { mountPointsUnder, unmountAll, withTempMount, type Mount } from '../../src/util/mount/index.js';
 import { until } from '../helpers/until.js';
 import { LedgerError } from '../../src/util/errdefs.js';
+import { isTopOfHierarchies } from '../../src/util/inode-flags.js';
 
 export interface ContractTarget {
   /** The snapshotter's name: "overlayfs", "native". */
@@ -123,6 +124,14 @@ export function snapshotterContract(target: ContractTarget): void {
       assert.ok(existsSync(join(root, 'dir', 'gone')));
       assert.ok(!existsSync(join(root, 'new')));
     });
+  });
+
+  it('the snapshots directory is marked as the top of directory hierarchies where the filesystem has the flag', async (t) => {
+    const h = await harness(t, target);
+    const snapshots = join(h.root, 'snapshots');
+    const flag = isTopOfHierarchies(snapshots);
+    if (flag === null) return t.skip(`${snapshots}: the filesystem has no inode flags`);
+    assert.equal(flag, true);
   });
 
   it('three layers: the nearest layer wins, deletions hide lower files', async (t) => {
