@@ -1,7 +1,7 @@
 import { mkdirSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IF_EXISTS, open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
-import { BehaviorSubject, Observable } from 'rxjs';
+import { BehaviorSubject, Observable, Subject } from 'rxjs';
 import { Damage, decodeRecord, MAX_STREAM_KEY_BYTES, recordEncoder } from './codec.js';
 import { CorruptLogError, LogClosedError } from './errors.js';
 import { CheckpointStore } from './checkpoints.js';
@@ -53,6 +53,13 @@ const ARCHIVE_DIR = 'archive';
 export class EventLog {
   /** Highest sequence number that is durable and readable. */
   readonly head$: BehaviorSubject<number>;
+  /**
+   * The records of each durable batch, in seq order, decoded as a reader of the log would see
+   * them, emitted synchronously the moment they become readable (the head has moved and the
+   * projections following tail$ have them); completes when the log closes. For readers that
+   * follow the head and must not wait a turn of the event loop to learn of a commit.
+   */
+  readonly committed$ = new Subject<readonly LogRecord[]>();
   /** Every appended batch, once durable: the hook for metrics. */
   readonly appended$ = new BehaviorSubject<AppendStats>({ events: 0 });
   readonly checkpoints: CheckpointStore;
@@ -91,9 +98,10 @@ export class EventLog {
       (records, encoded) => {
         const last = records[records.length - 1]!.seq;
         if (last > this.head) {
-          this.keepRecent(encoded);
+          const committed = this.keepRecent(encoded);
           this.head$.next(last);
           this.headMoved.wake();
+          this.committed$.next(committed);
         }
         this.appended$.next({ events: records.length });
       },
@@ -220,13 +228,16 @@ export class EventLog {
   }
 
   /** Decodes a durable batch once, as a reader from LMDB would see it, for the readers at the head. */
-  private keepRecent(encoded: readonly Buffer[]): void {
+  private keepRecent(encoded: readonly Buffer[]): LogRecord[] {
     const upcast = this.options.upcast;
+    const kept: LogRecord[] = [];
     for (const bytes of encoded) {
       const record = decodeRecord(bytes);
-      if (record instanceof Damage) return;
-      this.recent.add(upcast ? upcast(record) : record);
+      if (record instanceof Damage) break;
+      kept.push(upcast ? upcast(record) : record);
+      this.recent.add(kept[kept.length - 1]!);
     }
+    return kept;
   }
 
   recordAt(seq: number): LogRecord {
@@ -357,6 +368,7 @@ export class EventLog {
     await this.writer.settled();
     await this.env.flushed;
     this.head$.complete();
+    this.committed$.complete();
     this.appended$.complete();
     await this.env.close();
   }

@@ -1,4 +1,5 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { Subscription } from 'rxjs';
 import type { EventLog, LogRecord } from '../log/index.js';
 import type { Filter } from '../filters/index.js';
 import { unchangingMessage } from '../api/proto.js';
@@ -24,9 +25,9 @@ interface Subscriber {
 const READ_BATCH = 1024;
 
 /**
- * One reader of the log's head for every envelope subscriber of a log: each new record is
- * translated and encoded once and written, in the same turn, to every subscriber that is up to
- * date and whose filters take it (a hundred `ctr events` cost one read, one encoding and a hundred
+ * One follower of the log's commits for every envelope subscriber of a log: each new record is
+ * translated and encoded once and written, in the turn its batch became durable, to every
+ * subscriber that is up to date and whose filters take it (a hundred `ctr events` cost one read, one encoding and a hundred
  * writes, not a hundred readers). A subscriber that is behind (resuming from an older seq, or
  * whose transport is full) reads the log itself at its own pace until it has reached the fan-out
  * again, so a slow client costs the daemon no buffering and misses nothing.
@@ -34,7 +35,8 @@ const READ_BATCH = 1024;
 export class EnvelopeFanout {
   /** The next seq the fan-out delivers; every live subscriber has been shown all before it. */
   private position = 0;
-  private running = false;
+  private following = false;
+  private subscription: Subscription | undefined;
   private readonly subscribers = new Set<Subscriber>();
   /** The subscribers the fan-out writes to: those that have been shown everything before `position`. */
   private readonly live = new Set<Subscriber>();
@@ -68,26 +70,45 @@ export class EnvelopeFanout {
   }
 
   private start(): void {
-    if (this.running) return;
-    this.running = true;
+    if (this.following) return;
+    this.following = true;
     this.position = this.log.head + 1;
-    this.follow().then(
-      () => this.stopped(),
-      (err: unknown) => this.stopped(err),
-    );
+    // a log already closed completes at once, inside subscribe()
+    const subscription = this.log.committed$.subscribe({
+      next: (records) => this.committed(records),
+      complete: () => this.stopped(),
+    });
+    if (this.following) this.subscription = subscription;
   }
 
   /** The log closed (or failed): every subscription ends, as a reader of the log would. */
   private stopped(err?: unknown): void {
-    this.running = false;
+    this.following = false;
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
     for (const subscriber of [...this.subscribers]) subscriber.settle(err);
   }
 
-  private async follow(): Promise<void> {
-    for await (const record of this.log.follow(this.position)) {
-      this.position = record.seq + 1;
-      if (this.live.size > 0) this.deliver(record);
+  /**
+   * A batch has just become durable: its records go to the live subscribers now, in this turn,
+   * before the appender's caller hears of it. The records are those the log decoded once for
+   * every reader at the head; none is read back from LMDB.
+   */
+  private committed(records: readonly LogRecord[]): void {
+    try {
+      const first = records[0]?.seq ?? this.position;
+      // batches come in order; should one have been missed, what it held is read from the log
+      if (first > this.position) for (const record of [...this.log.read(this.position, first - 1)]) this.take(record);
+      for (const record of records) this.take(record);
+    } catch (err) {
+      this.stopped(err);
     }
+  }
+
+  private take(record: LogRecord): void {
+    if (record.seq < this.position) return;
+    this.position = record.seq + 1;
+    if (this.live.size > 0) this.deliver(record);
   }
 
   private deliver(record: LogRecord): void {

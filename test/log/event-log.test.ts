@@ -88,6 +88,27 @@ test('tail$ replays history, then follows new appends', async (t) => {
   assert.deepEqual(seqs, [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
 });
 
+test('committed$ hands each durable batch to its readers in order, as read() has it, before the append resolves', async (t) => {
+  const log = EventLog.open({ dir: tempDir(t) });
+  await log.append([ev('s', { i: 0 })]);
+  const batches: { seqs: number[]; head: number; sameAsRead: boolean }[] = [];
+  let completed = false;
+  log.committed$.subscribe({
+    next: (records) => batches.push({ seqs: records.map((r) => r.seq), head: log.head, sameAsRead: records.every((r) => [...log.read(r.seq, r.seq)][0] === r) }),
+    complete: () => (completed = true),
+  });
+  const appended = [log.append([ev('s', { i: 1 }), ev('s', { i: 2 })]), log.append([ev('t', { i: 3 })])];
+  // emitted once durable, synchronously: when an append resolves, its batch has been handed over
+  const seen = await Promise.all(appended.map((append) => append.then(({ last }) => batches.some((b) => b.seqs.includes(last)))));
+  assert.deepEqual(seen, [true, true]);
+  await assert.rejects(log.append([ev('s', { i: 4 })], { expected: [{ namespace: 'default', stream: 's', version: 1 }] }), AppendConflictError);
+  await log.append([ev('s', { i: 5 })]);
+  assert.deepEqual(batches.flatMap((b) => b.seqs), [2, 3, 4, 5], 'every record once, in order; nothing of a refused append');
+  assert.ok(batches.every((b) => b.head === b.seqs[b.seqs.length - 1] && b.sameAsRead), 'the head has moved, and the records are those read() gives');
+  await log.close();
+  assert.ok(completed, 'completes when the log closes');
+});
+
 for (const recentRecords of [1024, 5]) test(`a slow subscriber and a resuming one each see every event exactly once, in order (${recentRecords} kept)`, async (t) => {
   const log = EventLog.open({ dir: tempDir(t), readBatch: 16, recentRecords });
   t.after(() => log.close());

@@ -80,6 +80,11 @@ export interface DeliveryLimits {
   readonly maxMs: number;
 }
 
+/** Bytes of `copies` not yet in the client's hands, now. */
+export function undeliveredBytes(copies: readonly OutputCopy[]): number {
+  return copies.reduce((sum, copy) => sum + copy.undelivered(), 0);
+}
+
 /**
  * Resolves once nothing of `copies` is undelivered (true), or with false when the client stopped
  * reading or the output never ends (see DeliveryLimits). Polls: a FIFO being emptied has no event.
@@ -89,7 +94,7 @@ export async function untilDelivered(copies: readonly OutputCopy[], limits: Deli
   let last = -1;
   let lastChange = start;
   for (let pause = 1; ; pause = Math.min(pause * 2, 16)) {
-    const undelivered = copies.reduce((sum, copy) => sum + copy.undelivered(), 0);
+    const undelivered = undeliveredBytes(copies);
     if (undelivered === 0) return true;
     const now = Date.now();
     if (undelivered !== last) {

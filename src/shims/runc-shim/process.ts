@@ -1,7 +1,7 @@
 // What the init and exec processes share: identity, stdio, exit status and Wait.
 import { Console, ConsoleSocket } from './console.js';
 import { log } from './log.js';
-import { untilDelivered, type DeliveryLimits, type OutputCopy } from './output-copy.js';
+import { undeliveredBytes, untilDelivered, type DeliveryLimits, type OutputCopy } from './output-copy.js';
 import { ProcessIO, type IoOwner, type StdioPaths } from './process-io.js';
 import type { Exit } from './reaper.js';
 import { readPidFile, type ChildStdio, type Runc } from './runc.js';
@@ -46,12 +46,20 @@ export abstract class ShimProcess {
     this.state = 'stopped';
     this.exitStatus = exit.status;
     this.exitedAt = exit.exitedAt;
+    const reported = () => {
+      report();
+      this.resolveExited();
+    };
+    // all output delivered already (the usual case): reported now, in the reaper's turn, not after
+    // the rest of the SIGCHLD handling (its look for orphans reads /proc)
+    if (undeliveredBytes(this.outputs) === 0) {
+      this.exitReported = Promise.resolve();
+      reported();
+      return;
+    }
     this.exitReported = untilDelivered(this.outputs, OUTPUT_DELIVERY)
       .catch((err: Error) => log.warn(`process ${this.id}: waiting for its output to be read: ${err.message}`))
-      .then(() => {
-        report();
-        this.resolveExited();
-      });
+      .then(reported);
   }
 
   /** The copies of the process's output. */
