@@ -12,23 +12,35 @@ const BATCH = 2000;
  * so an empty directory is 4096 bytes / 1 inode on ext4.
  *
  * Synchronous calls in batches: a thread-pool round trip per lstat made a commit of a layer of
- * ~10,000 files take a second (containerd: ~80 ms); batches keep the daemon responsive.
+ * ~10,000 files take a second (containerd: ~80 ms); batches keep the daemon responsive. Only
+ * files with other links need their identity remembered (a directory is reached once); those
+ * take a second, exact (bigint) lstat, so the common case stays a plain one (bigint stats cost
+ * ~2x the CPU: measured 77-187 against 30-55 ms for a layer of 14,592 entries).
  */
 export async function diskUsage(root: string): Promise<SnapshotUsage> {
-  const seen = new Set<string>();
-  let size = 0n;
+  const linked = new Set<string>();
+  let size = 0;
+  let inodes = 0;
   let measured = 0;
   const pending = [root];
   while (pending.length > 0) {
     const path = pending.pop()!;
-    const stat = lstatSync(path, { bigint: true });
-    const inode = `${stat.dev}:${stat.ino}`;
-    if (!seen.has(inode)) {
-      seen.add(inode);
-      size += stat.blocks * 512n;
+    const stat = lstatSync(path);
+    if (stat.isDirectory() || stat.nlink === 1 || remember(linked, path)) {
+      inodes++;
+      size += stat.blocks * 512;
     }
     if (stat.isDirectory()) for (const name of readdirSync(path)) pending.push(join(path, name));
     if (++measured % BATCH === 0) await yieldToLoop();
   }
-  return { size: Number(size), inodes: seen.size };
+  return { size, inodes };
+}
+
+/** Whether this is the first time the walk meets the inode at `path` (a file with several links). */
+function remember(seen: Set<string>, path: string): boolean {
+  const { dev, ino } = lstatSync(path, { bigint: true });
+  const inode = `${dev}:${ino}`;
+  if (seen.has(inode)) return false;
+  seen.add(inode);
+  return true;
 }

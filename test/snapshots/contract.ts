@@ -3,7 +3,7 @@
 // really mounts what it returns.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, unlinkSync, statSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, unlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog } from '../../src/log/index.js';
@@ -261,10 +261,14 @@ export function snapshotterContract(target: ContractTarget): void {
     const mounts = await h.sn.prepare(NS, 'u', '');
     const empty = await h.sn.usage(NS, 'u');
     assert.ok(empty.inodes >= 1 && empty.size > 0, JSON.stringify(empty));
-    await h.mounted(mounts, (root) => writeFileSync(join(root, 'blob'), Buffer.alloc(1 << 20, 7)));
+    await h.mounted(mounts, (root) => {
+      writeFileSync(join(root, 'blob'), Buffer.alloc(1 << 20, 7));
+      mkdirSync(join(root, 'dir'));
+      linkSync(join(root, 'blob'), join(root, 'dir', 'same-blob')); // one inode, counted once
+    });
     const written = await h.sn.usage(NS, 'u');
-    assert.ok(written.size >= empty.size + (1 << 20), JSON.stringify(written));
-    assert.equal(written.inodes, empty.inodes + 1);
+    assert.ok(written.size >= empty.size + (1 << 20) && written.size < empty.size + 2 * (1 << 20), JSON.stringify(written));
+    assert.equal(written.inodes, empty.inodes + 2);
     await h.sn.commit(NS, 'uc', 'u');
     assert.deepEqual(await h.sn.usage(NS, 'uc'), written);
     await assert.rejects(h.sn.usage(NS, 'u'), kind('not found'));
