@@ -29,8 +29,8 @@ export interface BenchLedgerd {
   stop(): Promise<void>;
 }
 
-/** bin/ledgerd on a private root and state under `dir`, with `config` (TOML) if given. */
-export async function startLedgerd(dir: string, config?: string): Promise<BenchLedgerd> {
+/** bin/ledgerd (or the `bin` given, e.g. another checkout's) on a private root and state under `dir`, with `config` (TOML) if given. */
+export async function startLedgerd(dir: string, config?: string, bin: string = LEDGERD, nodeOptions: readonly string[] = []): Promise<BenchLedgerd> {
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'ledgerd.sock');
   const root = join(dir, 'ledgerd-root');
@@ -39,7 +39,7 @@ export async function startLedgerd(dir: string, config?: string): Promise<BenchL
     writeFileSync(join(dir, 'config.toml'), config);
     args.push('--config', join(dir, 'config.toml'));
   }
-  const child = spawn(process.execPath, [LEDGERD, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let errors = '';
   child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
   const exited = new Promise((resolve) => child.once('exit', resolve));
