@@ -131,6 +131,14 @@ export class ContentCommands {
     }, { meta });
   }
 
+  /**
+   * `size` bytes of a visible blob from `offset` (the caller keeps them within the blob) in one
+   * buffer when the blob is small (see ContentStore.readSmall), else undefined: read() streams it.
+   */
+  readSmall(namespace: string, digest: string, offset: number, size: number): Buffer | undefined {
+    return this.store.readSmall(digest, this.info(namespace, digest).size, offset, size);
+  }
+
   /** `size` bytes of a visible blob from `offset` (the caller keeps them within the blob), ≤ 1 MiB a chunk. */
   read(namespace: string, digest: string, offset: number, size: number): AsyncGenerator<Buffer> {
     this.info(namespace, digest);

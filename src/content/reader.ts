@@ -8,7 +8,7 @@ export const READ_CHUNK = 1 << 20;
  * system calls on cached pages take microseconds, where the thread-pool round trips of an
  * asynchronous open, read and close cost half a millisecond of the request's latency.
  */
-const SMALL_READ = 64 << 10;
+export const SMALL_READ = 64 << 10;
 
 /**
  * Reads `length` bytes of a file from `offset`, in chunks of at most `chunk` bytes. Each chunk
@@ -37,10 +37,11 @@ export async function* readRange(path: string, offset: number, length: number, c
   }
 }
 
-function readSmall(path: string, offset: number, length: number): Buffer {
+/** `length` bytes from `offset` in one synchronous read (fewer at the end of the file); `allocate` makes the buffer. */
+export function readSmall(path: string, offset: number, length: number, allocate: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
   const fd = openSync(path, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(length);
+    const buffer = allocate(length);
     let filled = 0;
     while (filled < length) {
       const bytesRead = readSync(fd, buffer, filled, length - filled, offset + filled);

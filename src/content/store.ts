@@ -1,13 +1,17 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { notFound } from '../util/errdefs.js';
 import { isValidDigest } from '../util/digest.js';
 import { isNotFound } from './files.js';
 import { listIngests, readIngest, type IngestStatus } from './ingest.js';
 import { Layout } from './layout.js';
 import { RefLocks } from './locks.js';
-import { readRange } from './reader.js';
+import { readRange, readSmall, SMALL_READ } from './reader.js';
 import { IngestWriter } from './writer.js';
+
+/** Bytes of small blobs kept in memory at most, whole blobs of at most SMALL_READ each. */
+const SMALL_BLOBS_BYTES = 2 << 20;
 
 export interface StoredBlob {
   readonly digest: string;
@@ -22,6 +26,11 @@ export interface StoredBlob {
 export class ContentStore {
   readonly layout: Layout;
   private readonly locks = new RefLocks();
+  /**
+   * Whole small blobs by digest (manifests, indexes, configs: what every `ctr run` reads again).
+   * Content is immutable by digest, so an entry stays right until the blob is deleted.
+   */
+  private readonly smallBlobs = new LRUCache<string, Buffer>({ maxSize: SMALL_BLOBS_BYTES, sizeCalculation: (bytes) => Math.max(bytes.length, 1) });
 
   private constructor(readonly root: string) {
     this.layout = new Layout(root);
@@ -95,8 +104,30 @@ export class ContentStore {
     }
   }
 
+  /**
+   * `size` bytes from `offset` (both within the blob) of a blob of `blobSize` bytes, at once and
+   * without waiting when the blob is small (at most SMALL_READ): its bytes are read whole, once,
+   * and kept in memory. Undefined for a larger blob, which read() streams. NotFound when the blob
+   * is not on disk. The buffer is shared: callers must not write to it.
+   */
+  readSmall(digest: string, blobSize: number, offset: number, size: number): Buffer | undefined {
+    if (blobSize > SMALL_READ) return undefined;
+    let bytes = this.smallBlobs.get(digest);
+    if (!bytes) {
+      try {
+        bytes = readSmall(this.layout.blobPath(digest), 0, blobSize, Buffer.allocUnsafeSlow);
+      } catch (err) {
+        if (isNotFound(err)) throw notFound(`content ${digest}`);
+        throw err;
+      }
+      if (bytes.length === blobSize) this.smallBlobs.set(digest, bytes);
+    }
+    return bytes.subarray(offset, offset + size);
+  }
+
   /** Removes a blob file (for the collector and the reconciler); NotFound when it is not there. */
   async delete(digest: string): Promise<void> {
+    this.smallBlobs.delete(digest);
     const path = this.layout.blobPath(digest);
     try {
       await stat(path);

@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContentStore, sha256Hex } from '../../src/content/index.js';
 import { LedgerError } from '../../src/util/errdefs.js';
@@ -160,6 +160,28 @@ test('read with offset and size, in chunks of at most 1 MiB; delete; invalid dig
   await assert.rejects(collect(store.read(digest, 0, 1)), kind('not found'));
   await assert.rejects(store.info('sha256:nope'), kind('invalid argument', /invalid checksum digest length/));
   await assert.rejects(store.info('md5:abc'), kind('invalid argument', /unsupported digest algorithm/));
+});
+
+test('a small blob is read whole once and then served from memory until it is deleted; a large one is left to read()', async (t) => {
+  const { store } = await open(t);
+  const manifest = Buffer.from('{"schemaVersion":2,"layers":[]}');
+  const writer = await store.writer('ns/1/small', 0);
+  await writer.write(manifest);
+  const { digest } = await writer.commit(0, undefined);
+  assert.deepEqual(store.readSmall(digest, manifest.length, 0, manifest.length), manifest);
+  // the bytes on disk change under the store (they never do for real): it answers from memory
+  const path = store.layout.blobPath(digest);
+  chmodSync(path, 0o644);
+  writeFileSync(path, Buffer.alloc(manifest.length, 'x'));
+  assert.deepEqual(store.readSmall(digest, manifest.length, 2, 12), manifest.subarray(2, 14));
+  await store.delete(digest);
+  assert.throws(() => store.readSmall(digest, manifest.length, 0, manifest.length), kind('not found', /content sha256:/));
+
+  const large = Buffer.alloc(64 * 1024 + 1, 7);
+  const big = await store.writer('ns/1/large', 0);
+  await big.write(large);
+  const committed = await big.commit(0, undefined);
+  assert.equal(store.readSmall(committed.digest, large.length, 0, 10), undefined);
 });
 
 /** This process's descriptors that refer to `path` (through /proc/self/fd). */

@@ -85,6 +85,18 @@ test('Write: STAT, WRITE, COMMIT as the Go client sends them; Info and Read give
   const done = await oneShot.send({ action: 'COMMIT', ref: 'one-shot', data: Buffer.from('tiny'), total: 4, labels: ROOT });
   assert.deepEqual([done!.offset, done!.digest, done!.started_at.seconds], [4, digestOf('tiny'), -62135596800]);
   assert.equal(await oneShot.done, undefined);
+
+  // a blob of a manifest's size is answered from memory after its first read, by the same rules
+  const tiny = async (offset?: number, size?: number) => (await read(c, digestOf('tiny'), offset, size)).map((m) => [m.offset, m.data.toString()]);
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(await tiny(), [[0, 'tiny']]);
+    assert.deepEqual(await tiny(1, 2), [[0, 'in']]);
+    assert.deepEqual(await tiny(2, 100), [[0, 'ny']]);
+    assert.deepEqual(await tiny(-3, 1), [[0, 't']]);
+    assert.deepEqual(await tiny(4), []);
+    await assert.rejects(tiny(5), grpcError(status.OUT_OF_RANGE, /^read past object length 4 bytes$/));
+  }
+  await assert.rejects(read(daemon.connect('other'), digestOf('tiny')), grpcError(status.NOT_FOUND));
 });
 
 test('Write errors: no ref, no namespace, wrong offset, bad commit; a restart at offset 0; AlreadyExists', async (t) => {
