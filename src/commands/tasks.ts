@@ -150,14 +150,21 @@ export class TaskCommands {
   /** The task: its init process, shim and bundle go. A running task is refused by its shim. */
   async delete(namespace: string, id: string, meta: RequestMeta = BY_DAEMON): Promise<ExitResult> {
     const task = this.task(namespace, id);
+    const recordDeleted = (r: ExitResult) => this.record(namespace, id, { type: 'RecordDeleted', pid: task.pid, exitStatus: r.exitStatus, exitedAt: BigInt(r.exitedAt) }, meta);
+    // recorded while the shim shuts down and the bundle goes: the fact needs only the shim's answer
+    let recorded: Promise<void> | undefined;
+    const whenDeleted = (r: ExitResult) => {
+      recorded = recordDeleted(r);
+      return recorded.catch(() => undefined); // its error is the caller's, below
+    };
     let result: ExitResult;
     try {
-      result = await this.requested(namespace, id, 'delete', meta, () => task.delete());
+      result = await this.requested(namespace, id, 'delete', meta, () => task.delete(undefined, whenDeleted));
     } catch (err) {
       const status = asStatus(err);
       throw new StatusError(status.code, status.message.startsWith('failed to delete task') ? status.message : `failed to delete task: ${status.message}`);
     }
-    await this.record(namespace, id, { type: 'RecordDeleted', pid: task.pid, exitStatus: result.exitStatus, exitedAt: BigInt(result.exitedAt) }, meta);
+    await (recorded ?? recordDeleted(result));
     return result;
   }
 

@@ -198,7 +198,13 @@ export class FakeTask implements RuntimeTask {
     }
   }
 
-  async delete(execId?: string): Promise<ExitResult> {
+  async delete(execId?: string, whenDeleted?: (result: ExitResult) => Promise<void>): Promise<ExitResult> {
+    const result = await this.deleteProcess(execId);
+    await whenDeleted?.(result);
+    return result;
+  }
+
+  private async deleteProcess(execId?: string): Promise<ExitResult> {
     this.calls.push(`delete ${execId ?? ''}`);
     const p = this.process(execId);
     if (p.status === 'running') throw unknown('cannot delete a running process');

@@ -199,12 +199,16 @@ export class ShimTask implements RuntimeTask {
   /**
    * An exec: deletes that process. The init: Delete in the shim, then Shutdown (the shim exits
    * unless it serves other tasks), close the connection and remove the bundle. A shim that is
-   * already gone is cleaned up as a dead shim and the delete fails with its error.
+   * already gone is cleaned up as a dead shim and the delete fails with its error. `whenDeleted`
+   * runs once the shim has deleted the process, alongside the shutdown and the bundle's removal,
+   * and delete resolves once both are done (with its error, if it fails).
    */
-  async delete(execId = ''): Promise<ExitResult> {
+  async delete(execId = '', whenDeleted?: (result: ExitResult) => Promise<void>): Promise<ExitResult> {
     if (execId) {
       const r = await this.call('Delete', { exec_id: execId });
-      return { pid: r.pid, exitStatus: r.exit_status, exitedAt: nsFromTimestamp(r.exited_at) };
+      const result = { pid: r.pid, exitStatus: r.exit_status, exitedAt: nsFromTimestamp(r.exited_at) };
+      await whenDeleted?.(result);
+      return result;
     }
     let response;
     try {
@@ -215,10 +219,14 @@ export class ShimTask implements RuntimeTask {
       await this.gone;
       throw err;
     }
+    const result = { pid: response.pid, exitStatus: response.exit_status, exitedAt: nsFromTimestamp(response.exited_at) };
+    const alongside = Promise.resolve().then(() => whenDeleted?.(result));
+    alongside.catch(() => undefined); // awaited after the cleanup, which runs whatever it says
     this.detach();
     await this.shutdown();
     await this.owner.released(this);
-    return { pid: response.pid, exitStatus: response.exit_status, exitedAt: nsFromTimestamp(response.exited_at) };
+    await alongside;
+    return result;
   }
 
   /** Shutdown (the shim exits unless it serves other tasks; failures ignored), then close the connection. */

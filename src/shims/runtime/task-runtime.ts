@@ -92,8 +92,12 @@ export interface RuntimeTask {
   checkpoint(path: string, options?: AnyMessage): Promise<void>;
   /** Resolves when the process exits (call before start to never miss a fast exit). */
   wait(execId?: string): Promise<ExitResult>;
-  /** An exec process: deletes it. The init (no execId): deletes the task, shuts the shim down, removes the bundle. */
-  delete(execId?: string): Promise<ExitResult>;
+  /**
+   * An exec process: deletes it. The init (no execId): deletes the task, shuts the shim down,
+   * removes the bundle. `whenDeleted` runs once the process is deleted, alongside what follows;
+   * delete resolves after it, and fails with its error.
+   */
+  delete(execId?: string, whenDeleted?: (result: ExitResult) => Promise<void>): Promise<ExitResult>;
 }
 
 /**
