@@ -6,6 +6,7 @@ import { serverStream, unary, writeWithBackpressure, type Implementation } from 
 import { timestamp } from '../api/proto.js';
 import { requestMeta, requireNamespace } from './request.js';
 import { SERVICES } from '../api/services.js';
+import { viewReplies } from './view-replies.js';
 
 export const CONTAINERS_SERVICE = SERVICES.containers;
 
@@ -33,6 +34,8 @@ function toProto(container: ContainerView) {
   };
 }
 
+const getReply = viewReplies((container: ContainerView) => ({ container: toProto(container) }));
+
 function fromProto(container: Record<string, any> | null | undefined): ContainerInput {
   return {
     id: container?.id ?? '',
@@ -56,7 +59,7 @@ function listed(containers: ContainerCommands, call: Parameters<typeof requireNa
 
 export function containersService(containers: ContainerCommands): Implementation {
   return {
-    Get: unary((call) => ({ container: toProto(containers.get(requireNamespace(call), String(call.request.id ?? ''))) })),
+    Get: unary((call) => getReply(containers.get(requireNamespace(call), String(call.request.id ?? '')))),
     List: unary((call) => ({ containers: listed(containers, call).map(toProto) })),
     ListStream: serverStream(async (call) => {
       for (const container of listed(containers, call)) await writeWithBackpressure(call, { container: toProto(container) });

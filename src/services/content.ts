@@ -11,6 +11,7 @@ import { bidiStream, serverStream, unary, writeWithBackpressure, type Implementa
 import { timestamp } from '../api/proto.js';
 import { header, LEASE_HEADER, requestMeta, requireNamespace } from './request.js';
 import { SERVICES } from '../api/services.js';
+import { viewReplies } from './view-replies.js';
 
 export const CONTENT_SERVICE = SERVICES.content;
 
@@ -26,6 +27,8 @@ function infoToProto(blob: BlobView) {
     labels: blob.labels,
   };
 }
+
+const infoReply = viewReplies((blob: BlobView) => ({ info: infoToProto(blob) }));
 
 function statusToProto(status: WriterStatus) {
   return {
@@ -59,7 +62,7 @@ export function contentService(content: ContentCommands): Implementation {
     Info: unary((call) => {
       const digest = String(call.request.digest ?? '');
       checkDigest(digest, () => `${quote(digest)} failed validation`);
-      return { info: infoToProto(content.info(requireNamespace(call), digest)) };
+      return infoReply(content.info(requireNamespace(call), digest));
     }),
 
     Update: unary(async (call) => {

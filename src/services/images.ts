@@ -6,6 +6,7 @@ import { unary, type Implementation } from './handlers.js';
 import { timestamp } from '../api/proto.js';
 import { requestMeta, requireNamespace } from './request.js';
 import { SERVICES } from '../api/services.js';
+import { viewReplies } from './view-replies.js';
 
 export const IMAGES_SERVICE = SERVICES.images;
 
@@ -23,6 +24,8 @@ function toProto(image: ImageView) {
     updated_at: timestamp(image.updatedAt),
   };
 }
+
+const getReply = viewReplies((image: ImageView) => ({ image: toProto(image) }));
 
 function fromProto(image: Record<string, any> | undefined): ImageInput {
   const target = image?.target;
@@ -46,7 +49,7 @@ export function imagesService(images: ImageCommands): Implementation {
       const ns = requireNamespace(call);
       const image = images.get(ns, String(call.request.name ?? ''));
       if (!image) throw notFound(`image "${call.request.name}"`);
-      return { image: toProto(image) };
+      return getReply(image);
     }),
     List: unary((call) => {
       const filter = parseFilters(call.request.filters ?? []);

@@ -55,6 +55,7 @@ export function serverUuid(root: string): string {
 }
 
 export function introspectionService(plugins: () => readonly PluginInfo[], root: string): Implementation {
+  let uuid: string | undefined; // read (or made) at the first call, as it never changes while the daemon runs
   return {
     Plugins: unary((call) => {
       const filter = parseFilters(call.request.filters ?? []);
@@ -72,6 +73,6 @@ export function introspectionService(plugins: () => readonly PluginInfo[], root:
           })),
       };
     }),
-    Server: unary(() => ({ uuid: serverUuid(root) })),
+    Server: unary(() => ({ uuid: (uuid ??= serverUuid(root)) })),
   };
 }

@@ -56,11 +56,17 @@ test('create, get, list with filters, update with masks, delete: containerd rule
   await assert.rejects(c.unary(CONTAINERS, 'List', { filters: ['labels.tier=='] }), error(status.INVALID_ARGUMENT, /parse error/));
   await assert.rejects(c.unary(CONTAINERS, 'Update', { container: { labels: { a: 'b' } } }), error(status.INVALID_ARGUMENT, /^Container.ID required$/));
 
+  const before = await c.unary<{ container: Container }>(CONTAINERS, 'Get', { id: 'web' });
+  assert.deepEqual(before.container.labels, { tier: 'front' });
+  assert.ok(Buffer.from(before.container.spec.value).equals(SPEC.value));
   const masked = await c.unary<{ container: Container }>(CONTAINERS, 'Update', {
     container: { id: 'web', labels: { owner: 'ops' }, image: 'ignored' },
     update_mask: { paths: ['labels.owner'] },
   });
   assert.deepEqual([masked.container.labels, masked.container.image], [{ tier: 'front', owner: 'ops' }, base.image]);
+  // a Get answers the view as it is now, not the reply it sent for the one before the Update
+  const after = await c.unary<{ container: Container }>(CONTAINERS, 'Get', { id: 'web' });
+  assert.deepEqual(after.container, masked.container);
   await assert.rejects(
     c.unary(CONTAINERS, 'Update', { container: { id: 'web', runtime: { name: 'io.containerd.runc.v2' }, snapshotter: 'native', spec: SPEC } }),
     error(status.INVALID_ARGUMENT, /container.Snapshotter field is immutable/),

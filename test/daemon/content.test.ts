@@ -229,10 +229,12 @@ test('List in blocks of at most 100 with filters; Update masks; Delete publishes
   assert.deepEqual(await all(daemon.connect('emptyns').stream(CONTENT, 'List', { filters: [] })), []);
 
   const digest = digests[0]!;
+  assert.deepEqual((await c.unary<{ info: Info }>(CONTENT, 'Info', { digest })).info.labels, { ...ROOT, parity: 'even' });
   const { info } = await c.unary<{ info: Info }>(CONTENT, 'Update', { info: { digest, labels: { extra: 'x' } }, update_mask: { paths: ['labels.extra'] } });
   assert.deepEqual(info.labels, { ...ROOT, parity: 'even', extra: 'x' });
   const replaced = await c.unary<{ info: Info }>(CONTENT, 'Update', { info: { digest, labels: { ...ROOT, only: 'this' } } });
   assert.deepEqual(replaced.info.labels, { ...ROOT, only: 'this' });
+  assert.deepEqual((await c.unary<{ info: Info }>(CONTENT, 'Info', { digest })).info, replaced.info, 'Info answers the blob as it is after the Update');
   await assert.rejects(c.unary(CONTENT, 'Update', { info: { digest }, update_mask: { paths: ['size'] } }), grpcError(status.INVALID_ARGUMENT, /^cannot update "size" field on content info/));
   await assert.rejects(c.unary(CONTENT, 'Update', { info: { digest: 'nope' } }), grpcError(status.INVALID_ARGUMENT, /^"nope" failed validation$/));
   await assert.rejects(c.unary(CONTENT, 'Info', { digest: 'sha256:abc' }), grpcError(status.INVALID_ARGUMENT, /^"sha256:abc" failed validation$/));

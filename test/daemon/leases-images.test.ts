@@ -41,6 +41,8 @@ test('images over gRPC: create, get, list with filters, update, delete; events a
   const listed = await c.unary<{ images: { name: string }[] }>(IMAGES, 'List', { filters: ['target.mediatype~="index"', 'labels.l==v'] });
   assert.deepEqual(listed.images.map((i) => i.name), ['docker.io/library/busybox:latest']);
   await c.unary(IMAGES, 'Update', { image: { name: 'other:1', labels: { x: 'y' } }, update_mask: { paths: ['labels.x'] } });
+  const updated = await c.unary<{ image: { labels: Record<string, string> } }>(IMAGES, 'Get', { name: 'other:1' });
+  assert.deepEqual(updated.image.labels, { x: 'y' }, 'Get answers the image as it is after the Update');
   await assert.rejects(c.unary(IMAGES, 'Get', { name: 'missing' }), (e: ServiceError) => e.code === status.NOT_FOUND);
   await assert.rejects(
     c.unary(IMAGES, 'Create', { image: { name: 'bad', target: { ...target, size: 0 } } }),
