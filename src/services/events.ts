@@ -1,4 +1,4 @@
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
 import type { EventLog } from '../log/index.js';
 import { publishEvent } from '../commands/published-events.js';
 import { parseFilters } from '../filters/index.js';
@@ -34,6 +34,11 @@ export async function streamEnvelopes(
   subscribers?: SubscriberGauge,
 ): Promise<void> {
   const filter = parseFilters(filters);
+  // the headers go now, naming where the stream starts (a client that loses it resumes there), not
+  // with the first event: that event would wait for the header frames of every new subscriber
+  const position = new Metadata();
+  position.set(FROM_SEQ_HEADER, String(from));
+  call.sendMetadata(position);
   subscribers?.inc();
   try {
     await envelopeFanout(log).subscribe(call, from, filter, wrap);

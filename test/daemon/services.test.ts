@@ -100,7 +100,10 @@ test('events: namespace changes reach subscribers as containerd envelopes; publi
     filters: ['topic~="^/namespaces/"', 'topic=="/custom/thing"'],
   });
   const received = collect(subscription, 4);
-  await new Promise((resolve) => setTimeout(resolve, 200)); // the subscription starts at the head
+  // the subscription starts at the head, and its headers say where that is, at once
+  const startsAt = new Promise<string>((resolve) => subscription.once('metadata', (md) => resolve(String(md.get('ledgerd-from-seq')[0]))));
+  const head = (await c.unary<{ seq: number }>(LOG, 'Head', {})).seq;
+  assert.equal(await startsAt, String(head + 1));
   await c.unary(NS, 'Create', { namespace: { name: 'evns', labels: { l: 'v' } } });
   await c.unary(NS, 'Delete', { name: 'evns' });
   await c.unary(EVENTS, 'Publish', { topic: '/custom/thing', event: packAny('containerd.events.NamespaceDelete', { name: 'published' }) });
