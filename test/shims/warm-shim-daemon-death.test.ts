@@ -109,6 +109,72 @@ exec runc "$@"
   await until('the shim to exit', () => !alive(shimPid), 30_000);
 });
 
+test('a packed warm shim whose daemon dies right after assigning it another task keeps serving its container', { skip, timeout: 90_000 }, async (t) => {
+  // the daemon dies before the shim has read the end of their IPC channel: its answer to the
+  // assignment is written to a closed channel (EPIPE). That failure must not kill the shim (it
+  // did: node raised it as an uncaught 'error' on process, and the shim exited with its socket
+  // file left behind, refusing the next daemon's dial: every task it served was lost)
+  const dir = mkdtempSync('/tmp/ledgerd-warm-epipe-');
+  const namespace = `warm-epipe-${process.pid}`;
+  const rootfs = busyboxRootfs(join(dir, 'rootfs'));
+  const state = join(dir, 'state');
+  const bundle = makeBundle(state, namespace, 'c1', ociSpec({ args: ['sleep', '1000'], cgroupsPath: `/ledgerd-test/${namespace}-c1` }));
+  const packed = makeBundle(state, namespace, 'c2', ociSpec({ args: ['sleep', '1000'], cgroupsPath: `/ledgerd-test/${namespace}-c2` }));
+  const stderrFile = join(dir, 'stderr');
+  const stderr = openSync(stderrFile, 'a');
+  const shim = spawn(process.execPath, [SHIM_BINARY, 'warm'], { cwd: '/', detached: true, stdio: ['ignore', 'ignore', stderr, 'ipc'], env: { ...process.env, TTRPC_ADDRESS: join(dir, 'events.sock') } });
+  closeSync(stderr);
+  const shimPid = shim.pid!;
+  let exit: string | undefined;
+  shim.once('exit', (code, signal) => (exit = `${signal ?? code}`));
+  let client: ShimClient | undefined;
+  t.after(async () => {
+    await client?.close();
+    if (alive(shimPid)) process.kill(shimPid, 'SIGKILL');
+    const { execFileSync } = await import('node:child_process');
+    try {
+      execFileSync('runc', ['--root', `/run/containerd/runc/${namespace}`, 'delete', '--force', 'c1'], { stdio: 'ignore' });
+    } catch {
+      // deleted already
+    }
+    removeNamespaceLeftovers(namespace);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const next = (type: FromWarmShim['type']) => new Promise<FromWarmShim>((resolve) => shim.on('message', (m: FromWarmShim) => m.type === type && resolve(m)));
+  await next('ready');
+  const assigned = next('assigned');
+  shim.send({ type: 'assign', seq: 1, namespace, id: 'c1', address: join(dir, 'ledgerd.sock'), bundle, debug: false, maxTasks: 8 });
+  const socket = shimSocketPath((await assigned as { address: string }).address);
+  client = await ShimClient.connect(socket, namespace);
+  const { pid } = await client.call<{ pid: number }>('Create', api.CreateTaskRequest, { id: 'c1', bundle, rootfs: [{ type: 'bind', source: rootfs, target: '', options: ['rbind', 'rw'] }] }, api.CreateTaskResponse, 60_000);
+  await client.close();
+  client = undefined;
+
+  // a second task is packed into the shim, and the daemon is gone before the answer
+  shim.send({ type: 'assign', seq: 2, namespace, id: 'c2', address: join(dir, 'ledgerd.sock'), bundle: packed, debug: false, maxTasks: 8 });
+  shim.disconnect();
+  await until('the shim to take the packed task', () => existsSync(join(packed, 'address')), 30_000);
+
+  // the next daemon finds the shim serving c1 (a round trip: the shim has gone past its answer)
+  const again = (client = await ShimClient.connect(socket, namespace));
+  const found = await again
+    .call<{ task_pid: number }>('Connect', api.IdRequest, { id: 'c1' }, api.ConnectResponse)
+    .then((r) => r.task_pid, (err: Error) => `${err.message}; the shim's stderr: ${readFileSync(stderrFile, 'utf8')}`);
+  assert.equal(found, pid);
+  assert.equal(exit, undefined);
+  assert.ok(alive(shimPid));
+  assert.doesNotMatch(readFileSync(stderrFile, 'utf8'), /fatal/);
+
+  // and once its container is deleted (and the packed task's promise dropped) it ends
+  await again.call('Kill', api.KillRequest, { id: 'c1', signal: 9, all: true });
+  await until('the exit to be collected', async () => (await again.call<{ status: number }>('State', api.ProcessRequest, { id: 'c1' }, api.StateResponse)).status === api.Status.STOPPED, 30_000);
+  await again.call('Delete', api.ProcessRequest, { id: 'c1' }, api.DeleteResponse);
+  await again.call('Shutdown', api.ShutdownRequest, { id: 'c2' }).catch(() => {});
+  await again.close();
+  client = undefined;
+  await until('the shim to exit', () => !alive(shimPid), 30_000);
+});
+
 test('a warm shim that dies of an uncaught error says why on its stderr (the daemon gives it a file)', { skip, timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync('/tmp/ledgerd-warm-fatal-');
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -16,7 +16,12 @@ import { canConnect, groupSocketPath, toAddress } from '../shared/socket-address
 import type { FromWarmShim, ToWarmShim } from '../shared/warm-messages.js';
 
 export async function serveWarm(flags: ShimFlags): Promise<void> {
-  const send = (message: FromWarmShim): void => void (process.connected && process.send!(message));
+  // The daemon may die before this shim has read the end of the channel: the write then fails
+  // (EPIPE). Given a callback, node reports that to it; without one it raises an uncaught 'error'
+  // on process, which killed the shim with every container it served, its socket file left
+  // behind refusing the next daemon (finding D of issue 13). The 'disconnect' that follows is
+  // what tells this shim its daemon is gone.
+  const send = (message: FromWarmShim): void => void (process.connected && process.send!(message, ignoreFailedSend));
   if (!process.send) throw new Error('the warm action is ledgerd\'s: it needs the daemon\'s IPC channel');
   const reaper = bootShimProcess();
   await Promise.all([import('./container.js'), import('./oom.js'), import('./cgroups.js'), loadMount()]);
@@ -93,3 +98,5 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
   }
   send({ type: 'ready' });
 }
+
+const ignoreFailedSend = (): void => {};
