@@ -171,8 +171,8 @@ export class InitProcess extends ShimProcess {
     }
   }
 
-  /** runc delete, then stdio released; the caller unmounts the rootfs. */
-  async delete(): Promise<void> {
+  /** Throws unless the process may be deleted now (created or stopped). */
+  checkDeletable(): void {
     switch (this.state) {
       case 'running':
         throw new Error('cannot delete a running process');
@@ -183,6 +183,11 @@ export class InitProcess extends ShimProcess {
       default:
         break;
     }
+  }
+
+  /** runc delete, then stdio released; the caller unmounts the rootfs. */
+  async delete(): Promise<void> {
+    this.checkDeletable();
     await this.releaseIO();
     try {
       await this.runc.delete(this.id);
