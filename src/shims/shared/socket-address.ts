@@ -49,11 +49,21 @@ export function groupSocketPath(daemonAddress: string, namespace: string, id: st
   return socketPath(daemonAddress, namespace, groupOf(id, spec.annotations), bundle);
 }
 
-/** Whether a shim serves on the socket file (a file nobody listens on is a dead shim's). */
+/**
+ * Errors of a dial that prove nobody serves on the path: a socket file with no listener, or no
+ * file. Anything else (EAGAIN: the listener's backlog is full, as under load) is no such proof.
+ */
+const NOBODY_LISTENS = new Set(['ECONNREFUSED', 'ENOENT']);
+
+/**
+ * Whether a shim may serve on the socket file: false only when a dial proves nobody does (the
+ * caller then removes the file and listens there itself, so a live shim taken for dead would
+ * lose its socket, and every container it serves with it).
+ */
 export function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(!NOBODY_LISTENS.has(err.code ?? '')));
   });
 }
