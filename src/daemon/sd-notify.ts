@@ -2,12 +2,12 @@
 // socket named by $NOTIFY_SOCKET. Node has no unix datagram sockets, so socket() and sendto()
 // come from libc through koffi (util/libc); the npm wrappers for this compile a C addon at install.
 import { bindLibc, errnoError } from '../util/libc.js';
+import { unixSockaddr } from '../util/unix-socket.js';
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const MSG_NOSIGNAL = 0x4000;
-const SUN_PATH_MAX = 108;
 
 const libc = bindLibc<{
   socket(domain: number, type: number, protocol: number): number;
@@ -18,20 +18,6 @@ const libc = bindLibc<{
   sendto: 'intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)',
   close: 'int close(int fd)',
 });
-
-/**
- * struct sockaddr_un for a path, or for an abstract address written with a leading "@" (as
- * systemd does), whose length then counts no trailing NUL.
- */
-export function unixSockaddr(address: string): Buffer {
-  const abstract = address.startsWith('@');
-  const path = Buffer.from(abstract ? `\0${address.slice(1)}` : `${address}\0`);
-  if (path.length > SUN_PATH_MAX) throw new Error(`unix socket address too long (${path.length} bytes, at most ${SUN_PATH_MAX}): ${address}`);
-  const sockaddr = Buffer.alloc(2 + path.length);
-  sockaddr.writeUInt16LE(AF_UNIX, 0);
-  path.copy(sockaddr, 2);
-  return sockaddr;
-}
 
 /** Opens an AF_UNIX datagram socket (close-on-exec); the caller closes it. */
 export function datagramSocket(): number {

@@ -2,7 +2,8 @@
 // koffi (Node has no unix datagram sockets), read on koffi's worker thread.
 import type { TestContext } from 'node:test';
 import { bindLibc, errnoError } from '../../src/util/libc.js';
-import { closeFd, datagramSocket, unixSockaddr } from '../../src/daemon/sd-notify.js';
+import { closeFd, datagramSocket } from '../../src/daemon/sd-notify.js';
+import { unixSockaddr } from '../../src/util/unix-socket.js';
 
 const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -179,6 +179,32 @@ test('close: pending calls fail with ttrpc: closed, close listeners run, handler
   assert.equal(client.closed, true);
   assert.equal(handlerSignal?.aborted, true);
   await assert.rejects(client.call(TASK, 'Wait', new Uint8Array(0)), /ttrpc: closed/);
+});
+
+test('socket files: a closing server removes its own file, never one another server has bound since at the same path', async (t) => {
+  // a shim ending removes its socket first, then closes once its last events are out; meanwhile a
+  // new shim for the same task id may listen at that path (issue 13: it lost its socket)
+  const { server: old, client, path } = await serverAndClient(t, (s) => s.register(TASK, { State: async () => Buffer.from('old') }));
+  rmSync(path);
+  const next = new TtrpcServer();
+  next.register(TASK, { State: async () => Buffer.from('next') });
+  await next.listen(path);
+  t.after(() => next.close());
+  assert.equal((await client.call(TASK, 'State', new Uint8Array(0))).toString(), 'old', 'the old server still serves its connection');
+  await old.close();
+  assert.ok(existsSync(path), 'the new server\'s socket file is still there');
+  const dialled = await TtrpcClient.connect(path, { timeoutMs: 1000 });
+  t.after(() => dialled.close());
+  assert.equal((await dialled.call(TASK, 'State', new Uint8Array(0))).toString(), 'next');
+
+  // its own file it removes, at close or before (removeSocketFiles), and with it the path's listener
+  next.removeSocketFiles();
+  assert.equal(existsSync(path), false);
+  await next.close();
+  const third = new TtrpcServer();
+  await third.listen(path);
+  await third.close();
+  assert.equal(existsSync(path), false, 'close removes the file it bound');
 });
 
 /** Sends raw bytes and collects the response frames that come back. */

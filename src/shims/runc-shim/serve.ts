@@ -4,7 +4,7 @@
 // on SIGTERM/SIGINT), removing its socket, or when the container it was started for is not
 // created in time. The daemon's death does not concern it: it keeps its containers. `serveSession` is one such service, also run by warm shims (warm.ts), which may
 // serve another container after it ends.
-import { readFileSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { TASK_SERVICE } from '../wire/protocol/task.js';
 import { requireSameUser } from '../wire/ttrpc/peer-credentials.js';
 import { TtrpcServer } from '../wire/ttrpc/server.js';
@@ -80,8 +80,6 @@ export async function serveSession(
   endsWithoutDaemon = true,
 ): Promise<ShimSession> {
   openLog({ debug: flags.debug, namespace: flags.namespace, id: flags.id });
-  // now, while the working directory (the first container's bundle) exists
-  const socketAddress = flags.socket || readAddressFile();
   const publisher = new Publisher(process.env.TTRPC_ADDRESS ?? '', flags.namespace);
   const server = new TtrpcServer({
     authorize: requireSameUser(),
@@ -105,8 +103,9 @@ export async function serveSession(
     service.close();
     // first: a shim for the same id (the same socket path) may be started while this one still
     // delivers its last events, and must not find this one and join it (a daemon's reconciler
-    // discarding an unacknowledged task, then a client reusing its id, met the ending shim)
-    if (socketAddress) rmSync(fromAddress(socketAddress), { force: true });
+    // discarding an unacknowledged task, then a client reusing its id, met the ending shim). And
+    // only our own file: once it is gone the path is free for that new shim (finding of issue 13)
+    server.removeSocketFiles();
     await publisher.flush(2000);
     publisher.close();
     // closing waits for the peers' connections to go
@@ -157,7 +156,11 @@ export async function serveSession(
 
 export async function serve(flags: ShimFlags): Promise<void> {
   const reaper = bootShimProcess();
-  const session = await serveSession(flags, reaper, (server) => (flags.socket ? server.listen(fromAddress(flags.socket)) : server.listenFd(LISTENER_FD)));
+  // the address file: where `start` bound the inherited listener (read now, in the bundle)
+  const inherited = readAddressFile();
+  const session = await serveSession(flags, reaper, (server) =>
+    flags.socket ? server.listen(fromAddress(flags.socket)) : server.listenFd(LISTENER_FD, inherited && fromAddress(inherited)),
+  );
   // the container this shim was started for: if its Create never comes, nothing else ends the shim
   session.expect(flags.id, CREATE_WAIT_MS);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void session.end());

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { listenUnix, SocketFile } from '../../../util/unix-socket.js';
 import { encodeFrame, FrameDecoder, isOversized, MAX_MESSAGE_LENGTH, MessageType } from './frame.js';
 import { decodeRequest, encodeResponse, type Metadata } from './messages.js';
 import { peerCredentials, type PeerCredentials } from './peer-credentials.js';
@@ -37,7 +38,8 @@ export interface ServerOptions {
  */
 export class TtrpcServer {
   private readonly services = new Map<string, ReadonlyMap<string, UnaryHandler>>();
-  private readonly listeners = new Map<Server, string | undefined>();
+  /** Each listener, with the socket file it owns (none for an inherited one whose path is not known). */
+  private readonly listeners = new Map<Server, SocketFile | undefined>();
   private readonly connections = new Set<ServerConnection>();
 
   /** How many peers are connected now. */
@@ -55,19 +57,31 @@ export class TtrpcServer {
 
   /**
    * Listens on a unix socket file (an existing file there is replaced), mode 0600 unless told;
-   * its directory is created 0700 if missing. The file is removed by close().
+   * its directory is created 0700 if missing. The file is removed by close() or
+   * removeSocketFiles(), only while it is still the one bound here.
    */
   async listen(path: string, options: { mode?: number } = {}): Promise<void> {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     rmSync(path, { force: true });
-    const server = await this.startListener((s) => s.listen(path));
-    this.listeners.set(server, path);
+    // bound by us, not by node, which would unlink `path` on close even once it is another server's
+    const fd = listenUnix(path);
     chmodSync(path, options.mode ?? 0o600);
+    const file = new SocketFile(path);
+    this.listeners.set(await this.startListener((s) => s.listen({ fd })), file);
   }
 
-  /** Serves a listening socket inherited as a file descriptor (a shim's fd 3). */
-  async listenFd(fd: number): Promise<void> {
-    this.listeners.set(await this.startListener((s) => s.listen({ fd })), undefined);
+  /** Serves a listening socket inherited as a file descriptor (a shim's fd 3), bound at `path` if known. */
+  async listenFd(fd: number, path?: string): Promise<void> {
+    const file = path ? SocketFile.find(path) : undefined;
+    this.listeners.set(await this.startListener((s) => s.listen({ fd })), file);
+  }
+
+  /**
+   * Removes the socket files now, while still listening: new dials find no file (and a new server
+   * may bind the path), connections already made or queued are served until close().
+   */
+  removeSocketFiles(): void {
+    for (const file of this.listeners.values()) file?.remove();
   }
 
   /** Serves one already connected socket. */
@@ -132,9 +146,9 @@ export class TtrpcServer {
     const listeners = [...this.listeners];
     this.listeners.clear();
     await Promise.all(
-      listeners.map(async ([server, path]) => {
+      listeners.map(async ([server, file]) => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
-        if (path) rmSync(path, { force: true });
+        file?.remove();
       }),
     );
   }
