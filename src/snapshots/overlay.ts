@@ -36,13 +36,15 @@ export class OverlayBackend implements SnapshotBackend {
   }
 
   async create(id: number, kind: CreateKind, parents: readonly number[]): Promise<void> {
+    // side by side: each step is a thread-pool round trip, a few ms apiece on a busy disk
     await this.dirs.create(id, async (temp) => {
-      await mkdir(join(temp, 'fs'), { mode: 0o755 });
-      if (kind === 'active') await mkdir(join(temp, 'work'), { mode: 0o711 });
-      if (parents.length > 0) {
-        const parent = await lstat(this.upperPath(parents[0]!));
-        await chown(join(temp, 'fs'), parent.uid, parent.gid);
-      }
+      const upper = async () => {
+        const [, parent] = await Promise.all([mkdir(join(temp, 'fs'), { mode: 0o755 }), parents.length > 0 ? lstat(this.upperPath(parents[0]!)) : undefined]);
+        if (parent) await chown(join(temp, 'fs'), parent.uid, parent.gid);
+      };
+      // both settle before a failure is thrown: the temporary directory is removed after it
+      const steps = await Promise.allSettled([upper(), kind === 'active' ? mkdir(join(temp, 'work'), { mode: 0o711 }) : undefined]);
+      for (const step of steps) if (step.status === 'rejected') throw step.reason;
     });
   }
 

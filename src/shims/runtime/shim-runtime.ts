@@ -114,7 +114,7 @@ export class ShimRuntime implements TaskRuntime {
     const { shimRuntime, debug, options } = this.shimV2(request);
     request = { ...request, options };
     const binary = this.binaries.resolve(request.runtimePath || shimRuntime);
-    const bundle = createBundle(this.options.root, this.options.state, request.namespace, request.id, request.spec);
+    const bundle = await createBundle(this.options.root, this.options.state, request.namespace, request.id, request.spec);
     let task: ShimTask | undefined;
     try {
       const command = this.command(bundle, binary, debug);
