@@ -11,6 +11,7 @@ import { createLogger, isLevel } from '../daemon/logger.js';
 import { ServiceManager } from '../daemon/sd-notify.js';
 import { LEDGERD_VERSION } from '../version.js';
 import { stringify } from 'smol-toml';
+import { capYoungGeneration } from '../util/collect-garbage.js';
 
 const USAGE = `usage: ledgerd [flags] [command]
 
@@ -30,6 +31,12 @@ flags:
   -l, --log-level LVL   trace, debug, info, warn, error (default info)
   -v, --version         print the version
 `;
+
+/**
+ * The daemon's V8 young generation stops growing at 8 MiB instead of 32 (all of it resident): at
+ * 2 MiB a layer's unpack spent about twice as long in scavenges.
+ */
+const YOUNG_GENERATION_CAP_BYTES = 8 * 1024 * 1024;
 
 function fail(message: string): never {
   process.stderr.write(`ledgerd: ${message}\n`);
@@ -69,6 +76,7 @@ function effectiveConfig(values: ReturnType<typeof parse>['values']): DaemonConf
 }
 
 async function run(config: DaemonConfig): Promise<void> {
+  capYoungGeneration(YOUNG_GENERATION_CAP_BYTES);
   const level = config.debug.level || 'info'; // containerd's default config leaves it empty
   if (!isLevel(level)) fail(`log level "${level}": must be one of trace, debug, info, warn, error`);
   const logger = createLogger(level);

@@ -3,6 +3,7 @@
 // a pull or a large content write the daemon goes quiet and nothing triggers it, so those buffers
 // (and the old-space garbage the work left) stay resident until the next burst of work. The
 // daemon runs a full collection itself once that much has piled up.
+import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -59,5 +60,36 @@ export function youngGenerationShrinker(): () => boolean {
     attempts++;
     fullCollection()();
     return true;
+  };
+}
+
+/**
+ * V8 doubles its young generation whenever much of what a scavenge finds is still alive, up to
+ * 32 MiB, all of it resident, and gives it back only after several seconds in which the process
+ * allocates almost nothing: a daemon that serves a steady trickle of calls after a burst (a pull,
+ * a batch of containers) keeps the 32 MiB for good. This stops the doubling once the young
+ * generation could reach `capBytes`, and lets it go on again once V8 has shrunk it.
+ *
+ * V8 reads its growth factor each time it grows the young generation (its own start-up would
+ * raise a factor below 2, set here afterwards, to 2). The size is looked at after collections,
+ * a loop iteration or two later: turns that allocate many MiB each can take it a doubling or two
+ * past the cap before the look (the daemon's turns are far smaller). Returns a function that
+ * lifts the cap.
+ */
+export function capYoungGeneration(capBytes: number): () => void {
+  let growing: boolean | undefined;
+  const check = () => {
+    // one more doubling would still fit
+    const grow = youngGenerationBytes() * 2 <= capBytes;
+    if (grow === growing) return;
+    growing = grow;
+    setFlagsFromString(`--semi-space-growth-factor=${grow ? 2 : 1}`);
+  };
+  check();
+  const afterEachCollection = new PerformanceObserver(check);
+  afterEachCollection.observe({ entryTypes: ['gc'] });
+  return () => {
+    afterEachCollection.disconnect();
+    setFlagsFromString('--semi-space-growth-factor=2');
   };
 }
