@@ -46,6 +46,7 @@ test('a scrape after ctr run shows per-method gRPC metrics and the ttrpc calls t
     ['ledgerd_shim_ttrpc_started_total', 'counter'],
     ['ledgerd_shim_ttrpc_handled_total', 'counter'],
     ['ledgerd_shim_ttrpc_handling_seconds', 'histogram'],
+    ['ledgerd_process_nodejs_eventloop_lag_p99_seconds', 'gauge'],
   ]) {
     assert.equal(types.get(family!), type, `# TYPE ${family} ${type}`);
   }
