@@ -248,7 +248,10 @@ class LedgerSnapshotter implements Snapshotter {
   private async create(namespace: string, kind: CreateKind, key: string, parent: string, options: WriteOptions): Promise<Mount[]> {
     validateLabels(options.labels, 'info.Labels');
     const labels = withoutEmptyValues(options.labels);
-    await this.shared.ctx.projections.settle();
+    // No settle before this first check: what any client was answered is in the read model
+    // already, and the decision below checks again after every append in flight has settled.
+    // Settling here too cost each Prepare a second wait for other tasks' commits (p90 59 ms at
+    // 4 parallel ctr run, load 15).
     const check = (): number[] => {
       const target = labels[SNAPSHOT_REF];
       if (target && this.find(namespace, target)) throw alreadyExists(`target snapshot "${target}"`);
