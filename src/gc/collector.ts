@@ -115,8 +115,10 @@ export class GarbageCollector implements GcTrigger {
     clearInterval(this.periodic);
   }
 
-  close(): void {
+  /** Stops, and waits for a collection under way: its records are in the log, its files must go too. */
+  async close(): Promise<void> {
     this.stop();
+    await this.running?.catch(() => {});
   }
 
   /** Schedules a collection (after schedule_delay) and waits for one that starts after this call. */

@@ -38,3 +38,34 @@ test('a collection waits for its file deletions but does not count them in its d
   assert.deepEqual(collection.files, ['sha256:gone']);
   assert.ok(collection.ms < 300, `metadata phase ${collection.ms} ms`);
 });
+
+test('closing waits for a collection under way: the files of what it recorded deleted go before the daemon stops', async (t) => {
+  // torture seed 13 round 17: a collection recorded a blob deleted, the daemon was stopped
+  // (SIGTERM) before its file deletion ran, and the blob was left on disk with no record of it
+  const dir = mkdtempSync(join(tmpdir(), 'ledgerd-gc-close-'));
+  const log = EventLog.open({ dir: join(dir, 'log') });
+  const projections = new ProjectionSet(log);
+  projections.start();
+  t.after(async () => {
+    projections.stop();
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  let filesDone = false;
+  let filesStarted!: () => void;
+  const started = new Promise<void>((resolve) => (filesStarted = resolve));
+  const collector = new GarbageCollector({ log, projections }, DEFAULT_GC_CONFIG, nothing, {
+    lease: async () => {},
+    files: async () => {
+      filesStarted();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      filesDone = true;
+      return [];
+    },
+  });
+  const collection = collector.collect();
+  await started;
+  await collector.close();
+  assert.ok(filesDone, 'close waited for the file deletions');
+  await collection;
+});
