@@ -7,15 +7,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { DEFAULT_GC_CONFIG, GarbageCollector } from '../../src/gc/collector.js';
 import { EventLog } from '../../src/log/index.js';
 import { ProjectionSet } from '../../src/projections/index.js';
 
 const nothing = { namespaces: () => [], leases: () => [], images: () => [], containers: () => [], content: () => [], snapshots: () => [], ingests: () => [] };
 
-test('a collection waits for its file deletions but does not count them in its duration', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ledgerd-gc-timing-'));
+/** A collector over an empty log, with `files` as its file phase; closed with the test. */
+function collectorWith(t: TestContext, files: () => Promise<string[]>): GarbageCollector {
+  const dir = mkdtempSync(join(tmpdir(), 'ledgerd-gc-'));
   const log = EventLog.open({ dir: join(dir, 'log') });
   const projections = new ProjectionSet(log);
   projections.start();
@@ -24,14 +25,15 @@ test('a collection waits for its file deletions but does not count them in its d
     await log.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  return new GarbageCollector({ log, projections }, DEFAULT_GC_CONFIG, nothing, { lease: async () => {}, files });
+}
+
+test('a collection waits for its file deletions but does not count them in its duration', async (t) => {
   let filesDone = false;
-  const collector = new GarbageCollector({ log, projections }, DEFAULT_GC_CONFIG, nothing, {
-    lease: async () => {},
-    files: async () => {
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      filesDone = true;
-      return ['sha256:gone'];
-    },
+  const collector = collectorWith(t, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    filesDone = true;
+    return ['sha256:gone'];
   });
   const collection = await collector.collect();
   assert.ok(filesDone, 'the collection waited for its files');
@@ -42,26 +44,14 @@ test('a collection waits for its file deletions but does not count them in its d
 test('closing waits for a collection under way: the files of what it recorded deleted go before the daemon stops', async (t) => {
   // torture seed 13 round 17: a collection recorded a blob deleted, the daemon was stopped
   // (SIGTERM) before its file deletion ran, and the blob was left on disk with no record of it
-  const dir = mkdtempSync(join(tmpdir(), 'ledgerd-gc-close-'));
-  const log = EventLog.open({ dir: join(dir, 'log') });
-  const projections = new ProjectionSet(log);
-  projections.start();
-  t.after(async () => {
-    projections.stop();
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
   let filesDone = false;
   let filesStarted!: () => void;
   const started = new Promise<void>((resolve) => (filesStarted = resolve));
-  const collector = new GarbageCollector({ log, projections }, DEFAULT_GC_CONFIG, nothing, {
-    lease: async () => {},
-    files: async () => {
-      filesStarted();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      filesDone = true;
-      return [];
-    },
+  const collector = collectorWith(t, async () => {
+    filesStarted();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    filesDone = true;
+    return [];
   });
   const collection = collector.collect();
   await started;
