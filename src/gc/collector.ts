@@ -198,6 +198,9 @@ export class GarbageCollector implements GcTrigger {
         failures.push(`${node.kind} ${node.namespace}/${node.key}: ${(err as Error).message}`);
       }
     };
+    // the appends in flight are drained before the hold, while commands still go on: inside it,
+    // they wait only for what was appended meanwhile (usually nothing), not for a commit each
+    await this.ctx.projections.settle();
     // no command decides between the mark and the last deletion: what is marked garbage stays garbage
     const { seq, garbage } = await exclusively(this.ctx, () => this.deleteGarbage(attempt));
     // containerd's GC duration, which spaces the collections, is its metadata phase: the files
