@@ -18,18 +18,24 @@ function fullCollection(): () => void {
   return gc;
 }
 
+const isYoungGeneration = (space: { space_name: string }) => space.space_name === 'new_space' || space.space_name === 'new_large_object_space';
+
+/** Bytes in V8's heap outside the young generation (which a scavenge empties anyway). */
+function oldGenerationBytes(): number {
+  return getHeapSpaceStatistics().reduce((sum, space) => (isYoungGeneration(space) ? sum : sum + space.space_used_size), 0);
+}
+
 /**
- * Runs a full collection when the heap or Buffer memory has grown by `slackBytes` since the last
- * one it ran; true if it did.
+ * Runs a full collection when the old generation or Buffer memory has grown by `slackBytes` (or
+ * the slack given to that call) since the last one it ran; true if it did.
  */
-export function garbageCollector(slackBytes: number): () => boolean {
-  let after = { heapUsed: 0, arrayBuffers: 0 };
-  return () => {
-    const now = process.memoryUsage();
-    if (now.heapUsed - after.heapUsed < slackBytes && now.arrayBuffers - after.arrayBuffers < slackBytes) return false;
+export function garbageCollector(slackBytes: number): (slack?: number) => boolean {
+  let after = { oldGeneration: 0, arrayBuffers: 0 };
+  return (slack = slackBytes) => {
+    const arrayBuffers = process.memoryUsage().arrayBuffers;
+    if (oldGenerationBytes() - after.oldGeneration < slack && arrayBuffers - after.arrayBuffers < slack) return false;
     fullCollection()();
-    const { heapUsed, arrayBuffers } = process.memoryUsage();
-    after = { heapUsed, arrayBuffers };
+    after = { oldGeneration: oldGenerationBytes(), arrayBuffers: process.memoryUsage().arrayBuffers };
     return true;
   };
 }
