@@ -1,6 +1,6 @@
 /**
  * applyLayer: the engine behind Diff.Apply. Streams a layer blob (gzip, zstd or plain tar, as the
- * media type and magic bytes say) through tar-stream into a directory, with containerd 1.6's
+ * media type and magic bytes say) through the tar reader into a directory, with containerd 1.6's
  * semantics (diff/apply + archive.Apply) and ledgerd's safety rules (extractor.ts,
  * root-resolver.ts). Nothing is staged: memory stays bounded whatever the layer size.
  *
@@ -11,11 +11,10 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { fromUtf8 } from './byte-path.js';
 import { type Compression, decompressLayer } from './decompress.js';
-import { type EntryHeader, Extractor, type WhiteoutMode } from './extractor.js';
-import { TarFramer } from './tar-framer.js';
+import { Extractor, type WhiteoutMode } from './extractor.js';
+import { TarReader } from './tar-reader.js';
 
 export interface ApplyLayerOptions {
   /** The layer descriptor's media type (decides decompression, as containerd's stream processors). */
@@ -40,10 +39,6 @@ export interface ApplyLayerResult {
   entries: number;
 }
 
-interface TarEntry extends Readable {
-  header: EntryHeader;
-}
-
 export async function applyLayer(stream: Readable, target: string, options: ApplyLayerOptions): Promise<ApplyLayerResult> {
   if (options.whiteouts !== 'overlay' && options.whiteouts !== 'apply') {
     throw new TypeError(`whiteouts must be 'overlay' or 'apply', got ${JSON.stringify(options.whiteouts)}`);
@@ -57,22 +52,23 @@ export async function applyLayer(stream: Readable, target: string, options: Appl
     throw new Error(`apply target ${JSON.stringify(target)}: ${(err as Error).message}`);
   }
   options.signal?.throwIfAborted();
-  const framer = new TarFramer();
-  framer.on('error', () => undefined); // observed through the pipeline and the entry loop
+  const extractor = new Extractor(fromUtf8(root), options);
+  const reader = new TarReader(extractor);
+  reader.on('error', () => undefined); // observed through the pipeline
   const abort = () => {
     const reason = options.signal?.reason ?? new Error('aborted');
     stream.destroy(reason);
-    framer.destroy(reason);
+    reader.destroy(reason);
   };
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
-    return await run(stream, root, framer, options);
+    return await run(stream, extractor, reader, options);
   } finally {
     options.signal?.removeEventListener('abort', abort);
   }
 }
 
-async function run(stream: Readable, root: string, framer: TarFramer, options: ApplyLayerOptions): Promise<ApplyLayerResult> {
+async function run(stream: Readable, extractor: Extractor, reader: TarReader, options: ApplyLayerOptions): Promise<ApplyLayerResult> {
   let layer;
   try {
     layer = await decompressLayer(stream, options.mediaType);
@@ -80,33 +76,18 @@ async function run(stream: Readable, root: string, framer: TarFramer, options: A
     stream.destroy();
     throw options.signal?.aborted ? options.signal.reason : err;
   }
-  // Names decoded as latin1 keep their bytes (byte-path.ts); V7 headers are accepted, as in Go.
-  const extract = tar.extract({ filenameEncoding: 'latin1', allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
-  const fed = pipeline([...layer.stages, framer]);
-  fed.catch(() => undefined); // observed below
-  framer.on('error', (err) => extract.destroy(err));
-  framer.pipe(extract as unknown as NodeJS.WritableStream);
-
-  const extractor = new Extractor(fromUtf8(root), options);
   try {
-    for await (const entry of extract as AsyncIterable<TarEntry>) {
-      options.signal?.throwIfAborted();
-      const meta = framer.entries.shift();
-      if (!meta) throw new Error('internal error: tar framing out of step with tar-stream');
-      await extractor.entry(entry.header, meta.typeflag, meta.pax, entry);
-    }
-    await fed;
+    await pipeline([...layer.stages, reader]);
     extractor.finish();
   } catch (err) {
-    extract.destroy();
-    for (const s of [...layer.stages, framer]) s.destroy();
+    extractor.abort();
+    for (const s of layer.stages) s.destroy();
     stream.destroy();
-    await fed.catch(() => undefined);
     throw options.signal?.aborted ? options.signal.reason : err;
   }
   return {
-    digest: framer.digest(),
-    size: framer.size,
+    digest: reader.digest(),
+    size: reader.size,
     compressed: { digest: layer.compressed.digest(), size: layer.compressed.size, compression: layer.compression },
     entries: extractor.entries,
   };

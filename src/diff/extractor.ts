@@ -23,28 +23,14 @@ import {
   writevSync,
   type Stats,
 } from 'node:fs';
-import type { Readable } from 'node:stream';
 import { type BytePath, bytes, display } from './byte-path.js';
 import { LayerFormatError, UnsafeEntryError } from './errors.js';
 import { parsePaxInt, parsePaxTime, type PaxRecords } from './pax.js';
 import { type ResolvedDir, RootResolver } from './root-resolver.js';
 import * as sys from './syscalls.js';
+import type { EntryHeader, TarEntrySink } from './tar-reader.js';
 
 export type WhiteoutMode = 'overlay' | 'apply';
-
-/** The header fields the extractor uses (tar-stream's header, names decoded as latin1). */
-export interface EntryHeader {
-  name: string;
-  type: string | null;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: Date;
-  linkname: string | null;
-  devmajor: number;
-  devminor: number;
-}
 
 export interface ExtractorOptions {
   whiteouts: WhiteoutMode;
@@ -74,7 +60,21 @@ interface DirTimes {
   mtime: bigint;
 }
 
-export class Extractor {
+/** A regular file being written: its descriptor, the data not written yet, what to set at its end. */
+interface OpenFile {
+  fd: number;
+  path: BytePath;
+  shown: string;
+  meta: Meta;
+  fileMode: number;
+  pax: PaxRecords | null;
+  /** The parent directory's host path (its mode decides whether fchown can be skipped). */
+  parent: BytePath;
+  batch: Buffer[];
+  length: number;
+}
+
+export class Extractor implements TarEntrySink {
   private readonly resolver: RootResolver;
   private readonly parentResolvers: RootResolver[];
   private readonly dirTimes: DirTimes[] = [];
@@ -92,6 +92,8 @@ export class Extractor {
    * process's euid and egid, so its fchown is skipped when those are the entry's (with modeFromOpen).
    */
   private readonly plainDirs = new Set<BytePath>();
+  /** The regular file whose data is arriving (between begin and end). */
+  private file: OpenFile | undefined;
   entries = 0;
 
   constructor(
@@ -103,15 +105,45 @@ export class Extractor {
     this.warn = options.onWarning ?? (() => undefined);
   }
 
-  /** Applies one entry; `data` is its content stream, always consumed or drained. */
-  async entry(header: EntryHeader, typeflag: number, pax: PaxRecords | null, data: Readable): Promise<void> {
+  /** Applies one entry's header; a regular file's data follows (data, end). */
+  begin(header: EntryHeader, typeflag: number, pax: PaxRecords | null): void {
     this.entries++;
-    let consumed = false;
+    this.apply(header, typeflag, pax);
+  }
+
+  /** Data of the current entry: kept for a regular file (written in batches of ~1 MiB), ignored otherwise. */
+  data(chunk: Buffer): void {
+    const file = this.file;
+    if (!file) return;
+    file.batch.push(chunk);
+    file.length += chunk.length;
+    if (file.length >= BATCH) flush(file);
+  }
+
+  /** The current entry is complete: a regular file gets the rest of its data, then its metadata through the descriptor. */
+  end(): void {
+    const file = this.file;
+    if (!file) return;
+    this.file = undefined;
     try {
-      consumed = await this.apply(header, typeflag, pax, data);
+      flush(file);
+      const { fd, meta } = file;
+      const ownedFromOpen = this.modeFromOpen && meta.uid === EUID && meta.gid === EGID && this.plainDirs.has(file.parent);
+      if (!ownedFromOpen) fchownSync(fd, meta.uid, meta.gid);
+      if (file.pax) this.setXattrs(file.path, file.pax, file.shown);
+      if (file.fileMode !== meta.mode) fchmodSync(fd, meta.mode); // after chown, which clears setuid/setgid
+      sys.futimensNs(fd, file.path, meta.atime, meta.mtime);
     } finally {
-      if (!consumed) data.resume();
+      closeSync(file.fd);
     }
+    if (this.options.whiteouts === 'apply') this.markKept(file.path);
+  }
+
+  /** Closes the file being written, if any (the apply failed). */
+  abort(): void {
+    const file = this.file;
+    this.file = undefined;
+    if (file) closeSync(file.fd);
   }
 
   /** Sets directory times last, as containerd does, so later entries do not disturb them. */
@@ -128,7 +160,7 @@ export class Extractor {
     }
   }
 
-  private async apply(header: EntryHeader, typeflag: number, pax: PaxRecords | null, data: Readable): Promise<boolean> {
+  private apply(header: EntryHeader, typeflag: number, pax: PaxRecords | null): void {
     if (this.modeFromOpen === undefined) {
       this.modeFromOpen = readdirSync(bytes(this.root)).length === 0;
       this.noteDirMode(this.root, lstatSync(bytes(this.root)).mode);
@@ -150,10 +182,10 @@ export class Extractor {
       throw new LayerFormatError(`a ${type} entry must not carry data (size ${header.size})`, shown);
     }
     const components = splitName(name, shown);
-    if (components.length === 0) return false; // resolves to the root itself: skipped, as containerd
+    if (components.length === 0) return; // resolves to the root itself: skipped, as containerd
     if ((type === 'character-device' || type === 'block-device') && sys.runningInUserNS()) {
       this.warn(`file ${JSON.stringify(shown)} ignored: cannot create a device inside a user namespace`);
-      return false;
+      return;
     }
 
     const base = components.pop()!;
@@ -164,7 +196,7 @@ export class Extractor {
 
     if (base.startsWith(WHITEOUT_PREFIX)) {
       this.whiteout(header, pax, parent.rel, base, shown);
-      return false;
+      return;
     }
 
     const meta = entryMeta(header, pax, shown);
@@ -211,32 +243,21 @@ export class Extractor {
     if (isSymlink) this.resolver.noteLayerSymlink(rel.join('/'));
 
     if (fd !== undefined) {
-      // Regular file: data, then metadata through the descriptor (no path lookups).
-      try {
-        await writeData(fd, data);
-        const ownedFromOpen = this.modeFromOpen && meta.uid === EUID && meta.gid === EGID && this.plainDirs.has(this.resolver.host(parent.rel));
-        if (!ownedFromOpen) fchownSync(fd, meta.uid, meta.gid);
-        if (pax) this.setXattrs(path, pax, shown);
-        if (fileMode !== meta.mode) fchmodSync(fd, meta.mode); // after chown, which clears setuid/setgid
-        sys.futimensNs(fd, path, meta.atime, meta.mtime);
-      } finally {
-        closeSync(fd);
-      }
-    } else {
-      try {
-        lchownSync(bytes(path), meta.uid, meta.gid);
-      } catch (err) {
-        throw new Error(`failed to Lchown ${JSON.stringify(shown)} for UID ${meta.uid}, GID ${meta.gid}: ${(err as Error).message}`);
-      }
-      if (pax) this.setXattrs(path, pax, shown);
-      if (!isSymlink) chmodSync(bytes(path), meta.mode); // after chown, which clears setuid/setgid
-      if (type === 'directory') this.noteDirMode(path, meta.mode);
-      if (type === 'directory') this.dirTimes.push({ rel, atime: meta.atime, mtime: meta.mtime });
-      else sys.lutimesNs(path, meta.atime, meta.mtime);
+      // Regular file: data, then metadata through the descriptor (no path lookups), in end().
+      this.file = { fd, path, shown, meta, fileMode, pax, parent: this.resolver.host(parent.rel), batch: [], length: 0 };
+      return;
     }
-
+    try {
+      lchownSync(bytes(path), meta.uid, meta.gid);
+    } catch (err) {
+      throw new Error(`failed to Lchown ${JSON.stringify(shown)} for UID ${meta.uid}, GID ${meta.gid}: ${(err as Error).message}`);
+    }
+    if (pax) this.setXattrs(path, pax, shown);
+    if (!isSymlink) chmodSync(bytes(path), meta.mode); // after chown, which clears setuid/setgid
+    if (type === 'directory') this.noteDirMode(path, meta.mode);
+    if (type === 'directory') this.dirTimes.push({ rel, atime: meta.atime, mtime: meta.mtime });
+    else sys.lutimesNs(path, meta.atime, meta.mtime);
     if (this.options.whiteouts === 'apply') this.markKept(path);
-    return type === 'file';
   }
 
   /**
@@ -424,7 +445,7 @@ function entryMeta(header: EntryHeader, pax: PaxRecords | null, shown: string): 
     if (!Number.isSafeInteger(n) || n < 0 || n > 0xfffffffe) throw new LayerFormatError(`invalid ${key} ${n}`, shown);
     return n;
   };
-  const mtimeSec = header.mtime.getTime() / 1000;
+  const mtimeSec = header.mtime;
   const mtime = pax?.has('mtime') ? parsePaxTime(pax.get('mtime')!) : Number.isFinite(mtimeSec) ? BigInt(Math.trunc(mtimeSec)) * 1_000_000_000n : 0n;
   const atime = pax?.has('atime') ? parsePaxTime(pax.get('atime')!) : undefined;
   if (!Number.isInteger(header.mode)) throw new LayerFormatError('invalid mode', shown);
@@ -449,43 +470,12 @@ function lstatOrNull(path: BytePath): Stats | null {
   }
 }
 
-/**
- * Copies an entry's data into `fd`, in batches of about 1 MiB. Through 'data' events rather than
- * an async iterator: that allocated a promise and a result per chunk and ~1.7 KB per file (the
- * largest share of an unpack's garbage). A failed write destroys the stream, as leaving a
- * for-await loop would.
- */
-function writeData(fd: number, data: Readable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let batch: Buffer[] = [];
-    let length = 0;
-    const flush = (): boolean => {
-      try {
-        if (length > 0) writeAll(fd, batch, length);
-      } catch (err) {
-        done(err as Error);
-        data.destroy();
-        return false;
-      }
-      batch = [];
-      length = 0;
-      return true;
-    };
-    const onData = (chunk: Buffer): void => {
-      batch.push(chunk);
-      length += chunk.length;
-      if (length >= BATCH) flush();
-    };
-    const onEnd = (): void => {
-      if (flush()) done();
-    };
-    const done = (err?: Error): void => {
-      data.off('data', onData).off('end', onEnd).off('error', done);
-      if (err) reject(err);
-      else resolve();
-    };
-    data.on('data', onData).on('end', onEnd).on('error', done);
-  });
+/** Writes a file's pending data. */
+function flush(file: OpenFile): void {
+  if (file.length === 0) return;
+  writeAll(file.fd, file.batch, file.length);
+  file.batch = [];
+  file.length = 0;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * PAX extended header records ("<len> <key>=<value>\n"), binary-safe: keys are byte strings and
  * values raw bytes, because SCHILY.xattr.* values (security.capability) are binary and paths are
- * bytes. tar-stream decodes them as UTF-8, so the engine parses them itself (tar-framer.ts).
+ * bytes (tar-stream, say, decodes them as UTF-8), so the engine parses them itself (tar-reader.ts).
  */
 import { LayerFormatError } from './errors.js';
 
