@@ -108,23 +108,10 @@ export class Container {
     return exec;
   }
 
-  /**
-   * Deletes the init (runc delete) and unmounts the rootfs. Once the init of a container with its
-   * own pid namespace has exited, nothing of the container runs and nothing uses the rootfs: both
-   * go side by side (each is a wait on the host, ~10-25 ms apiece at load; umount syncs the upper
-   * filesystem). Otherwise (a created init waiting in the rootfs, processes in the host's pid
-   * namespace) runc delete kills what is left first.
-   */
+  /** Deletes the init (runc delete) and unmounts the rootfs. */
   async delete(): Promise<void> {
-    this.init.checkDeletable();
-    if (!this.rootfs) return this.init.delete();
-    if (this.killAllOnExit || this.init.state !== 'stopped') {
-      await this.init.delete();
-      return unmountRootfs(this.rootfs);
-    }
-    const [deleted, unmounted] = await Promise.allSettled([this.init.delete(), unmountRootfs(this.rootfs)]);
-    if (deleted.status === 'rejected') throw deleted.reason;
-    if (unmounted.status === 'rejected') throw unmounted.reason;
+    await this.init.delete();
+    if (this.rootfs) await unmountRootfs(this.rootfs);
   }
 }
 

@@ -171,8 +171,8 @@ export class InitProcess extends ShimProcess {
     }
   }
 
-  /** Throws unless the process may be deleted now (created or stopped). */
-  checkDeletable(): void {
+  /** runc delete, then stdio released; the caller unmounts the rootfs. */
+  async delete(): Promise<void> {
     switch (this.state) {
       case 'running':
         throw new Error('cannot delete a running process');
@@ -183,11 +183,6 @@ export class InitProcess extends ShimProcess {
       default:
         break;
     }
-  }
-
-  /** runc delete, then stdio released; the caller unmounts the rootfs. */
-  async delete(): Promise<void> {
-    this.checkDeletable();
     await this.releaseIO();
     try {
       await this.runc.delete(this.id);
