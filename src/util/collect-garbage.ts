@@ -9,11 +9,25 @@ import { runInNewContext } from 'node:vm';
 
 let gc: (() => void) | undefined;
 
-/** V8's full collection (global.gc), exposed on first use: the daemon is started without --expose-gc. */
+/**
+ * V8's full collection (global.gc, exposed on first use: the daemon is started without
+ * --expose-gc), compacting: a collection frees the dead objects but keeps every page that still
+ * holds a live one, so after a burst the old generation stayed at 26-36 MB with 20 MB live. Moving
+ * the survivors together gives the emptied pages back (a test heap: 40 MB of pages holding 5 MB
+ * live went to 5 MB, 14 -> 19 ms).
+ */
 function fullCollection(): () => void {
   if (!gc) {
     setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
+    const collect = runInNewContext('gc') as () => void;
+    gc = () => {
+      setFlagsFromString('--compact-on-every-full-gc');
+      try {
+        collect();
+      } finally {
+        setFlagsFromString('--no-compact-on-every-full-gc');
+      }
+    };
   }
   return gc;
 }

@@ -57,3 +57,19 @@ test('once allocation has gone quiet, the young generation a burst grew goes bac
   const shrink = youngGenerationShrinker();
   assert.equal(shrink(), false, 'nothing to give back');
 });
+
+test('a full collection gives back the pages the garbage left half empty', () => {
+  const oldSpace = () => getHeapSpaceStatistics().find((space) => space.space_name === 'old_space')!;
+  const collect = garbageCollector(0);
+  // objects that reach the old generation, then all but one in 20 dead: no page is left empty
+  let all: object[] | undefined = [];
+  for (let i = 0; i < 600_000; i++) all.push({ i, name: `x${i}` });
+  collect();
+  const survivors = all.filter((_, i) => i % 20 === 0);
+  all = undefined;
+  const before = oldSpace();
+  collect();
+  const after = oldSpace();
+  assert.ok(before.space_size - after.space_size > 20 * 1024 * 1024, `old space ${before.space_size} -> ${after.space_size} bytes (${after.space_used_size} live)`);
+  assert.equal(survivors.length, 30_000);
+});
