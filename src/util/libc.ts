@@ -1,7 +1,7 @@
 // libc through koffi, for the system calls Node lacks. One loader: koffi is required and
 // libc.so.6 opened on the first call any module makes, and each module binds its own functions
-// with bindLibc (a process that never calls them never loads koffi, so the shim's `start` action
-// stays fast).
+// with bindLibc (a process that never calls them never loads koffi, ~17 ms of CPU: the shim's
+// `start` action pays it for one call, the flock of its socket directory).
 import { createRequire } from 'node:module';
 import { errnoName } from './errno.js';
 

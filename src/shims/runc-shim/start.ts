@@ -1,37 +1,30 @@
 // The `start` action (containerd's runc shim manager Start): pick the group's socket; if a live
-// shim already serves it, hand out its address; otherwise listen, re-exec ourselves detached
-// (a new session, so the daemon's death or its process group's signals never reach us) with
-// the listening socket as fd 3, and print the address. The daemon dials it right away: the
-// kernel queues the connection until the new shim serves.
+// shim already serves it, hand out its address; otherwise listen (group-socket.ts), re-exec
+// ourselves detached (a new session, so the daemon's death or its process group's signals never
+// reach us) with the listening socket as fd 3, and print the address. The daemon dials it right
+// away: the kernel queues the connection until the new shim serves.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Any, decode, type AnyValue } from '../wire/protocol/protowire.js';
 import { runcOptions } from '../shared/runc-options.js';
 import type { ShimFlags } from './flags.js';
 import { adjustOomScore, joinShimCgroup, SERVER_NODE_FLAGS } from '../shared/shim-process.js';
-import { canConnect, groupSocketPath, toAddress } from '../shared/socket-address.js';
+import { claimGroupSocket } from '../shared/group-socket.js';
+import { groupSocketPath, toAddress } from '../shared/socket-address.js';
 
 /** Runs the action; returns the address to print. */
 export async function startAction(flags: ShimFlags, bundle: string): Promise<string> {
   const path = groupSocketPath(flags.address, flags.namespace, flags.id, bundle);
   const address = toAddress(path);
 
-  let server: Server;
-  try {
-    server = await listen(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw new Error(`create new shim socket: ${(err as Error).message}`);
-    if (await canConnect(path)) {
-      // the group's shim is alive: it serves this container too
-      writeFileSync(join(bundle, 'address'), address);
-      return address;
-    }
-    rmSync(path, { force: true });
-    server = await listen(path);
-  }
+  const server = await claimGroupSocket(path, () => listen(path)).catch((err: Error) => {
+    throw new Error(`create new shim socket: ${err.message}`);
+  });
   writeFileSync(join(bundle, 'address'), address);
+  // the group's shim is alive: it serves this container too
+  if (!server) return address;
 
   const args = [...process.execArgv, ...SERVER_NODE_FLAGS, process.argv[1]!, '-namespace', flags.namespace, '-id', flags.id, '-address', flags.address];
   if (flags.debug) args.push('-debug');
@@ -53,7 +46,6 @@ export async function startAction(flags: ShimFlags, bundle: string): Promise<str
 }
 
 function listen(path: string): Promise<Server> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

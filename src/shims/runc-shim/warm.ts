@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
 import { loadMount } from './rootfs.js';
 import { bootShimProcess, collectGarbage, CREATE_WAIT_MS, serveSession, type ShimSession } from './serve.js';
-import { canConnect, groupSocketPath, toAddress } from '../shared/socket-address.js';
+import { claimGroupSocket } from '../shared/group-socket.js';
+import { groupSocketPath, toAddress } from '../shared/socket-address.js';
 import type { FromWarmShim, ToWarmShim } from '../shared/warm-messages.js';
 
 export async function serveWarm(flags: ShimFlags): Promise<void> {
@@ -53,15 +54,17 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
     try {
       const path = groupSocketPath(message.address, message.namespace, message.id, message.bundle);
       const address = toAddress(path);
-      if (await canConnect(path)) {
+      const sessionFlags: ShimFlags = { ...flags, namespace: message.namespace, id: message.id, address: message.address, debug: message.debug, socket: address, bundle: message.bundle };
+      session = await claimGroupSocket(path, () => {
+        process.chdir(message.bundle);
+        // connections come and go with the daemon's tasks here: the IPC channel tells of its death
+        return serveSession(sessionFlags, reaper, (server) => server.listen(path), (size) => send({ type: 'size', size }), false);
+      });
+      if (!session) {
         // the group's shim is alive: it serves this container too
         writeFileSync(join(message.bundle, 'address'), address);
         return void send({ type: 'assigned', seq: message.seq, address, shared: true });
       }
-      process.chdir(message.bundle);
-      const sessionFlags: ShimFlags = { ...flags, namespace: message.namespace, id: message.id, address: message.address, debug: message.debug, socket: address, bundle: message.bundle };
-      // connections come and go with the daemon's tasks here: the IPC channel tells of its death
-      session = await serveSession(sessionFlags, reaper, (server) => server.listen(path), (size) => send({ type: 'size', size }), false);
       serving = { namespace: message.namespace, address };
       session.expect(message.id, CREATE_WAIT_MS);
       writeFileSync('address', address);
