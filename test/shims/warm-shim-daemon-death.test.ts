@@ -7,10 +7,10 @@
  * error leaves its last words on its stderr, a file the daemon gives it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encode } from '../../src/shims/wire/protocol/protowire.js';
 import * as api from '../../src/shims/wire/protocol/task.js';
@@ -50,18 +50,7 @@ exec runc "$@"
   });
   const shimPid = shim.pid!;
   let client: ShimClient | undefined;
-  t.after(async () => {
-    await client?.close();
-    if (alive(shimPid)) process.kill(shimPid, 'SIGKILL');
-    const { execFileSync } = await import('node:child_process');
-    try {
-      execFileSync('runc', ['--root', `/run/containerd/runc/${namespace}`, 'delete', '--force', 'c1'], { stdio: 'ignore' });
-    } catch {
-      // deleted already
-    }
-    removeNamespaceLeftovers(namespace);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  cleanUpAfter(t, shimPid, namespace, dir, () => client);
   const next = (type: FromWarmShim['type']) => new Promise<FromWarmShim>((resolve) => shim.on('message', (m: FromWarmShim) => m.type === type && resolve(m)));
   const ready = next('ready');
   await ready;
@@ -128,18 +117,7 @@ test('a packed warm shim whose daemon dies right after assigning it another task
   let exit: string | undefined;
   shim.once('exit', (code, signal) => (exit = `${signal ?? code}`));
   let client: ShimClient | undefined;
-  t.after(async () => {
-    await client?.close();
-    if (alive(shimPid)) process.kill(shimPid, 'SIGKILL');
-    const { execFileSync } = await import('node:child_process');
-    try {
-      execFileSync('runc', ['--root', `/run/containerd/runc/${namespace}`, 'delete', '--force', 'c1'], { stdio: 'ignore' });
-    } catch {
-      // deleted already
-    }
-    removeNamespaceLeftovers(namespace);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  cleanUpAfter(t, shimPid, namespace, dir, () => client);
   const next = (type: FromWarmShim['type']) => new Promise<FromWarmShim>((resolve) => shim.on('message', (m: FromWarmShim) => m.type === type && resolve(m)));
   await next('ready');
   const assigned = next('assigned');
@@ -189,3 +167,18 @@ test('a warm shim that dies of an uncaught error says why on its stderr (the dae
   assert.equal(await exited, 1);
   assert.match(readFileSync(stderrFile, 'utf8'), new RegExp(`shim ${shim.pid}: fatal: TypeError: Cannot read properties of null`));
 });
+
+/** After the test: the client closed, the shim and its container gone, the namespace's leftovers and the directory removed. */
+function cleanUpAfter(t: TestContext, shimPid: number, namespace: string, dir: string, client: () => ShimClient | undefined): void {
+  t.after(async () => {
+    await client()?.close();
+    if (alive(shimPid)) process.kill(shimPid, 'SIGKILL');
+    try {
+      execFileSync('runc', ['--root', `/run/containerd/runc/${namespace}`, 'delete', '--force', 'c1'], { stdio: 'ignore' });
+    } catch {
+      // deleted already
+    }
+    removeNamespaceLeftovers(namespace);
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
