@@ -60,7 +60,8 @@ test('a RunPodSandbox cut off by a crash is undone at the next start: no netns, 
   assert.ok(!existsSync(setup.netnsPath), 'the netns is gone');
   assert.deepEqual(addressOf(), [], 'the address went back to host-local');
   assert.deepEqual((await bed.cri.runtime('ListPodSandbox', {})).items, []);
-  assert.match(bed.daemon.output(), new RegExp(`reconciled: pod sandbox ${id}: a RunPodSandbox cut off by a crash, undone \\(netns ${setup.netnsPath}, 2 CNI attachment`));
+  const undone = new RegExp(`reconciled: pod sandbox ${id}: a RunPodSandbox cut off by a crash, undone \\(netns ${setup.netnsPath}, 2 CNI attachment`);
+  await until('the undo logged', () => undone.test(bed.daemon.output()), 30_000);
   // and pods run as before
   await bed.withPod(podConfig(bed, 'after'), async (pod) => {
     assert.equal((await bed.cri.runtime('PodSandboxStatus', { pod_sandbox_id: pod })).status.state, 'SANDBOX_READY');

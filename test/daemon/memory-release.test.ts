@@ -26,9 +26,15 @@ test('when a burst of work ends, the garbage it left in the old generation is co
   const releaser = releaseMemoryEvery({ path: join(dir, 'data.mdb') } as EventLog, 600_000, (m) => assert.fail(m));
   t.after(() => releaser.stop());
   await sleep(600); // one quiet look first: what the test's start-up left does not count
-  const leftover = burstLeavingGarbage();
+  // V8 may run a full collection of its own during a burst (more likely on a busy machine): then
+  // there is nothing left for the release to collect, and the burst is made again
+  let leftover = burstLeavingGarbage();
   await sleep(0);
-  assert.notEqual(leftover.deref(), undefined, 'nothing collected the old generation during the burst');
+  for (let tries = 1; leftover.deref() === undefined && tries < 5; tries++) {
+    leftover = burstLeavingGarbage();
+    await sleep(0);
+  }
+  assert.notEqual(leftover.deref(), undefined, 'a burst whose garbage outlived it, in 5 tries');
   for (const deadline = Date.now() + 4_000; leftover.deref() !== undefined && Date.now() < deadline; ) await sleep(100);
   assert.equal(leftover.deref(), undefined, 'collected once the daemon went quiet');
 });

@@ -30,9 +30,11 @@ test('a capped young generation stops growing at the cap; lifted, it grows past 
   const cap = 4 * 1024 * 1024;
   assert.ok(youngGeneration() <= cap, `the test starts below the cap (${youngGeneration()} bytes)`);
   const lift = capYoungGeneration(cap);
+  // the cap is looked at when V8 reports a collection, which on a busy machine can come after the
+  // next scavenge: one doubling past the cap is the most it may reach
   const capped = await allocate(400);
-  assert.ok(capped <= cap, `capped: at most ${cap} bytes, saw ${capped}`);
+  assert.ok(capped <= 2 * cap, `capped: at most ${2 * cap} bytes, saw ${capped}`);
   lift();
   const free = await allocate(400);
-  assert.ok(free > cap, `uncapped, the same work grows it past the cap (${free} bytes)`);
+  assert.ok(free > 2 * cap, `uncapped, the same work grows it past the cap and one more doubling (${free} bytes)`);
 });
