@@ -15,7 +15,7 @@ export class OomWatcher {
   /** An eventfd in the epoll set that ends a wait at once (koffi's worker must not linger at exit). */
   private wakeFd: number | undefined;
   private readonly v1 = new Map<number, { containerId: string; memory: string }>();
-  private readonly v2 = new Map<string, { watcher: FSWatcher; kills: number }>();
+  private readonly v2 = new Map<string, { watcher: FSWatcher; kills: number; events: string }>();
   private looping = false;
 
   constructor(
@@ -32,11 +32,22 @@ export class OomWatcher {
     }
   }
 
+  /**
+   * Ends the watch of a container (its init exited). An OOM kill signalled before the exit but not
+   * yet seen by the watch (the epoll wait's answer, or inotify's event, still on its way) is
+   * reported now, or it would be lost with the watch.
+   */
   remove(containerId: string): void {
-    for (const [fd, entry] of this.v1) if (entry.containerId === containerId) this.dropV1(fd);
+    for (const [fd, entry] of this.v1) {
+      if (entry.containerId !== containerId) continue;
+      if (drain(fd) && existsSync(entry.memory)) this.onOom(containerId);
+      this.dropV1(fd);
+    }
     const v2 = this.v2.get(containerId);
-    v2?.watcher.close();
+    if (!v2) return;
+    v2.watcher.close();
     this.v2.delete(containerId);
+    if (oomKills(v2.events) > v2.kills) this.onOom(containerId);
   }
 
   private addV1(containerId: string, memory: string | undefined): void {
@@ -110,7 +121,7 @@ export class OomWatcher {
   private addV2(containerId: string, path: string): void {
     const events = join(path, 'memory.events');
     if (!existsSync(events)) return;
-    const entry = { watcher: watch(events), kills: oomKills(events) };
+    const entry = { watcher: watch(events), kills: oomKills(events), events };
     entry.watcher.on('change', () => {
       const kills = oomKills(events);
       if (kills > entry.kills) this.onOom(containerId);
@@ -124,11 +135,11 @@ export class OomWatcher {
 const WAKE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 
 /** Reads an eventfd's counter (non-blocking: EAGAIN when already read). */
-function drain(fd: number): void {
+function drain(fd: number): boolean {
   try {
-    readSync(fd, Buffer.alloc(8));
+    return readSync(fd, Buffer.alloc(8)) === 8;
   } catch {
-    // EAGAIN: nothing pending
+    return false; // EAGAIN: nothing pending
   }
 }
 
