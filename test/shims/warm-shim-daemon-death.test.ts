@@ -88,11 +88,8 @@ exec runc "$@"
 
   // and once it is deleted the shim, with no daemon, ends
   client = await ShimClient.connect(socket, namespace);
-  await client.call('Kill', api.KillRequest, { id: 'c1', signal: 9, all: true });
-  await until('the container to exit', () => !alive(taskPid), 30_000);
-  await until('the exit to be collected', async () => (await client!.call<{ status: number }>('State', api.ProcessRequest, { id: 'c1' }, api.StateResponse)).status === api.Status.STOPPED, 30_000);
-  await client.call('Delete', api.ProcessRequest, { id: 'c1' }, api.DeleteResponse);
-  await client.call('Shutdown', api.ShutdownRequest, { id: 'c1' }).catch(() => {});
+  await killAndDelete(client, 'c1');
+  assert.ok(!alive(taskPid), 'the container exited');
   await client.close();
   client = undefined;
   await until('the shim to exit', () => !alive(shimPid), 30_000);
@@ -144,10 +141,7 @@ test('a packed warm shim whose daemon dies right after assigning it another task
   assert.doesNotMatch(readFileSync(stderrFile, 'utf8'), /fatal/);
 
   // and once its container is deleted (and the packed task's promise dropped) it ends
-  await again.call('Kill', api.KillRequest, { id: 'c1', signal: 9, all: true });
-  await until('the exit to be collected', async () => (await again.call<{ status: number }>('State', api.ProcessRequest, { id: 'c1' }, api.StateResponse)).status === api.Status.STOPPED, 30_000);
-  await again.call('Delete', api.ProcessRequest, { id: 'c1' }, api.DeleteResponse);
-  await again.call('Shutdown', api.ShutdownRequest, { id: 'c2' }).catch(() => {});
+  await killAndDelete(again, 'c1', 'c2');
   await again.close();
   client = undefined;
   await until('the shim to exit', () => !alive(shimPid), 30_000);
@@ -181,4 +175,12 @@ function cleanUpAfter(t: TestContext, shimPid: number, namespace: string, dir: s
     removeNamespaceLeftovers(namespace);
     rmSync(dir, { recursive: true, force: true });
   });
+}
+
+/** Kills task `id` through the shim, waits for its exit to be collected, deletes it and asks the shim to shut down. */
+async function killAndDelete(client: ShimClient, id: string, shutdownId = id): Promise<void> {
+  await client.call('Kill', api.KillRequest, { id, signal: 9, all: true });
+  await until('the exit to be collected', async () => (await client.call<{ status: number }>('State', api.ProcessRequest, { id }, api.StateResponse)).status === api.Status.STOPPED, 30_000);
+  await client.call('Delete', api.ProcessRequest, { id }, api.DeleteResponse);
+  await client.call('Shutdown', api.ShutdownRequest, { id: shutdownId }).catch(() => {});
 }
