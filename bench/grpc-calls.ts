@@ -9,7 +9,10 @@
 // CPU is the sum of their threads' run time (/proc/PID/task/*/schedstat), so the Go client's own
 // CPU is not counted; rounds alternate the targets so load from elsewhere hits them alike.
 //   node dist/bench/grpc-calls.js [--calls 3000] [--rounds 3] [--methods version,content.read,...]
-//        [--ledgerd NAME=BIN]... [--no-containerd] [--no-bare] [--ctr 100] [--cpu-prof DIR]
+//        [--ledgerd NAME=BIN]... [--no-containerd] [--no-bare] [--ctr 100] [--cpu-prof DIR] [--gap-us N]
+// Methods: version, containers.get, images.get, content.info, content.read (the default set) and
+// leases.create+delete (two durable mutations per "call"). --gap-us: the client idles N µs before
+// each call, as a real client does between its calls (the latency then includes waking the server).
 // Prints, per method and target, the medians over the rounds: "<target>.<method>.cpu µs" (server
 // CPU per call) and "<target>.<method>.latency µs" (wall time per call as the client saw it), with
 // the lowest round and every round.
@@ -112,11 +115,13 @@ async function main(): Promise<void> {
       'no-bare': { type: 'boolean', default: false },
       ctr: { type: 'string', default: '100' },
       'cpu-prof': { type: 'string' },
+      'gap-us': { type: 'string', default: '0' },
     },
   });
   const calls = Number(values.calls);
   const ctrRuns = Number(values.ctr);
   const methods = values.methods!.split(',').filter(Boolean);
+  const gocallsEnv = { ...process.env, GOCALLS_GAP_US: values['gap-us'] };
   const dir = mkdtempSync(join(tmpdir(), 'ledgerd-bench-calls-'));
   const gocalls = buildGocalls(dir);
   const targets: Target[] = [];
@@ -152,7 +157,7 @@ async function main(): Promise<void> {
         for (const target of order) {
           if (target.versionOnly && method !== 'version') continue;
           const before = cpuNs(target.pid);
-          const nsPerCall = Number(execFileSync(gocalls, [target.socket, method, String(calls)], { encoding: 'utf8' }).trim());
+          const nsPerCall = Number(execFileSync(gocalls, [target.socket, method, String(calls)], { encoding: 'utf8', env: gocallsEnv }).trim());
           record(`${target.name}.${method}`, (cpuNs(target.pid) - before) / (calls + 1) / 1000, nsPerCall / 1000);
         }
       }

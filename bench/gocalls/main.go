@@ -2,7 +2,7 @@
 // bench/grpc-calls.ts builds and drives it (go build in GOPATH mode against Debian's gocode).
 //   gocalls SOCKET setup        writes a small blob, an image naming it and a container
 //   gocalls SOCKET METHOD N     one warm-up call, then N sequential calls of METHOD; prints ns per call
-// METHOD: version, containers.get, content.info, content.read, images.get
+// METHOD: version, containers.get, content.info, content.read, images.get, leases.create+delete
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/content"
 	"github.com/containerd/containerd/images"
+	"github.com/containerd/containerd/leases"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/gogo/protobuf/types"
 	digest "github.com/opencontainers/go-digest"
@@ -71,15 +72,30 @@ func main() {
 			}
 			return err
 		}
+	case "leases.create+delete":
+		call = func() error {
+			l, err := client.LeasesService().Create(ctx, leases.WithRandomID())
+			if err == nil {
+				err = client.LeasesService().Delete(ctx, l)
+			}
+			return err
+		}
 	default:
 		check(fmt.Errorf("unknown method %s", os.Args[2]))
 	}
 	check(call()) // the connection is up and warm
-	start := time.Now()
+	// GOCALLS_GAP_US: an idle gap before each call, as between the calls of a real client
+	gap, _ := strconv.Atoi(os.Getenv("GOCALLS_GAP_US"))
+	var total time.Duration
 	for i := 0; i < n; i++ {
+		if gap > 0 {
+			time.Sleep(time.Duration(gap) * time.Microsecond)
+		}
+		start := time.Now()
 		check(call())
+		total += time.Since(start)
 	}
-	fmt.Println(time.Since(start).Nanoseconds() / int64(n))
+	fmt.Println(total.Nanoseconds() / int64(n))
 }
 
 func check(err error) {
