@@ -49,6 +49,9 @@ export interface BlobUpdate {
 /** Ungarbage-collected ingests without a lease expire after this (containerd: 24 h). */
 const INGEST_EXPIRY_NS = 24n * 3600n * 1_000_000_000n;
 
+/** Records after which a blob file may be held by no namespace and no shared ingest. */
+const UNREFERENCING: ReadonlySet<string> = new Set(['ContentDeleted', 'ContentIngestAborted', 'ContentCommitted', 'ContentIngestStarted']);
+
 /**
  * The content store as a namespace sees it (containerd's metadata/content.go over
  * content/local): a blob is visible in a namespace only once committed there; the bytes live
@@ -57,6 +60,14 @@ const INGEST_EXPIRY_NS = 24n * 3600n * 1_000_000_000n;
 export class ContentCommands {
   private readonly sharing: SharingPolicy;
   private readonly blobLock = new SharedLock();
+  /**
+   * Whether a blob file may have lost its last reference since the blob files were last listed:
+   * set at start, by every record that can drop a reference (see UNREFERENCING) and by every
+   * commit (a commit whose record fails leaves its renamed file). The collector lists the blob
+   * files only then, as containerd walks its content store only after content was removed:
+   * otherwise every collection (one after each `ctr run --rm`) stats every blob on the node.
+   */
+  private blobsMayBeUnreferenced = true;
 
   constructor(
     private readonly ctx: CommandContext,
@@ -65,6 +76,9 @@ export class ContentCommands {
     private readonly options: ContentOptions = {},
   ) {
     this.sharing = options.sharing ?? 'shared';
+    ctx.log.committed$.subscribe((records) => {
+      if (records.some((record) => UNREFERENCING.has(record.type))) this.blobsMayBeUnreferenced = true;
+    });
   }
 
   /** NotFound `content digest <d>` unless committed in this namespace. */
@@ -222,7 +236,10 @@ export class ContentCommands {
       throw err;
     }
     const sink: CommitSink = {
-      guard: (commit) => this.blobLock.runShared(commit),
+      guard: (commit) => {
+        this.blobsMayBeUnreferenced = true;
+        return this.blobLock.runShared(commit);
+      },
       record: (blob, labels, commitMeta) => this.recordCommit(namespace, ref, blob, labels, lease, commitMeta),
     };
     return new ContentWriter(namespace, ref, backendRef, this.store, backend, shared, sink, nowNs());
@@ -236,14 +253,22 @@ export class ContentCommands {
   removeUnreferencedBlobs(): Promise<string[]> {
     return this.blobLock.runExclusive(async () => {
       await this.ctx.projections.settle();
+      if (!this.blobsMayBeUnreferenced) return [];
+      // cleared before the listing: a reference dropped from here on sets it for the next sweep
+      this.blobsMayBeUnreferenced = false;
       const { blobs, ingests } = this.view.state;
       const referenced = new Set(Object.values(blobs).flatMap((inNamespace) => Object.keys(inNamespace)));
       for (const inNamespace of Object.values(ingests)) for (const ingest of Object.values(inNamespace)) if (ingest.shared) referenced.add(ingest.shared);
       const removed: string[] = [];
-      for (const blob of await this.store.blobs()) {
-        if (referenced.has(blob.digest)) continue;
-        await this.store.delete(blob.digest).catch((err) => (isKind(err, 'not found') ? undefined : Promise.reject(err)));
-        removed.push(blob.digest);
+      try {
+        for (const blob of await this.store.blobs()) {
+          if (referenced.has(blob.digest)) continue;
+          await this.store.delete(blob.digest).catch((err) => (isKind(err, 'not found') ? undefined : Promise.reject(err)));
+          removed.push(blob.digest);
+        }
+      } catch (err) {
+        this.blobsMayBeUnreferenced = true; // what this sweep left, the next one takes
+        throw err;
       }
       return removed;
     });

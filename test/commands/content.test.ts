@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventLog } from '../../src/log/index.js';
 import { ProjectionSet, contentProjection } from '../../src/projections/index.js';
@@ -174,6 +174,29 @@ test('delete removes the namespace link only, appends ContentDeleted; a namespac
   assert.deepEqual(last.payload, { digest, lease: 'some-lease' });
   assert.ok(await store.info(digest), 'the bytes stay until the collector takes them');
   await namespaces.delete('ns', {});
+});
+
+test('the blob files are listed for a sweep only after a record that can drop a reference, or a commit', async (t) => {
+  const { store, content, namespaces } = await setup(t);
+  const kept = await ingest(content, 'ns', 'r', 'kept');
+  const dropped = await ingest(content, 'ns', 'r2', 'dropped');
+  assert.deepEqual(await content.removeUnreferencedBlobs(), []);
+  // a file no record names, put there behind the log's back
+  const stray = store.layout.blobPath(digestOf('stray'));
+  writeFileSync(stray, 'stray');
+
+  await namespaces.create('other', undefined, {});
+  assert.deepEqual(await content.removeUnreferencedBlobs(), [], 'no content record since the last sweep: the files are not listed');
+  assert.ok(existsSync(stray));
+
+  await content.delete('ns', dropped, undefined, {});
+  assert.deepEqual((await content.removeUnreferencedBlobs()).sort(), [dropped, digestOf('stray')].sort());
+  assert.ok(!existsSync(stray) && !existsSync(store.layout.blobPath(dropped)));
+  assert.ok(existsSync(store.layout.blobPath(kept)));
+
+  writeFileSync(stray, 'stray');
+  await ingest(content, 'ns', 'r3', 'a commit lists them again');
+  assert.deepEqual(await content.removeUnreferencedBlobs(), [digestOf('stray')]);
 });
 
 test('status, list statuses, abort', async (t) => {
