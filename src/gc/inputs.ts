@@ -1,15 +1,9 @@
 import type { GcInputs } from './reference-graph.js';
 import {
-  blobsIn,
-  containersIn,
   contentProjection,
   containersProjection,
-  imagesIn,
   imagesProjection,
-  ingestsIn,
-  leasesIn,
   leasesProjection,
-  snapshotsIn,
   snapshotsProjection,
   type ProjectionSet,
   type SnapshotsState,
@@ -24,6 +18,12 @@ export type GcReadModels = ReturnType<typeof gcReadModels>;
 /** Namespaces in which a snapshotter holds at least one snapshot. */
 const namespacesWithSnapshots = (state: SnapshotsState): string[] =>
   Object.keys(state.live).filter((ns) => Object.values(state.live[ns]!).some((tree) => Object.keys(tree).length > 0));
+
+/**
+ * One namespace's objects of a read model, in the model's own order (the log's, so still
+ * deterministic): the mark needs no sorted lists, and a collection follows every `ctr run --rm`.
+ */
+const valuesIn = <T>(byNamespace: Record<string, Record<string, T>>, namespace: string): T[] => Object.values(byNamespace[namespace] ?? {});
 
 /** The read models' current state, shaped for the collector's mark and sweep. */
 export function gcInputs(models: GcReadModels): GcInputs {
@@ -40,14 +40,14 @@ export function gcInputs(models: GcReadModels): GcInputs {
           ...Object.keys(containers.state.live),
         ]),
       ].sort(),
-    leases: (ns) => leasesIn(leases.state, ns).map((l) => ({ id: l.id, labels: l.labels, resources: Object.values(l.resources) })),
-    images: (ns) => imagesIn(images.state, ns).map((i) => ({ name: i.name, targetDigest: i.target.digest, labels: i.labels })),
-    content: (ns) => blobsIn(content.state, ns),
-    ingests: (ns) => ingestsIn(content.state, ns),
+    leases: (ns) => valuesIn(leases.state.live, ns).map((l) => ({ id: l.id, labels: l.labels, resources: Object.values(l.resources) })),
+    images: (ns) => valuesIn(images.state.live, ns).map((i) => ({ name: i.name, targetDigest: i.target.digest, labels: i.labels })),
+    content: (ns) => valuesIn(content.state.blobs, ns),
+    ingests: (ns) => valuesIn(content.state.ingests, ns),
     snapshots: (ns) =>
-      Object.keys(snapshots.state.live[ns] ?? {})
-        .sort()
-        .flatMap((sn) => snapshotsIn(snapshots.state, ns, sn).map((s) => ({ snapshotter: sn, key: s.key, parent: s.parent, labels: s.labels }))),
-    containers: (ns) => containersIn(containers.state, ns),
+      Object.entries(snapshots.state.live[ns] ?? {}).flatMap(([sn, tree]) =>
+        Object.values(tree).map((s) => ({ snapshotter: sn, key: s.key, parent: s.parent, labels: s.labels })),
+      ),
+    containers: (ns) => valuesIn(containers.state.live, ns),
   };
 }
