@@ -79,8 +79,13 @@ export async function setAsideBundle(bundle: Bundle): Promise<{ removal: Promise
     work = undefined;
   }
   const rootfs = join(bundle.path, 'rootfs');
-  for (const point of mountPointsUnder(rootfs)) await unmountAll(point);
-  if (!isEmptyOrMissing(rootfs)) throw new Error(`failed to remove bundle rootfs: ${rootfs} is not empty`);
+  // The shim unmounts the rootfs on Delete, so it is usually an empty directory: the mount table
+  // (a whole /proc read, longer with every mount on the host) is read only when it is not. An
+  // empty file system left mounted there fails the removal, and start-up's clean-up unmounts it.
+  if (!isEmptyOrMissing(rootfs)) {
+    for (const point of mountPointsUnder(rootfs)) await unmountAll(point);
+    if (!isEmptyOrMissing(rootfs)) throw new Error(`failed to remove bundle rootfs: ${rootfs} is not empty`);
+  }
   const suffix = `${process.pid}-${++setAside}`;
   const hiddenBundle = hide(bundle.path, suffix);
   const hiddenWork = work === undefined ? undefined : hide(work, suffix);
