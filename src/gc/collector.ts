@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import type { LogRecord } from '../log/index.js';
-import { mark, nodeId, sweep, type GcInputs, type GcNode, type MarkResult, type Sweep } from './reference-graph.js';
+import { mark, readOnce, sweep, type GcInputs, type GcNode, type MarkResult, type Sweep } from './reference-graph.js';
 import { collectionMeta, exclusively, type CommandContext, type RequestMeta } from '../commands/context.js';
 import type { GcTrigger } from '../commands/gc-trigger.js';
 import { parseDuration } from '../util/duration.js';
@@ -131,7 +131,7 @@ export class GarbageCollector implements GcTrigger {
 
   /** What a collection would delete now, and why everything else lives. */
   plan(now = new Date()): { marked: MarkResult; sweep: Sweep } {
-    const inputs = this.inputs;
+    const inputs = readOnce(this.inputs);
     const marked = mark(inputs, now);
     return { marked, sweep: sweep(inputs, marked) };
   }
@@ -140,15 +140,15 @@ export class GarbageCollector implements GcTrigger {
   explain(node: GcNode): Explanation {
     const { marked } = this.plan();
     const chain: string[] = [];
-    const alive = marked.live.has(nodeId(node));
-    for (let at = marked.live.get(nodeId(node)); at; ) {
+    const alive = marked.live.has(node);
+    for (let at = marked.live.get(node); at; ) {
       const reason = at.reason;
       if ('root' in reason) {
         chain.push(`${describe(at.node)} is a root: ${reason.root}`);
         break;
       }
       chain.push(`${describe(at.node)} is referenced by ${describe(reason.from)} (${reason.label})`);
-      at = marked.live.get(nodeId(reason.from));
+      at = marked.live.get(reason.from);
     }
     const exists = alive || this.exists(node);
     return { exists, alive, chain, deletedBy: exists ? undefined : this.deletion(node) };

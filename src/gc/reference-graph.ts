@@ -20,7 +20,34 @@ export interface GcNode {
   readonly key: string;
 }
 
-export const nodeId = (node: GcNode) => `${node.kind}\u0000${node.namespace}\u0000${node.key}`;
+/**
+ * A map keyed by node, nested by kind, namespace and key. A joined id string would be built and
+ * hashed afresh at every lookup; the read models' own key strings keep their hash (a plan over
+ * 3,000 blobs spent most of its time hashing ids).
+ */
+export class NodeMap<V> {
+  private readonly byKind = new Map<NodeKind, Map<string, Map<string, V>>>();
+
+  get(node: GcNode): V | undefined {
+    return this.byKind.get(node.kind)?.get(node.namespace)?.get(node.key);
+  }
+
+  has(node: GcNode): boolean {
+    return this.byKind.get(node.kind)?.get(node.namespace)?.has(node.key) ?? false;
+  }
+
+  set(node: GcNode, value: V): void {
+    let inKind = this.byKind.get(node.kind);
+    if (!inKind) this.byKind.set(node.kind, (inKind = new Map()));
+    let inNamespace = inKind.get(node.namespace);
+    if (!inNamespace) inKind.set(node.namespace, (inNamespace = new Map()));
+    inNamespace.set(node.key, value);
+  }
+
+  delete(node: GcNode): void {
+    this.byKind.get(node.kind)?.get(node.namespace)?.delete(node.key);
+  }
+}
 
 export interface GcLease {
   readonly id: string;
@@ -65,9 +92,33 @@ export type Reason = { readonly root: string } | { readonly from: GcNode; readon
 
 export interface MarkResult {
   /** Every live node, with the first reason found for it. */
-  readonly live: Map<string, { node: GcNode; reason: Reason }>;
+  readonly live: NodeMap<{ node: GcNode; reason: Reason }>;
   /** Leases past their containerd.io/gc.expire: swept like garbage. */
   readonly expired: GcNode[];
+}
+
+/**
+ * The inputs read once per namespace and kept: a plan's mark and sweep each walk them, and
+ * listing a large read model is most of a plan's cost (3,000 blobs: ~0.5 ms a listing).
+ */
+export function readOnce(inputs: GcInputs): GcInputs {
+  const once = <T>(read: (namespace: string) => T) => {
+    const kept = new Map<string, T>();
+    return (namespace: string): T => {
+      if (!kept.has(namespace)) kept.set(namespace, read(namespace));
+      return kept.get(namespace)!;
+    };
+  };
+  const namespaces = inputs.namespaces();
+  return {
+    namespaces: () => namespaces,
+    leases: once((ns) => inputs.leases(ns)),
+    images: once((ns) => inputs.images(ns)),
+    containers: once((ns) => inputs.containers(ns)),
+    content: once((ns) => inputs.content(ns)),
+    snapshots: once((ns) => inputs.snapshots(ns)),
+    ingests: once((ns) => inputs.ingests(ns)),
+  };
 }
 
 /** The nodes a set of labels points at. */
@@ -93,24 +144,24 @@ export function isExpired(labels: Record<string, string>, now: Date): boolean {
 }
 
 export function mark(inputs: GcInputs, now: Date): MarkResult {
-  const live = new Map<string, { node: GcNode; reason: Reason }>();
+  const live = new NodeMap<{ node: GcNode; reason: Reason }>();
   const expired: GcNode[] = [];
   // nodes reached only through gc.flat leases do not follow their label references
-  const flat = new Set<string>();
+  const flat = new NodeMap<true>();
   const gray: { node: GcNode; reason: Reason; flat: boolean }[] = [];
   const visit = (node: GcNode, reason: Reason, isFlat = false) => gray.push({ node, reason, flat: isFlat });
 
-  const index = new Map<string, { labels: Record<string, string>; parent?: string; links?: string }>();
+  const index = new NodeMap<{ labels: Record<string, string>; parent?: string; links?: string }>();
   const nowNs = BigInt(now.getTime()) * 1_000_000n;
   for (const ns of inputs.namespaces()) {
-    for (const blob of inputs.content(ns)) index.set(nodeId({ kind: 'content', namespace: ns, key: blob.digest }), { labels: blob.labels });
+    for (const blob of inputs.content(ns)) index.set({ kind: 'content', namespace: ns, key: blob.digest }, { labels: blob.labels });
     for (const upload of inputs.ingests(ns)) {
       const node: GcNode = { kind: 'ingest', namespace: ns, key: upload.ref };
-      index.set(nodeId(node), { labels: {}, links: upload.shared });
+      index.set(node, { labels: {}, links: upload.shared });
       if (upload.expiresAt !== undefined && upload.expiresAt > nowNs) visit(node, { root: `upload expiring at ${new Date(Number(upload.expiresAt / 1_000_000n)).toISOString()}` });
     }
     for (const snap of inputs.snapshots(ns)) {
-      index.set(nodeId({ kind: 'snapshot', namespace: ns, key: `${snap.snapshotter}/${snap.key}` }), {
+      index.set({ kind: 'snapshot', namespace: ns, key: `${snap.snapshotter}/${snap.key}` }, {
         labels: snap.labels,
         parent: snap.parent ? `${snap.snapshotter}/${snap.parent}` : undefined,
       });
@@ -153,15 +204,14 @@ export function mark(inputs: GcInputs, now: Date): MarkResult {
 
   while (gray.length > 0) {
     const { node, reason, flat: isFlat } = gray.pop()!;
-    const id = nodeId(node);
-    const known = index.get(id);
+    const known = index.get(node);
     if (node.kind !== 'lease' && !known) continue; // a reference to something that does not exist
-    const seen = live.has(id);
+    const seen = live.has(node);
     // a node seen only flat is visited again when a normal path reaches it, to follow its labels
-    if (seen && (isFlat || !flat.has(id))) continue;
-    if (!seen) live.set(id, { node, reason });
-    if (isFlat) flat.add(id);
-    else flat.delete(id);
+    if (seen && (isFlat || !flat.has(node))) continue;
+    if (!seen) live.set(node, { node, reason });
+    if (isFlat) flat.set(node, true);
+    else flat.delete(node);
     if (!known) continue;
     if (known.parent) visit({ kind: 'snapshot', namespace: node.namespace, key: known.parent }, { from: node, label: 'parent' }, isFlat);
     if (known.links) visit({ kind: 'content', namespace: node.namespace, key: known.links }, { from: node, label: 'shared upload' }, isFlat);
@@ -183,7 +233,7 @@ export function sweep(inputs: GcInputs, marked: MarkResult): Sweep {
   const content: GcNode[] = [];
   const snapshots: GcNode[] = [];
   const ingests: GcNode[] = [];
-  const isDead = (node: GcNode) => !marked.live.has(nodeId(node));
+  const isDead = (node: GcNode) => !marked.live.has(node);
   for (const ns of inputs.namespaces()) {
     ingests.push(...inputs.ingests(ns).map((i): GcNode => ({ kind: 'ingest', namespace: ns, key: i.ref })).filter(isDead));
     content.push(...inputs.content(ns).map((b): GcNode => ({ kind: 'content', namespace: ns, key: b.digest })).filter(isDead));

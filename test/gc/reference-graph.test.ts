@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mark, sweep, nodeId, type GcInputs, type GcLease, type GcSnapshot, type GcIngest } from '../../src/gc/reference-graph.js';
+import { mark, sweep, type GcInputs, type GcLease, type GcSnapshot, type GcIngest } from '../../src/gc/reference-graph.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -48,9 +48,9 @@ test('an image keeps its index, manifests, config and layers through gc.ref labe
   const swept = sweep(world, marked);
   assert.deepEqual(keys(swept.content), [d('5')]);
   assert.deepEqual(swept.snapshots.map((n) => n.key), ['overlayfs/orphan-child', 'overlayfs/orphan'], 'children before parents');
-  const why = marked.live.get(nodeId({ kind: 'content', namespace: 'ns', key: d('4') }))!.reason;
+  const why = marked.live.get({ kind: 'content', namespace: 'ns', key: d('4') })!.reason;
   assert.deepEqual(why, { from: { kind: 'content', namespace: 'ns', key: d('2') }, label: 'containerd.io/gc.ref.content.l.0' });
-  assert.deepEqual(marked.live.get(nodeId({ kind: 'content', namespace: 'ns', key: d('6') }))!.reason, { root: 'containerd.io/gc.root' });
+  assert.deepEqual(marked.live.get({ kind: 'content', namespace: 'ns', key: d('6') })!.reason, { root: 'containerd.io/gc.root' });
 });
 
 test('leases hold their resources until they expire; expired leases are swept too', () => {
@@ -116,6 +116,6 @@ test('uploads: unleased ones live until they expire, leased ones while their lea
   const swept = sweep(world, marked);
   assert.deepEqual(keys(swept.ingests), ['orphaned', 'stale']);
   assert.deepEqual(swept.content, []);
-  const reason = marked.live.get(nodeId({ kind: 'content', namespace: 'ns', key: d('5') }))!.reason;
+  const reason = marked.live.get({ kind: 'content', namespace: 'ns', key: d('5') })!.reason;
   assert.deepEqual(reason, { from: { kind: 'ingest', namespace: 'ns', key: 'linking' }, label: 'shared upload' });
 });
