@@ -8,10 +8,10 @@ import { getImage, listImages, saveImage, type ImageRecord } from '../client/ima
 import { imageSize, resolveImage } from '../client/image/inspect.js';
 import type { Descriptor } from '../client/image/descriptor.js';
 import { pull } from '../client/pull/index.js';
-import { formatReference, parseReference, referenceName, type Credentials } from '../client/registry/index.js';
+import { formatReference, NotFoundError, parseReference, referenceName, type Credentials } from '../client/registry/index.js';
 import { grpcCode, SERVICES, type Rpc } from '../client/rpc.js';
 import { Code } from '../util/grpc-codes.js';
-import { invalidArgument } from '../util/errdefs.js';
+import { invalidArgument, LedgerError, StatusError } from '../util/errdefs.js';
 import { diskUsage } from '../snapshots/disk-usage.js';
 import type { CriConfig } from './config.js';
 
@@ -69,6 +69,8 @@ export class CriImages {
       maxConcurrentDownloads: this.config.max_concurrent_downloads,
       labels: { [MANAGED_LABEL]: 'managed' },
       signal,
+    }).catch((err: unknown) => {
+      throw pullFailure(name, err);
     });
     const { id } = await this.describe(result.target);
     const labels = { [MANAGED_LABEL]: 'managed' };
@@ -199,4 +201,13 @@ export function userOf(image: Record<string, unknown>): { uid?: number; username
   if (!user) return { username: '' };
   const name = user.split(':')[0]!;
   return /^\d+$/.test(name) ? { uid: Number(name), username: '' } : { username: name };
+}
+
+/** A failed pull in containerd's CRI words, keeping its status: a reference the registry does not have is NotFound. */
+function pullFailure(name: string, err: unknown): Error {
+  const message = `failed to pull and unpack image "${name}": ${err instanceof Error ? err.message : String(err)}`;
+  if (err instanceof NotFoundError) return new StatusError(Code.NotFound, message);
+  if (err instanceof StatusError) return new StatusError(err.code, message);
+  if (err instanceof LedgerError) return new LedgerError(err.kind, message);
+  return new Error(message, { cause: err });
 }

@@ -6,7 +6,7 @@ import type { Descriptor, Platform } from '../image/descriptor.js';
 import { children, configPlatform, parseConfig, parseIndex, parseManifest, selectManifests, type ImageConfig, type Manifest } from '../image/manifest.js';
 import { childGcLabels, isIndexType, isManifestType } from '../image/media-types.js';
 import { allPlatforms, anyOf, formatPlatform, hostPlatform, onlyPlatform, type PlatformMatcher } from '../image/platforms.js';
-import { formatReference, hostsFromDir, IncompleteDownloadError, parseReference, pullHosts, Registry, type CredentialsFor, type RegistryEndpoint } from '../registry/index.js';
+import { formatReference, hostsFromDir, IncompleteDownloadError, NotFoundError, parseReference, pullHosts, Registry, type CredentialsFor, type RegistryEndpoint } from '../registry/index.js';
 import { SERVICES, type Rpc } from '../rpc.js';
 import type { PullListener } from './events.js';
 import { BlobFetcher } from './fetch.js';
@@ -132,7 +132,13 @@ async function resolveOnFirst(ref: ReturnType<typeof parseReference>, endpoints:
       firstError ??= err;
     }
   }
-  throw firstError;
+  throw resolveFailure(formatReference(ref), firstError);
+}
+
+/** containerd's client names the reference whose resolve failed; the error keeps its kind (NotFound) or its cause. */
+function resolveFailure(name: string, err: unknown): Error {
+  const message = `failed to resolve reference "${name}": ${err instanceof Error ? err.message : String(err)}`;
+  return err instanceof NotFoundError ? new NotFoundError(message) : new Error(message, { cause: err });
 }
 
 /**
