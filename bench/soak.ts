@@ -58,8 +58,10 @@ try {
         try {
           await ctr('run', '--rm', IMAGE, `soak-${loop}-${i}`, 'true');
           containers++;
-        } catch {
+        } catch (err) {
           failures++;
+          const e = err as { stderr?: string; message?: string };
+          process.stderr.write(`failed run soak-${loop}-${i} at ${((Date.now() - started) / 1000).toFixed(1)} s: ${(e.stderr || e.message || String(err)).trim()}\n`);
         }
       }
     }),
