@@ -48,6 +48,9 @@ export async function serveWarm(flags: ShimFlags): Promise<void> {
 
   let starting = false;
   const assign = async (message: Assign): Promise<void> => {
+    // a task sent to join containers that are gone: not a new assignment (the daemon would take
+    // this shim for idle on its 'free' and give it another task, then kill it for refusing that)
+    if (message.join && !session) return refuse(message, 'this shim serves no container any more');
     if (session) return pack(message);
     if (starting) return refuse(message, 'this shim is being assigned a task');
     starting = true;

@@ -97,11 +97,11 @@ class WarmShim {
     return true;
   }
 
-  /** The shim's answer; a shim that does not answer in time or exits is refusing. */
-  async assign(assignment: WarmAssignment, maxTasks: number): Promise<Answer> {
+  /** The shim's answer; a shim that does not answer in time or exits is refusing. `join`: see ToWarmShim. */
+  async assign(assignment: WarmAssignment, maxTasks: number, join: boolean): Promise<Answer> {
     const seq = ++this.seq;
     const { namespace, id, address, bundle, debug } = assignment;
-    const message: ToWarmShim = { type: 'assign', seq, namespace, id, address, bundle, debug, maxTasks };
+    const message: ToWarmShim = { type: 'assign', seq, namespace, id, address, bundle, debug, maxTasks, join };
     try {
       const answer = await new Promise<FromWarmShim>((resolve, reject) => {
         const timer = setTimeout(() => (this.pending.delete(seq), reject(new Error(`did not answer in ${ASSIGN_TIMEOUT_MS} ms`))), ASSIGN_TIMEOUT_MS);
@@ -191,7 +191,7 @@ export class WarmShimPool {
       // counted now, so that tasks packed at the same moment do not all take its last place
       shim.joining++;
       try {
-        const answer = await shim.assign(assignment, this.options.tasksPerShim);
+        const answer = await shim.assign(assignment, this.options.tasksPerShim, true);
         return 'refused' in answer ? undefined : answer.address;
       } finally {
         shim.joining--;
@@ -220,7 +220,7 @@ export class WarmShimPool {
     try {
       const shim = await this.acquire();
       if (!shim) return undefined;
-      const answer = await shim.assign(assignment, this.options.tasksPerShim);
+      const answer = await shim.assign(assignment, this.options.tasksPerShim, false);
       if ('refused' in answer) {
         this.options.warn(`${answer.refused}; starting the shim of ${assignment.namespace}/${assignment.id} with \`start\``);
         shim.kill();

@@ -17,6 +17,12 @@ export type ToWarmShim =
       readonly debug: boolean;
       /** A shim already serving takes the task only while it serves fewer containers than this. */
       readonly maxTasks: number;
+      /**
+       * The task is to join the containers the shim serves (the daemon packs it): a shim that
+       * serves none any more refuses it. Its 'free' may be on its way while the daemon sends this,
+       * and taking the task as a new assignment would leave the daemon thinking it idle.
+       */
+      readonly join: boolean;
     }
   | { readonly type: 'exit' };
 
