@@ -86,6 +86,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     metrics.watchExporters(exporters);
     for (const exporter of exporters) exporter.start();
 
+    // the metrics and debug sockets before the gRPC one: a client that finds the daemon serving finds them too
+    if (config.metrics.address) metricsServer = await serveMetrics(config.metrics.address, metrics.registry);
+    if (config.debug.address) debugServer = await serveDebug({ address: config.debug.address, uid: config.debug.uid, gid: config.debug.gid });
     const services = host.instances(PluginType.Grpc).filter(isGrpcPlugin).flatMap((plugin) => plugin.services);
     for (const service of services) metrics.grpc.initialize(serviceDefinition(service.name));
     grpcServer = await listenGrpc(services, {
@@ -96,8 +99,6 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       maxSendMessageSize: config.grpc.max_send_message_size,
       interceptors: [metrics.grpc.interceptor, ...tracingInterceptors(host)],
     });
-    if (config.metrics.address) metricsServer = await serveMetrics(config.metrics.address, metrics.registry);
-    if (config.debug.address) debugServer = await serveDebug({ address: config.debug.address, uid: config.debug.uid, gid: config.debug.gid });
     serving = true;
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     logger.info(`ledgerd serving on ${config.grpc.address} (log head ${log.head}, started in ${ms.toFixed(0)} ms)`);
