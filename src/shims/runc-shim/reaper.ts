@@ -7,7 +7,7 @@
 // init and exec pids it reported), and reap other orphaned zombies (processes of containers
 // without their own pid namespace) only when they are neither watched nor libuv's live children.
 import { readdirSync, readFileSync } from 'node:fs';
-import { exitCode, waitPid, waitPidBlocking } from './syscalls.js';
+import { anyExitedChild, exitCode, waitPid, waitPidBlocking } from './syscalls.js';
 
 export interface Exit {
   readonly pid: number;
@@ -106,7 +106,8 @@ export class Reaper {
   }
 
   private reapOrphans(): void {
-    if (this.holds > 0) return;
+    // the common case, every watched exit already collected: no zombie, no /proc walk (~0.3 ms)
+    if (this.holds > 0 || !anyExitedChild()) return;
     const libuvChildren = libuvChildPids();
     for (const pid of zombieChildren()) {
       if (this.watched.has(pid) || libuvChildren.has(pid)) continue;

@@ -5,6 +5,12 @@ import { bindLibc, koffi as loadKoffi, type Koffi, type LibcFn } from '../../uti
 
 const PR_SET_CHILD_SUBREAPER = 36;
 export const WNOHANG = 1;
+const WEXITED = 4;
+const WNOWAIT = 0x01000000;
+const P_ALL = 0;
+// siginfo_t is 128 bytes; si_pid follows si_signo, si_errno, si_code and padding on 64-bit Linux
+const SIGINFO_SIZE = 128;
+const SIGINFO_PID_OFFSET = 16;
 const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
 const EFD_CLOEXEC = O_CLOEXEC;
@@ -36,6 +42,7 @@ const ECHILD = 10;
 const DECLS = {
   prctl: 'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
   waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+  waitid: 'int waitid(int idtype, int id, void *infop, int options)',
   pipe2: 'int pipe2(_Out_ int *fds, int flags)',
   eventfd: 'int eventfd(unsigned int initval, int flags)',
   epoll_create1: 'int epoll_create1(int flags)',
@@ -99,6 +106,22 @@ export function waitPid(pid: number): number | undefined | 'gone' {
     if (errno === EINTR) continue;
     if (errno === ECHILD) return 'gone';
     throw new SyscallError('waitpid', errno);
+  }
+}
+
+/**
+ * Whether any child has exited and waits to be reaped: waitid(P_ALL, WNOHANG | WNOWAIT), which
+ * reaps nothing. The zombie it names may be anyone's to collect, so it answers only "is there one".
+ */
+export function anyExitedChild(): boolean {
+  const { fns, koffi } = load();
+  for (;;) {
+    const info = Buffer.alloc(SIGINFO_SIZE);
+    if (fns.waitid!(P_ALL, 0, info, WEXITED | WNOHANG | WNOWAIT) === 0) return info.readInt32LE(SIGINFO_PID_OFFSET) !== 0;
+    const errno = koffi.errno();
+    if (errno === EINTR) continue;
+    if (errno === ECHILD) return false;
+    throw new SyscallError('waitid', errno);
   }
 }
 
