@@ -3,9 +3,8 @@ import { garbageCollector, youngGenerationShrinker } from '../util/collect-garba
 import { releaseFreedHeap } from '../util/malloc-trim.js';
 import { releaseMappedPages } from '../util/mapped-file.js';
 
-const GARBAGE_SLACK_BYTES = 16 * 1024 * 1024;
-/** What a burst of work may leave in the old generation and Buffers before its end collects it. */
-const BURST_GARBAGE_BYTES = 4 * 1024 * 1024;
+/** What the old generation and Buffers may have grown since the last full collection before a quiet moment runs one. */
+const GARBAGE_SLACK_BYTES = 4 * 1024 * 1024;
 /** How often the daemon looks whether a burst of work has ended. */
 const BURST_LOOK_MS = 500;
 const SWEEP_MS = 500;
@@ -28,16 +27,21 @@ function quietness(intervalMs: number): () => boolean {
  * - LMDB maps the log's file, and every page a replay, a verify, a reader or an append touches
  *   stays resident: left alone, RSS grows with the log (about 1.5 times the bytes appended).
  *   Those pages go back to the page cache.
+ * - malloc keeps what freed objects and Buffers gave back: whole free pages of its arenas go back
+ *   to the kernel, at every interval and as soon as a burst of work ends (half a second quiet).
  * - A pull or a large content write leaves dead Buffers that V8 collects only at its next full
- *   collection, and malloc keeps what they freed (a 200 MB `ctr content ingest` left 200 MB of
- *   anonymous memory resident, 40 MB of it live). Once 16 MB of garbage may have piled up, a full
- *   collection runs; whole free pages of malloc's arenas go back to the kernel each time.
+ *   collection (a 200 MB `ctr content ingest` left 200 MB of anonymous memory resident, 40 MB of
+ *   it live), and a batch of `ctr run` ~10 MB of garbage in the old generation, which V8 alone
+ *   would collect only after more work, minutes later or never. Once the daemon has been quiet
+ *   for a whole interval, a full collection runs if 4 MB of garbage may have piled up.
  * - The young generation V8 grew during a burst (start-up above all) goes back once the daemon
  *   has been quiet for an interval.
- * And when a burst of work ends (half a second quiet after one that was not), what it left goes
- * back at once if it is 4 MB or more: a batch of `ctr run` leaves ~10 MB of garbage in the old
- * generation and as much again freed but kept by malloc, which V8 alone would collect only after
- * more work, minutes later or never. One full collection per burst, ~10-20 ms of CPU.
+ *
+ * Never while the daemon is busy: a full collection throws away the optimized code that embeds
+ * objects it finds dead (V8 deoptimizes it for "weak objects": ~100 functions after a batch of
+ * `ctr run`, each the code of a finished connection's calls), and compiling them again took the
+ * next 50-100 containers ~40 % more daemon CPU, on the main thread and on V8's compiler threads.
+ * Under load V8's own collections bound the heap.
  */
 export function releaseMemoryEvery(log: EventLog, everyMs: number, warn: (message: string) => void): { release(): void; stop(): void } {
   let logPagesFailed = false;
@@ -47,9 +51,7 @@ export function releaseMemoryEvery(log: EventLog, everyMs: number, warn: (messag
   const quietSinceLook = quietness(BURST_LOOK_MS);
   let trimLater: NodeJS.Timeout | undefined;
   let inBurst = false;
-  const release = (garbageSlack = GARBAGE_SLACK_BYTES) => {
-    // V8 frees a dead Buffer's memory on a sweeper task after the collection: trim once more then
-    if (collect(garbageSlack) && !trimLater) trimLater = setTimeout(() => ((trimLater = undefined), releaseFreedHeap()), SWEEP_MS).unref();
+  const giveBackPages = () => {
     releaseFreedHeap();
     if (logPagesFailed) return;
     try {
@@ -59,18 +61,21 @@ export function releaseMemoryEvery(log: EventLog, everyMs: number, warn: (messag
       warn(`the log's mapped pages cannot be released: ${(err as Error).message}`);
     }
   };
-  const tick = () => {
-    if (quietSinceTick()) shrinkYoungGeneration();
-    release();
+  const release = (collected = collect()) => {
+    // V8 frees a dead Buffer's memory on a sweeper task after the collection: trim once more then
+    if (collected && !trimLater) trimLater = setTimeout(() => ((trimLater = undefined), releaseFreedHeap()), SWEEP_MS).unref();
+    giveBackPages();
   };
+  // V8 shrinks its young generation only at a collection after seconds of little allocation
+  const tick = () => (quietSinceTick() ? release(shrinkYoungGeneration() || collect()) : giveBackPages());
   const look = () => {
     const quiet = quietSinceLook();
-    if (quiet && inBurst) release(BURST_GARBAGE_BYTES);
+    if (quiet && inBurst) giveBackPages();
     inBurst = !quiet;
   };
   const timers = [setInterval(tick, everyMs).unref(), setInterval(look, BURST_LOOK_MS).unref()];
   return {
-    release: () => release(),
+    release,
     stop: () => {
       timers.forEach(clearInterval);
       clearTimeout(trimLater);
