@@ -3,8 +3,10 @@ import { garbageCollector, youngGenerationShrinker } from '../util/collect-garba
 import { releaseFreedHeap } from '../util/malloc-trim.js';
 import { releaseMappedPages } from '../util/mapped-file.js';
 
-/** What the old generation and Buffers may have grown since the last full collection before a quiet moment runs one. */
+/** What the old generation and Buffers may have grown since the last full collection before a quiet interval runs one. */
 const GARBAGE_SLACK_BYTES = 4 * 1024 * 1024;
+/** The same at the end of a burst of work, larger: each collection costs the next burst its optimized code. */
+const BURST_GARBAGE_BYTES = 24 * 1024 * 1024;
 /** How often the daemon looks whether a burst of work has ended. */
 const BURST_LOOK_MS = 500;
 const SWEEP_MS = 500;
@@ -32,12 +34,13 @@ function quietness(intervalMs: number): () => boolean {
  * - A pull or a large content write leaves dead Buffers that V8 collects only at its next full
  *   collection (a 200 MB `ctr content ingest` left 200 MB of anonymous memory resident, 40 MB of
  *   it live), and a batch of `ctr run` ~10 MB of garbage in the old generation, which V8 alone
- *   would collect only after more work, minutes later or never. Once the daemon has been quiet
- *   for a whole interval, a full collection runs if 4 MB of garbage may have piled up.
+ *   would collect only after more work, minutes later or never. A full collection runs once the
+ *   daemon has been quiet for a whole interval if 4 MB of garbage may have piled up, and at the
+ *   end of a burst (half a second quiet) if 24 MB may have: about every 200 `ctr run`.
  * - The young generation V8 grew during a burst (start-up above all) goes back once the daemon
  *   has been quiet for an interval.
  *
- * Never while the daemon is busy: a full collection throws away the optimized code that embeds
+ * Never while the daemon is busy, and rarely between bursts: a full collection throws away the optimized code that embeds
  * objects it finds dead (V8 deoptimizes it for "weak objects": ~100 functions after a batch of
  * `ctr run`, each the code of a finished connection's calls), and compiling them again took the
  * next 50-100 containers ~40 % more daemon CPU, on the main thread and on V8's compiler threads.
@@ -61,16 +64,16 @@ export function releaseMemoryEvery(log: EventLog, everyMs: number, warn: (messag
       warn(`the log's mapped pages cannot be released: ${(err as Error).message}`);
     }
   };
-  const release = (collected = collect()) => {
+  const release = (collected = collect(GARBAGE_SLACK_BYTES)) => {
     // V8 frees a dead Buffer's memory on a sweeper task after the collection: trim once more then
     if (collected && !trimLater) trimLater = setTimeout(() => ((trimLater = undefined), releaseFreedHeap()), SWEEP_MS).unref();
     giveBackPages();
   };
   // V8 shrinks its young generation only at a collection after seconds of little allocation
-  const tick = () => (quietSinceTick() ? release(shrinkYoungGeneration() || collect()) : giveBackPages());
+  const tick = () => (quietSinceTick() ? release(shrinkYoungGeneration() || collect(GARBAGE_SLACK_BYTES)) : giveBackPages());
   const look = () => {
     const quiet = quietSinceLook();
-    if (quiet && inBurst) giveBackPages();
+    if (quiet && inBurst) release(collect(BURST_GARBAGE_BYTES));
     inBurst = !quiet;
   };
   const timers = [setInterval(tick, everyMs).unref(), setInterval(look, BURST_LOOK_MS).unref()];
