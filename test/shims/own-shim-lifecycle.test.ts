@@ -80,15 +80,15 @@ describe('containerd-shim-ledger-v1 lifecycle', { skip: skipWithoutRunc }, () =>
     shimPids.add(shimPid);
     process.kill(-daemon.pid!, 'SIGKILL'); // the daemon and its whole process group
     await new Promise((resolve) => daemon.once('exit', resolve));
-    await sleep(200);
-    assert.ok(alive(shimPid), 'the shim is alive');
-    assert.ok(alive(taskPid), 'the container is alive');
 
-    // a new daemon reconnects (shim_load.go: dial ./address, Connect) and finds the task running
+    // a new daemon reconnects (shim_load.go: dial ./address, Connect) and finds the task running;
+    // the shim answers after it has seen its daemon's end, so it outlived it rather than not yet noticed
     assert.equal(readFileSync(join(bundle, 'address'), 'utf8'), address);
     const shim = await ShimClient.connect(address.replace(/^unix:\/\//, ''), NS);
     const connect = await shim.call<{ shim_pid: number; task_pid: number }>('Connect', api.IdRequest, { id }, api.ConnectResponse);
     assert.deepEqual([connect.shim_pid, connect.task_pid], [shimPid, taskPid]);
+    assert.ok(alive(shimPid), 'the shim is alive');
+    assert.ok(alive(taskPid), 'the container is alive');
     assert.equal((await shim.call<{ status: number }>('State', api.ProcessRequest, { id }, api.StateResponse)).status, api.Status.RUNNING);
     const waited = shim.call<{ exit_status: number }>('Wait', api.ProcessRequest, { id }, api.WaitResponse);
     await shim.call('Kill', api.KillRequest, { id, signal: 15 });
