@@ -40,11 +40,11 @@ function quietness(intervalMs: number): () => boolean {
  * - The young generation V8 grew during a burst (start-up above all) goes back once the daemon
  *   has been quiet for an interval.
  *
- * Never while the daemon is busy, and rarely between bursts: a full collection throws away the optimized code that embeds
- * objects it finds dead (V8 deoptimizes it for "weak objects": ~100 functions after a batch of
- * `ctr run`, each the code of a finished connection's calls), and compiling them again took the
- * next 50-100 containers ~40 % more daemon CPU, on the main thread and on V8's compiler threads.
- * Under load V8's own collections bound the heap.
+ * Never while the daemon is busy, and rarely between bursts: a full collection throws away the
+ * optimized code that embeds objects it finds dead (V8 deoptimizes it for "weak objects": ~100
+ * functions after a batch of `ctr run`, each the code of a finished connection's calls), and
+ * compiling them again took the next 50-100 containers ~40 % more daemon CPU, on the main thread
+ * and on V8's compiler threads. Under load V8's own collections bound the heap.
  */
 export function releaseMemoryEvery(log: EventLog, everyMs: number, warn: (message: string) => void): { release(): void; stop(): void } {
   let logPagesFailed = false;
