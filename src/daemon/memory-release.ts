@@ -64,16 +64,17 @@ export function releaseMemoryEvery(log: EventLog, everyMs: number, warn: (messag
       warn(`the log's mapped pages cannot be released: ${(err as Error).message}`);
     }
   };
-  const release = (collected = collect(GARBAGE_SLACK_BYTES)) => {
+  const giveBackAfter = (collected: boolean) => {
     // V8 frees a dead Buffer's memory on a sweeper task after the collection: trim once more then
     if (collected && !trimLater) trimLater = setTimeout(() => ((trimLater = undefined), releaseFreedHeap()), SWEEP_MS).unref();
     giveBackPages();
   };
+  const release = () => giveBackAfter(collect());
   // V8 shrinks its young generation only at a collection after seconds of little allocation
-  const tick = () => (quietSinceTick() ? release(shrinkYoungGeneration() || collect(GARBAGE_SLACK_BYTES)) : giveBackPages());
+  const tick = () => (quietSinceTick() ? giveBackAfter(shrinkYoungGeneration() || collect()) : giveBackPages());
   const look = () => {
     const quiet = quietSinceLook();
-    if (quiet && inBurst) release(collect(BURST_GARBAGE_BYTES));
+    if (quiet && inBurst) giveBackAfter(collect(BURST_GARBAGE_BYTES));
     inBurst = !quiet;
   };
   const timers = [setInterval(tick, everyMs).unref(), setInterval(look, BURST_LOOK_MS).unref()];
