@@ -48,11 +48,12 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   mkdirSync(config.root, { recursive: true, mode: 0o700 });
   mkdirSync(config.state, { recursive: true, mode: 0o711 });
   const started = process.hrtime.bigint();
-  const metrics = new DaemonMetrics({ grpcHistogram: config.metrics.grpc_histogram });
+  // counted only where they can be read: every call, append and shim call pays for the counting
+  const metrics = config.metrics.address ? new DaemonMetrics({ grpcHistogram: config.metrics.grpc_histogram }) : undefined;
   let serving = false;
   const verifying = new AbortController();
   const host: PluginHost = new PluginHost(
-    registrations({ config, plugins: () => host.plugins(), serving: () => serving, subscribers: metrics.subscribers, observeShimCall: withShimCallSpans(metrics.shimCalls), warn: (m) => logger.warn(m) }),
+    registrations({ config, plugins: () => host.plugins(), serving: () => serving, subscribers: metrics?.subscribers, observeShimCall: withShimCallSpans(metrics?.shimCalls), warn: (m) => logger.warn(m) }),
     config,
     // a skipped plugin (one that is off unless configured) is news, not a warning
     (message, level) => (level === 'info' ? logger.info(message) : logger.warn(message)),
@@ -74,30 +75,30 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     }
     memoryRelease = releaseMemoryEvery(log, MEMORY_RELEASE_MS, (m) => logger.warn(m));
     retention = applyRetentionEvery(log, projections, LOG_RETENTION_MS, logger);
-    metrics.watch(log, projections);
+    metrics?.watch(log, projections);
     const taskLister = host.instances(PluginType.Service).find(listsTasks);
-    if (taskLister) metrics.watchContainers(log, () => taskLister.allTasks());
-    metrics.watchShims(config.grpc.address);
+    if (taskLister) metrics?.watchContainers(log, () => taskLister.allTasks());
+    metrics?.watchShims(config.grpc.address);
     for (const service of host.instances(PluginType.Service).filter(isReconcilable)) {
       for (const line of await service.reconcile()) logger.info(`reconciled: ${line}`);
     }
     for (const collector of host.instances(PluginType.Gc) as GarbageCollector[]) collector.start();
     const exporters = host.instances(PluginType.Export).filter(isLogExporter);
-    metrics.watchExporters(exporters);
+    metrics?.watchExporters(exporters);
     for (const exporter of exporters) exporter.start();
 
     // the metrics and debug sockets before the gRPC one: a client that finds the daemon serving finds them too
-    if (config.metrics.address) metricsServer = await serveMetrics(config.metrics.address, metrics.registry);
+    if (metrics) metricsServer = await serveMetrics(config.metrics.address, metrics.registry);
     if (config.debug.address) debugServer = await serveDebug({ address: config.debug.address, uid: config.debug.uid, gid: config.debug.gid });
     const services = host.instances(PluginType.Grpc).filter(isGrpcPlugin).flatMap((plugin) => plugin.services);
-    for (const service of services) metrics.grpc.initialize(serviceDefinition(service.name));
+    for (const service of services) metrics?.grpc.initialize(serviceDefinition(service.name));
     grpcServer = await listenGrpc(services, {
       address: config.grpc.address,
       uid: config.grpc.uid,
       gid: config.grpc.gid,
       maxRecvMessageSize: config.grpc.max_recv_message_size,
       maxSendMessageSize: config.grpc.max_send_message_size,
-      interceptors: [metrics.grpc.interceptor, ...tracingInterceptors(host)],
+      interceptors: [...(metrics ? [metrics.grpc.interceptor] : []), ...tracingInterceptors(host)],
     });
     serving = true;
     const ms = Number(process.hrtime.bigint() - started) / 1e6;

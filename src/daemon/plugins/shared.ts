@@ -12,7 +12,8 @@ export interface DaemonHooks {
   readonly config?: DaemonConfig;
   plugins(): readonly LoadedPlugin[];
   serving(): boolean;
-  subscribers: SubscriberGauge;
+  /** Counts open event subscriptions (metrics); absent when metrics are off. */
+  readonly subscribers?: SubscriberGauge;
   /** Watches the daemon's ttrpc calls to shims (metrics). */
   readonly observeShimCall?: CallObserver;
   warn(message: string): void;
