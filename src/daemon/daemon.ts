@@ -6,8 +6,7 @@ import type { ProjectionSet } from '../projections/index.js';
 import { ignoredSettings, PluginHost, PluginType, uri, type DaemonConfig } from '../plugin/index.js';
 import { isGrpcPlugin } from '../services/grpc-service.js';
 import { serviceDefinition } from '../api/proto.js';
-import { DaemonMetrics } from '../metrics/registry.js';
-import { serveMetrics } from '../metrics/http.js';
+import type { DaemonMetrics } from '../metrics/registry.js';
 import { serveDebug } from '../debug/server.js';
 import type { StatableTask } from '../metrics/containers.js';
 import { listenGrpc, stopGrpc } from './grpc-server.js';
@@ -49,7 +48,8 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   mkdirSync(config.state, { recursive: true, mode: 0o711 });
   const started = process.hrtime.bigint();
   // counted only where they can be read: every call, append and shim call pays for the counting
-  const metrics = config.metrics.address ? new DaemonMetrics({ grpcHistogram: config.metrics.grpc_histogram }) : undefined;
+  // (and prom-client is loaded only then)
+  const metrics = config.metrics.address ? await daemonMetrics(config) : undefined;
   let serving = false;
   const verifying = new AbortController();
   const host: PluginHost = new PluginHost(
@@ -88,7 +88,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     for (const exporter of exporters) exporter.start();
 
     // the metrics and debug sockets before the gRPC one: a client that finds the daemon serving finds them too
-    if (metrics) metricsServer = await serveMetrics(config.metrics.address, metrics.registry);
+    if (metrics) metricsServer = await (await import('../metrics/http.js')).serveMetrics(config.metrics.address, metrics.registry);
     if (config.debug.address) debugServer = await serveDebug({ address: config.debug.address, uid: config.debug.uid, gid: config.debug.gid });
     const services = host.instances(PluginType.Grpc).filter(isGrpcPlugin).flatMap((plugin) => plugin.services);
     for (const service of services) metrics?.grpc.initialize(serviceDefinition(service.name));
@@ -155,4 +155,9 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
         logger.info('ledgerd stopped');
       })()),
   };
+}
+
+async function daemonMetrics(config: DaemonConfig): Promise<DaemonMetrics> {
+  const { DaemonMetrics } = await import('../metrics/registry.js');
+  return new DaemonMetrics({ grpcHistogram: config.metrics.grpc_histogram });
 }
